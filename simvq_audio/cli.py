@@ -1,0 +1,47 @@
+"""The ``simvq-audio`` command line: one subcommand per module in :mod:`simvq_audio.commands`.
+
+Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+Command modules keep heavy imports (torch models, metrics) inside ``run`` so that
+``simvq-audio --help`` stays fast.
+Errors the user can fix (:class:`~simvq_audio.errors.UserInputError`, missing files) become one
+line on stderr and exit status 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from simvq_audio.errors import UserInputError
+
+# (subcommand, module under simvq_audio.commands, one-line help)
+COMMANDS: list[tuple[str, str, str]] = [
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simvq-audio", description="SimVQ speech codec toolkit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module, help_text in COMMANDS:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(module=module)
+        importlib.import_module(f"simvq_audio.commands.{module}").add_arguments(command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(f"simvq_audio.commands.{args.module}")
+    try:
+        return int(module.run(args) or 0)
+    except UserInputError as error:
+        print(f"simvq-audio: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("simvq-audio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: audio I/O, Kaldi-style data directories, segment sampling."""

@@ -1,0 +1,122 @@
+"""What every vector quantizer here shares: tensor layouts, the search, the loss, the
+straight-through estimator and the batch statistics. Subclasses say where codes come from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simvq_audio.errors import UserInputError
+from simvq_audio.quantize.search import CodeTransform, nearest_code
+from simvq_audio.quantize.stats import batch_stats
+
+MAX_CODES = 1 << 24
+"""Largest codebook accepted (indices are later stored in at most 24 bits)."""
+
+
+def init_codebook(num_codes: int, dim: int, kind: str = "normal") -> torch.Tensor:
+    """A ``[K, d]`` codebook: ``"normal"`` draws N(0, d^-0.5) (SimVQ's frozen C);
+    ``"uniform"`` draws U(-1/K, 1/K) (the classic VQ-VAE/VQGAN codebook init)."""
+    if kind == "normal":
+        return torch.randn(num_codes, dim) * dim ** -0.5
+    if kind == "uniform":
+        return (torch.rand(num_codes, dim) * 2 - 1) / num_codes
+    raise UserInputError(f"codebook_init must be 'normal' or 'uniform', got {kind!r}")
+
+
+class VectorQuantizer(nn.Module):
+    """Base class. ``forward(z) -> (q, indices, loss, stats)``.
+
+    Layouts (fixed at construction by ``channel_first``):
+
+    * ``channel_first=False``: ``z [..., d]``, e.g. ``[B, T, d]``; ``indices [...]``.
+    * ``channel_first=True``: ``z [B, d, *spatial]``, e.g. ``[B, d, T]`` or ``[B, d, H, W]``;
+      ``indices [B, *spatial]``.
+
+    ``q`` has the layout and dtype of ``z``; its value is exactly ``lookup(indices)`` (in the same
+    mode, train or eval) and its gradient passes straight through to ``z``. ``loss`` is
+    ``||sg(z) - q||^2 + beta ||z - sg(q)||^2`` (means over all elements), computed in float32.
+    ``stats`` holds the batch ``perplexity`` and ``used_codes`` (detached).
+    """
+
+    def __init__(self, num_codes: int, dim: int, beta: float = 0.25,
+                 channel_first: bool = False):
+        super().__init__()
+        if not isinstance(num_codes, int) or not 2 <= num_codes <= MAX_CODES:
+            raise UserInputError(f"num_codes must be an integer in [2, {MAX_CODES}], "
+                                 f"got {num_codes!r}")
+        if not isinstance(dim, int) or dim < 1:
+            raise UserInputError(f"dim must be a positive integer, got {dim!r}")
+        self.num_codes = num_codes
+        self.dim = dim
+        self.beta = beta
+        self.channel_first = channel_first
+
+    @property
+    def bits_per_code(self) -> int:
+        """Bits one index takes: ``ceil(log2 K)``."""
+        return math.ceil(math.log2(self.num_codes))
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def search_codebook(self) -> tuple[torch.Tensor, CodeTransform | None]:
+        """The ``[K, d]`` tensor the search scans and the row-wise map applied to it."""
+        raise NotImplementedError
+
+    def lookup_rows(self, indices: torch.Tensor) -> torch.Tensor:
+        """Codes of flat ``indices [n]`` as float32 ``[n, d]``, differentiable w.r.t. the
+        parameters that make the codes."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------
+    def forward(self, z: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        rows, index_shape, restore = self._to_rows(z)
+        if not torch.isfinite(rows).all():
+            raise UserInputError("quantizer input contains NaN or infinite values")
+        codebook, transform = self.search_codebook()
+        indices = nearest_code(rows, codebook, transform).indices
+        with torch.autocast(z.device.type, enabled=False):
+            q = self.lookup_rows(indices)
+            x = rows.float()
+            loss = F.mse_loss(q, x.detach()) + self.beta * F.mse_loss(x, q.detach())
+            q_st = q.detach() + (x - x.detach())  # value: exactly q; gradient: identity to z
+        indices = indices.reshape(index_shape)
+        return restore(q_st.to(z.dtype)), indices, loss, batch_stats(indices, self.num_codes)
+
+    def lookup(self, indices: torch.Tensor) -> torch.Tensor:
+        """Vectors of ``indices`` in the forward output's layout: ``[..., d]``, or
+        ``[B, d, *spatial]`` for ``indices [B, *spatial]`` when ``channel_first``. float32."""
+        if indices.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            raise UserInputError(f"indices must be an integer tensor, got {indices.dtype}")
+        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.num_codes):
+            raise UserInputError(f"indices must lie in [0, {self.num_codes}), got values in "
+                                 f"[{int(indices.min())}, {int(indices.max())}]")
+        if self.channel_first and indices.dim() < 2:
+            raise UserInputError("channel-first lookup needs indices [B, *spatial]")
+        q = self.lookup_rows(indices.reshape(-1).long()).reshape(*indices.shape, self.dim)
+        return q.movedim(-1, 1) if self.channel_first else q
+
+    def _to_rows(self, z: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Size, Callable[[torch.Tensor], torch.Tensor]]:
+        """``z`` -> ``(rows [N, d], index shape, function mapping rows back to z's layout)``."""
+        if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+            kind = z.dtype if isinstance(z, torch.Tensor) else type(z).__name__
+            raise UserInputError(f"quantizer input must be a floating-point tensor, got {kind}")
+        if self.channel_first:
+            if z.dim() < 3 or z.shape[1] != self.dim:
+                raise UserInputError(f"expected channel-first z [B, {self.dim}, *spatial], "
+                                     f"got {tuple(z.shape)}")
+            moved = z.movedim(1, -1)
+            shape = moved.shape
+            return (moved.reshape(-1, self.dim), shape[:-1],
+                    lambda rows: rows.reshape(shape).movedim(-1, 1))
+        if z.dim() < 2 or z.shape[-1] != self.dim:
+            raise UserInputError(f"expected z [..., {self.dim}] (channels last), "
+                                 f"got {tuple(z.shape)}")
+        shape = z.shape
+        return z.reshape(-1, self.dim), shape[:-1], lambda rows: rows.reshape(shape)

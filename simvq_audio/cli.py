@@ -17,6 +17,8 @@ from simvq_audio.errors import UserInputError
 
 # (subcommand, module under simvq_audio.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
+    ("info", "info", "check a .codes file (checksums included) and print its header"),
+    ("validate-data", "validate_data", "check a Kaldi-style data dir and list every problem"),
 ]
 
 

@@ -1,0 +1,277 @@
+"""The ``.codes`` file: a self-describing, checksummed container of bit-packed token ids.
+
+Reading never executes anything (fixed binary fields, no pickle, no eval), and every kind of
+damage -- truncation, flipped bits, a foreign or future file, trailing bytes -- is refused with a
+:class:`~simvq_audio.errors.UserInputError` that names the file, never decoded into noise.
+
+Byte layout, version 1 (integers little-endian; offsets in bytes, ``H`` = header body length)::
+
+    0      8    magic            b"SVQCODES"
+    8      2    version          uint16, 1
+    10     4    H                uint32, length of the header body that follows
+    14     H    header body:
+                  16   model hash        first 16 bytes of sha256 (model_dir.model_hash)
+                  8    codebook size K   uint64, 2 <= K <= 2**32
+                  4    sample rate       uint32, Hz (0 for images)
+                  4    hop length        uint32, samples per token frame (0 for images)
+                  8    sample count      uint64, original samples per channel
+                  2    channels          uint16, channels of the original input
+                  1    grid rank n       uint8, 1..8
+                  8*n  grid shape        uint64 each: [T] for audio, [h, w] for images
+                  8    payload length P  uint64, must equal ceil(prod(grid) * b / 8)
+    14+H   4    header CRC32     over bytes [0, 14+H)
+    18+H   P    payload          tokens in C order of the grid, b = ceil(log2 K) bits each,
+                                 most significant bit first, last byte padded with zero bits
+    18+H+P 4    payload CRC32    over the payload; the file ends here
+
+The first 14 bytes keep this meaning in every future version, so a reader can always check the
+header checksum before it trusts the version number.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import torch
+
+from simvq_audio.atomic import atomic_path
+from simvq_audio.errors import UserInputError
+
+MAGIC = b"SVQCODES"
+FORMAT_VERSION = 1
+MAX_CODEBOOK_SIZE = 1 << 32
+MAX_GRID_RANK = 8
+_PREFIX = struct.Struct("<8sHI")  # magic, version, header body length
+_FIELDS = struct.Struct("<16sQIIQHB")  # hash, K, sample rate, hop, samples, channels, rank
+_DIM = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
+_MAX_HEADER_BYTES = _FIELDS.size + MAX_GRID_RANK * _DIM.size + _DIM.size
+_READ_CHUNK = 1 << 24
+_FIELD_RANGES = {"codebook_size": (2, MAX_CODEBOOK_SIZE), "sample_rate": (0, 2**32 - 1),
+                 "hop_length": (0, 2**32 - 1), "num_samples": (0, 2**64 - 1),
+                 "channels": (0, 2**16 - 1)}
+
+
+@dataclass(frozen=True)
+class CodesHeader:
+    """What a ``.codes`` file says about its tokens (the token tensor has shape ``grid``)."""
+
+    model_hash: str
+    """32 hex chars: :func:`simvq_audio.model_dir.model_hash` of the encoding model."""
+    codebook_size: int
+    sample_rate: int
+    hop_length: int
+    num_samples: int
+    channels: int
+    grid: tuple[int, ...]
+
+    def __post_init__(self):
+        try:
+            hash_ok = len(bytes.fromhex(self.model_hash)) == 16
+        except (TypeError, ValueError):
+            hash_ok = False
+        if not hash_ok:
+            raise UserInputError(f"model_hash must be 32 hex characters, got {self.model_hash!r}")
+        for name, (low, high) in _FIELD_RANGES.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise UserInputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+            object.__setattr__(self, name, int(value))
+        grid = tuple(self.grid)
+        if not 1 <= len(grid) <= MAX_GRID_RANK or not all(
+                isinstance(dim, (int, np.integer)) and 0 <= dim < 2**64 for dim in grid):
+            raise UserInputError(f"token grid must have 1 to {MAX_GRID_RANK} non-negative "
+                                 f"integer dimensions, got {list(grid)}")
+        object.__setattr__(self, "grid", tuple(int(dim) for dim in grid))
+
+    @property
+    def bits_per_token(self) -> int:
+        return (self.codebook_size - 1).bit_length()
+
+    @property
+    def num_tokens(self) -> int:
+        return math.prod(self.grid)
+
+    @property
+    def num_frames(self) -> int:
+        """Token frames along time: the last grid axis (``T`` for audio)."""
+        return self.grid[-1]
+
+    @property
+    def payload_bytes(self) -> int:
+        return math.ceil(self.num_tokens * self.bits_per_token / 8)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Length of the original audio in seconds (None without a sample rate)."""
+        return self.num_samples / self.sample_rate if self.sample_rate else None
+
+    @property
+    def bitrate_kbps(self) -> float | None:
+        """Nominal token bitrate ``b * sample_rate / hop / 1000`` (None for non-audio grids)."""
+        if not (self.sample_rate and self.hop_length):
+            return None
+        return self.bits_per_token * self.sample_rate / self.hop_length / 1000
+
+
+def write_codes(target: str | os.PathLike | BinaryIO, tokens, header: CodesHeader) -> None:
+    """Write ``tokens`` (integer tensor or array shaped ``header.grid``, ids < K) to ``target``:
+    a path (written atomically) or a binary file object."""
+    values = _as_token_array(tokens, header)
+    data = _encode(values, header)
+    if hasattr(target, "write"):
+        target.write(data)
+        return
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def read_codes(source: str | os.PathLike | BinaryIO) -> tuple[CodesHeader, torch.Tensor]:
+    """Read ``(header, tokens)`` from a path or binary file object; tokens are an int64 tensor
+    shaped ``header.grid``. Any damage raises :class:`UserInputError` naming the file."""
+    if hasattr(source, "read"):
+        return _Reader(source, getattr(source, "name", "<stream>")).read()
+    try:
+        with open(source, "rb") as handle:
+            return _Reader(handle, os.fspath(source)).read()
+    except OSError as error:
+        raise UserInputError(f"cannot read {os.fspath(source)}: {error.strerror}") from None
+
+
+def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bool:
+    """Refuse codes that another model wrote. Returns whether the hashes match; with
+    ``force=True`` a mismatch returns False instead of raising."""
+    if header.model_hash == model_hash:
+        return True
+    if force:
+        return False
+    raise UserInputError(f"these codes were made by model {header.model_hash}, but the loaded "
+                         f"model is {model_hash}; decode with the model that encoded them, or "
+                         "force it (--force, or force=True) to decode anyway")
+
+
+def pack_tokens(values: np.ndarray, bits: int) -> bytes:
+    """Pack ``values`` (uint ``[N]``, each < 2**bits, bits <= 32) into ``ceil(N * bits / 8)``
+    bytes, most significant bit first."""
+    as_bytes = values.astype(">u4").view(np.uint8).reshape(-1, 4)
+    return np.packbits(np.unpackbits(as_bytes, axis=1)[:, 32 - bits:]).tobytes()
+
+
+def unpack_tokens(payload: bytes, count: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_tokens`: the first ``count`` values (int64 ``[count]``)."""
+    bit_stream = np.unpackbits(np.frombuffer(payload, np.uint8), count=count * bits)
+    bit_matrix = np.zeros((count, 32), np.uint8)
+    bit_matrix[:, 32 - bits:] = bit_stream.reshape(count, bits)
+    return np.packbits(bit_matrix, axis=1).view(">u4").reshape(count).astype(np.int64)
+
+
+def _as_token_array(tokens, header: CodesHeader) -> np.ndarray:
+    """Validate ``tokens`` against ``header``; return them flat as uint64 ``[N]``."""
+    if isinstance(tokens, torch.Tensor):
+        tokens = tokens.detach().cpu().numpy()
+    values = np.asarray(tokens)
+    if values.dtype == np.bool_ or not np.issubdtype(values.dtype, np.integer):
+        raise UserInputError(f"tokens must be integers, got dtype {values.dtype}")
+    if values.shape != header.grid:
+        raise UserInputError(f"tokens have shape {list(values.shape)} but the header's grid is "
+                             f"{list(header.grid)}")
+    if values.size and (values.min() < 0 or values.max() >= header.codebook_size):
+        raise UserInputError(f"token ids must be in [0, {header.codebook_size}), got "
+                             f"[{values.min()}, {values.max()}]")
+    return values.reshape(-1).astype(np.uint64)
+
+
+def _encode(values: np.ndarray, header: CodesHeader) -> bytes:
+    body = (_FIELDS.pack(bytes.fromhex(header.model_hash), header.codebook_size,
+                         header.sample_rate, header.hop_length, header.num_samples,
+                         header.channels, len(header.grid))
+            + b"".join(_DIM.pack(dim) for dim in header.grid) + _DIM.pack(header.payload_bytes))
+    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body)) + body
+    payload = pack_tokens(values, header.bits_per_token)
+    return head + _CRC.pack(zlib.crc32(head)) + payload + _CRC.pack(zlib.crc32(payload))
+
+
+class _Reader:
+    """Reads one ``.codes`` stream front to back, checking each part before trusting it."""
+
+    def __init__(self, stream: BinaryIO, name: str):
+        self.stream, self.name = stream, name
+
+    def read(self) -> tuple[CodesHeader, torch.Tensor]:
+        header = self._read_header()
+        payload = self._read_exact(header.payload_bytes, "payload")
+        if zlib.crc32(payload) != self._read_crc("payload checksum"):
+            self._fail("payload checksum mismatch: the token data is damaged")
+        if self.stream.read(1):
+            self._fail("unexpected bytes after the end of the token data")
+        return header, torch.from_numpy(self._tokens(payload, header)).reshape(header.grid)
+
+    def _read_header(self) -> CodesHeader:
+        prefix = self.stream.read(_PREFIX.size)
+        if not prefix:
+            self._fail("the file is empty, not a .codes file")
+        if prefix[:len(MAGIC)] != MAGIC[:len(prefix)]:
+            self._fail("not a .codes file (wrong magic bytes at the start)")
+        if len(prefix) < _PREFIX.size:
+            self._fail(f"truncated: the file ends inside its first {_PREFIX.size} bytes")
+        _, version, body_size = _PREFIX.unpack(prefix)
+        if body_size > _MAX_HEADER_BYTES:
+            self._fail(f"header length {body_size} is implausible: the header is damaged")
+        body = self._read_exact(body_size, "header")
+        if zlib.crc32(prefix + body) != self._read_crc("header checksum"):
+            self._fail("header checksum mismatch: the header is damaged")
+        if version != FORMAT_VERSION:
+            self._fail(f"format version {version} is not supported (this simvq-audio reads "
+                       f"version {FORMAT_VERSION}); upgrade simvq-audio")
+        return self._parse_body(body)
+
+    def _parse_body(self, body: bytes) -> CodesHeader:
+        if len(body) < _FIELDS.size:
+            self._fail("header too short for its fields")
+        digest, size, rate, hop, samples, channels, rank = _FIELDS.unpack_from(body)
+        if len(body) != _FIELDS.size + (rank + 1) * _DIM.size:
+            self._fail(f"header length {len(body)} does not match its grid rank {rank}")
+        *grid, payload_size = struct.unpack_from(f"<{rank + 1}Q", body, _FIELDS.size)
+        try:
+            header = CodesHeader(digest.hex(), size, rate, hop, samples, channels, tuple(grid))
+        except UserInputError as error:
+            self._fail(f"invalid header: {error}")
+        if payload_size != header.payload_bytes:
+            self._fail(f"header/payload length mismatch: {header.num_tokens} tokens of "
+                       f"{header.bits_per_token} bits need {header.payload_bytes} bytes, the "
+                       f"header says {payload_size}")
+        return header
+
+    def _tokens(self, payload: bytes, header: CodesHeader) -> np.ndarray:
+        padding = len(payload) * 8 - header.num_tokens * header.bits_per_token
+        if padding and payload[-1] & ((1 << padding) - 1):
+            self._fail("non-zero padding bits after the last token")
+        tokens = unpack_tokens(payload, header.num_tokens, header.bits_per_token)
+        if tokens.size and tokens.max() >= header.codebook_size:
+            position = int(np.argmax(tokens >= header.codebook_size))
+            self._fail(f"token id {tokens[position]} at position {position} is out of range for "
+                       f"codebook size {header.codebook_size}")
+        return tokens
+
+    def _read_crc(self, what: str) -> int:
+        return _CRC.unpack(self._read_exact(_CRC.size, what))[0]
+
+    def _read_exact(self, size: int, what: str) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            chunk = self.stream.read(min(remaining, _READ_CHUNK))
+            if not chunk:
+                self._fail(f"truncated: the file ends inside the {what} "
+                           f"({size - remaining} of {size} bytes present)")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _fail(self, problem: str):
+        raise UserInputError(f"{self.name}: {problem}")

@@ -1,0 +1,39 @@
+"""``simvq-audio info FILE.codes``: check a ``.codes`` file and print its header."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "info"
+HELP = "check a .codes file (checksums included) and print its header"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE.codes", help="the .codes file to describe")
+
+
+def run(args: argparse.Namespace) -> int:
+    from simvq_audio.codes import FORMAT_VERSION, read_codes
+
+    header, _ = read_codes(args.file)
+    rows = [
+        ("file", args.file),
+        ("format version", FORMAT_VERSION),
+        ("model hash", header.model_hash),
+        ("codebook size", f"{header.codebook_size} ({header.bits_per_token} bits per token)"),
+        ("token grid", "x".join(map(str, header.grid)) + f" ({header.num_tokens} tokens)"),
+    ]
+    if header.sample_rate:
+        rows += [
+            ("sample rate", f"{header.sample_rate} Hz"),
+            ("hop length", f"{header.hop_length} samples"),
+            ("frames", header.num_frames),
+            ("duration", f"{header.duration_s:.3f} s ({header.num_samples} samples)"),
+            ("channels", header.channels),
+        ]
+    bitrate = header.bitrate_kbps
+    rows.append(("bitrate", "n/a" if bitrate is None else f"{bitrate:.3f} kbps"))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0

@@ -1,0 +1,147 @@
+"""The model directory: ``config.json`` + ``model.safetensors`` (+ optional ``README.md`` card).
+
+This is what ``from_pretrained`` reads and ``save_pretrained``/export writes. Weights are read
+with safetensors only, so loading a model never unpickles or executes anything; a file that is
+not what its name claims is refused with one clear :class:`~simvq_audio.errors.UserInputError`.
+:func:`model_hash` gives the weights' identity that ``.codes`` files record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import safetensors
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from simvq_audio.atomic import atomic_path
+from simvq_audio.errors import UserInputError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+HASH_HEX_CHARS = 32
+"""Length of :func:`model_hash` (the first 16 bytes of a sha256, in hex)."""
+_PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
+"""Leading bytes of a ``torch.save`` zip archive and of a raw pickle."""
+_MAX_LISTED = 8
+"""How many names :func:`check_state_dict` lists per kind of problem."""
+
+
+def save_model_dir(path: str | os.PathLike, config: dict, state_dict: Mapping[str, torch.Tensor],
+                   card: str | None = None) -> Path:
+    """Write ``config`` (a JSON-serialisable dict) and ``state_dict`` into the directory ``path``.
+
+    The directory (and its parents) is created. Each file is written atomically; the weights go
+    first and ``config.json`` last, so an interrupted save never leaves a complete-looking
+    directory with new weights and no matching config. An existing ``README.md`` is kept when
+    ``card`` is None. Returns the directory path.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"cannot save a model to {path}: it exists and is not a directory")
+    config_text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path / WEIGHTS_NAME) as tmp:
+        save_file(_standalone_tensors(state_dict), str(tmp))
+    with atomic_path(path / CONFIG_NAME) as tmp:
+        tmp.write_text(config_text, encoding="utf-8")
+    if card is not None:
+        with atomic_path(path / CARD_NAME) as tmp:
+            tmp.write_text(card, encoding="utf-8")
+    return path
+
+
+def load_model_dir(path: str | os.PathLike,
+                   device: str | torch.device = "cpu") -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read ``(config dict, state_dict)`` from the model directory ``path``, tensors on ``device``.
+
+    Raises :class:`UserInputError` for a missing directory or file, a config that is not a JSON
+    object, or a weights file that is not a valid safetensors file (pickles included).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise UserInputError(f"model directory {path} {what}; a model directory holds "
+                             f"{CONFIG_NAME} and {WEIGHTS_NAME}")
+    return _read_config(path / CONFIG_NAME), _read_weights(path / WEIGHTS_NAME, device)
+
+
+def check_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Raise one :class:`UserInputError` listing every missing key, unexpected key and shape
+    mismatch between ``state_dict`` and ``module.state_dict()``; return quietly when they fit."""
+    expected = module.state_dict()
+    problems = []
+    missing = sorted(expected.keys() - state_dict.keys())
+    unexpected = sorted(state_dict.keys() - expected.keys())
+    mismatched = [f"{name} (file {list(state_dict[name].shape)}, model {list(tensor.shape)})"
+                  for name, tensor in sorted(expected.items())
+                  if name in state_dict and state_dict[name].shape != tensor.shape]
+    for label, names in (("missing", missing), ("unexpected", unexpected),
+                         ("shape mismatch", mismatched)):
+        if names:
+            problems.append(f"{label} ({len(names)}): {_short_list(names)}")
+    if problems:
+        raise UserInputError("the weights do not fit the model built from its config: "
+                             + "; ".join(problems))
+
+
+def model_hash(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """A 32-hex-char identity of the weights: sha256 over the sorted tensor names, dtypes, shapes
+    and raw bytes. Independent of insertion order and device; any changed weight changes it."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        raw = tensor.reshape(-1).view(torch.uint8).numpy()
+        described = [name, str(tensor.dtype), list(tensor.shape), raw.nbytes]
+        digest.update(json.dumps(described).encode())
+        digest.update(raw)
+    return digest.hexdigest()[:HASH_HEX_CHARS]
+
+
+def _standalone_tensors(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """CPU, contiguous copies that share no storage (safetensors refuses shared/tied tensors)."""
+    result, storages = {}, set()
+    for name, tensor in state_dict.items():
+        tensor = tensor.detach().cpu().contiguous()
+        if tensor.numel() and tensor.untyped_storage().data_ptr() in storages:
+            tensor = tensor.clone()
+        storages.add(tensor.untyped_storage().data_ptr())
+        result[name] = tensor
+    return result
+
+
+def _read_config(file: Path) -> dict:
+    if not file.is_file():
+        raise UserInputError(f"{file} is missing: the model directory needs its {CONFIG_NAME}")
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserInputError(f"{file} is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise UserInputError(f"{file} must hold a JSON object, found {type(config).__name__}")
+    return config
+
+
+def _read_weights(file: Path, device: str | torch.device) -> dict[str, torch.Tensor]:
+    if not file.is_file():
+        raise UserInputError(f"{file} is missing: the model directory needs its {WEIGHTS_NAME}")
+    try:
+        return load_file(str(file), device=str(device))
+    except safetensors.SafetensorError as error:
+        with open(file, "rb") as handle:
+            pickled = handle.read(4).startswith(_PICKLE_SIGNATURES)
+        hint = ("it looks like a pickled torch checkpoint, which is never loaded: export the "
+                "weights with save_pretrained" if pickled else "the file is damaged or truncated")
+        raise UserInputError(f"{file} is not a valid safetensors file ({error}); {hint}") from None
+
+
+def _short_list(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_LISTED])
+    hidden = len(names) - _MAX_LISTED
+    return shown + (f", ... and {hidden} more" if hidden > 0 else "")

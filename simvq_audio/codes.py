@@ -72,12 +72,10 @@ class CodesHeader:
     grid: tuple[int, ...]
 
     def __post_init__(self):
-        try:
-            hash_ok = len(bytes.fromhex(self.model_hash)) == 16
-        except (TypeError, ValueError):
-            hash_ok = False
-        if not hash_ok:
+        if not (isinstance(self.model_hash, str) and len(self.model_hash) == 32
+                and all(char in "0123456789abcdefABCDEF" for char in self.model_hash)):
             raise UserInputError(f"model_hash must be 32 hex characters, got {self.model_hash!r}")
+        object.__setattr__(self, "model_hash", self.model_hash.lower())
         for name, (low, high) in _FIELD_RANGES.items():
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or not low <= value <= high:

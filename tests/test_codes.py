@@ -64,6 +64,12 @@ def test_packing_is_dense_and_msb_first():
     assert np.array_equal(unpack_tokens(pack_tokens(values, 18), 999, 18), values)
 
 
+def test_model_hash_is_normalised_to_lower_case():
+    header = audio_header(1, model_hash=HASH.upper())
+    assert header.model_hash == HASH
+    assert read_bytes(encoded(torch.zeros(1, dtype=torch.long), header))[0] == header
+
+
 def test_image_grid_round_trip():
     header = CodesHeader(HASH, 65536, 0, 0, 0, 3, (16, 16))
     tokens = torch.randint(0, 65536, (16, 16))
@@ -93,7 +99,8 @@ def test_writer_refuses_bad_tokens():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"model_hash": "xyz"}, "model_hash"), ({"codebook_size": 1}, "codebook_size"),
+    ({"model_hash": "xyz"}, "model_hash"), ({"model_hash": "ab cd" * 6 + "ab"}, "model_hash"),
+    ({"model_hash": "g" * 32}, "model_hash"), ({"codebook_size": 1}, "codebook_size"),
     ({"codebook_size": 2**32 + 1}, "codebook_size"), ({"sample_rate": -1}, "sample_rate"),
     ({"channels": 2**16}, "channels"), ({"grid": ()}, "grid"), ({"grid": (2, -1)}, "grid"),
     ({"hop_length": 1.5}, "hop_length"),

@@ -19,6 +19,8 @@ from simvq_audio.errors import UserInputError
 COMMANDS: list[tuple[str, str, str]] = [
     ("info", "info", "check a .codes file (checksums included) and print its header"),
     ("validate-data", "validate_data", "check a Kaldi-style data dir and list every problem"),
+    ("score", "score", "score reconstructions against references (PESQ, STOI, V/UV F1, ...)"),
+    ("compare", "compare", "put several systems' summary.json side by side in one table"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""DDP batch sampler: equal batch counts per rank, coverage, (seed, epoch) order, resume, buckets."""
+"""DDP batch sampler: equal batches per rank, coverage, (seed, epoch) order, resume, buckets."""
 
 from collections import Counter
 

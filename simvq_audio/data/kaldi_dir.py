@@ -197,7 +197,8 @@ def _read_table(path: Path, problems: list[Problem]) -> dict[str, _Entry]:
     raw_lines = path.read_bytes().split(b"\n")
     if raw_lines[-1] == b"":
         raw_lines.pop()
-    crlf_line = next((number for number, raw in enumerate(raw_lines, 1) if raw.endswith(b"\r")), None)
+    crlf_line = next((number for number, raw in enumerate(raw_lines, 1) if raw.endswith(b"\r")),
+                     None)
     if crlf_line is not None:
         problems.append(Problem(str(path), crlf_line, "Windows (CRLF) line endings; convert the "
                                 "file to Unix line endings (dos2unix)"))

@@ -63,7 +63,7 @@ class _Entry:
 
 
 def validate_data_dir(path: str | os.PathLike, check_audio: bool = True) -> list[Problem]:
-    """Every problem in the data dir at ``path``, in file order; empty when it is clean.
+    """Every problem in the data dir at ``path`` (an empty list when it is clean).
 
     ``check_audio`` also opens each audio file's header: it must exist, be readable and non-empty,
     and agree with ``utt2dur`` (when present) to within 0.1 s.

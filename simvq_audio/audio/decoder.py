@@ -1,0 +1,96 @@
+"""Vocos-style decoder: latents ``[B, d, F]`` -> waveform ``[B, F * hop]``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simvq_audio.audio.istft import ISTFTHead
+from simvq_audio.config import DecoderConfig
+
+
+def group_norm(dim: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(32, dim), dim, eps=1e-6)
+
+
+class ResnetBlock(nn.Module):
+    """``x + conv(drop(act(norm(conv(act(norm(x)))))))``, kernel 3, SiLU: ``[B, C, F]``."""
+
+    def __init__(self, dim: int, dropout: float):
+        super().__init__()
+        self.block = nn.Sequential(
+            group_norm(dim), nn.SiLU(), nn.Conv1d(dim, dim, 3, padding=1),
+            group_norm(dim), nn.SiLU(), nn.Dropout(dropout), nn.Conv1d(dim, dim, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class AttentionBlock(nn.Module):
+    """Single-head self-attention over frames with a residual: ``[B, C, F]`` -> same."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.norm = group_norm(dim)
+        self.qkv = nn.Conv1d(dim, 3 * dim, 1)
+        self.proj = nn.Conv1d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(self.norm(x)).transpose(1, 2).unsqueeze(1).chunk(3, dim=-1)
+        attended = F.scaled_dot_product_attention(q, k, v).squeeze(1).transpose(1, 2)
+        return x + self.proj(attended)
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv 7, LayerNorm, MLP (GELU), layer scale, residual: ``[B, C, F]``."""
+
+    def __init__(self, dim: int, intermediate_dim: int, layer_scale: float):
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, intermediate_dim), nn.GELU(),
+                                 nn.Linear(intermediate_dim, dim))
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mlp(self.norm(self.dwconv(x).transpose(1, 2))) * self.gamma
+        return x + y.transpose(1, 2)
+
+
+class Backbone(nn.Module):
+    """``[B, d, F]`` -> ``[B, F, dim]``: conv embed (kernel 7), ResNet blocks with the attention
+    block in their middle and a GroupNorm, LayerNorm, ConvNeXt blocks, LayerNorm."""
+
+    def __init__(self, config: DecoderConfig, input_dim: int):
+        super().__init__()
+        dim = config.dim
+        self.embed = nn.Conv1d(input_dim, dim, 7, padding=3)
+        resnets = [ResnetBlock(dim, config.dropout) for _ in range(config.resnet_blocks)]
+        half = config.resnet_blocks // 2
+        middle = [AttentionBlock(dim)] if config.attention else []
+        self.context = nn.Sequential(*resnets[:half], *middle, *resnets[half:], group_norm(dim))
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.convnext = nn.Sequential(*[
+            ConvNeXtBlock(dim, config.intermediate_dim, 1 / config.num_layers)
+            for _ in range(config.num_layers)])
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.context(self.embed(z))
+        x = self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return self.final_norm(self.convnext(x).transpose(1, 2))
+
+
+class Decoder(nn.Module):
+    """``z [B, d, F]`` -> ``wav [B, F * hop_length]`` (backbone + ISTFT head)."""
+
+    def __init__(self, config: DecoderConfig, input_dim: int, hop_length: int):
+        super().__init__()
+        self.backbone = Backbone(config, input_dim)
+        self.head = ISTFTHead(config.dim, config.n_fft, hop_length)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(z))

@@ -1,0 +1,66 @@
+"""The codec generator: causal encoder -> vector quantizer -> Vocos-style decoder."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simvq_audio.audio.decoder import Decoder
+from simvq_audio.audio.encoder import Encoder
+from simvq_audio.config import ModelConfig, QuantizerConfig
+from simvq_audio.errors import UserInputError
+from simvq_audio.quantize import SimVQ, VanillaVQ, VectorQuantizer
+
+
+def build_quantizer(config: QuantizerConfig) -> VectorQuantizer:
+    """SimVQ or the VQ baseline, channel-first (``z [B, d, T]``)."""
+    if config.type == "simvq":
+        return SimVQ(config.num_codes, config.dim, config.beta, bias=config.bias,
+                     channel_first=True)
+    return VanillaVQ(config.num_codes, config.dim, config.beta, channel_first=True)
+
+
+class Generator(nn.Module):
+    """Waveform codec at ``hop_length`` samples per token, one codebook.
+
+    ``T`` samples give ``T' = ceil(T / hop_length)`` tokens: the input is padded with zeros on
+    the right to a whole number of frames (the encoder is causal, so padding changes only the
+    last frame).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.hop_length = config.hop_length
+        self.encoder = Encoder(config.encoder, config.quantizer.dim)
+        self.quantizer = build_quantizer(config.quantizer)
+        self.decoder = Decoder(config.decoder, config.quantizer.dim, self.hop_length)
+
+    def forward(self, wav: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """``wav [B, T]`` -> ``(wav_hat [B, T], tokens [B, T'], quantizer_loss, stats)``."""
+        z = self.encoder(self._pad(wav))
+        q, tokens, loss, stats = self.quantizer(z)
+        return self.decoder(q)[:, :wav.shape[-1]], tokens, loss, stats
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``wav [B, T]`` -> ``tokens [B, ceil(T / hop)]`` int64."""
+        _, tokens, _, _ = self.quantizer(self.encoder(self._pad(wav)))
+        return tokens
+
+    def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens [B, T']`` -> ``wav [B, T' * hop]``; ids map through the quantizer's
+        effective codes (``C W`` for SimVQ)."""
+        if tokens.dim() != 2:
+            raise UserInputError(f"decode_tokens expects tokens [B, T'], got "
+                                 f"{tuple(tokens.shape)}")
+        return self.decoder(self.quantizer.lookup(tokens))
+
+    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
+        if not isinstance(wav, torch.Tensor) or wav.dim() != 2 or not wav.is_floating_point():
+            shape = tuple(wav.shape) if isinstance(wav, torch.Tensor) else type(wav).__name__
+            raise UserInputError(f"the codec expects a float waveform [B, T], got {shape}")
+        if wav.shape[-1] == 0:
+            raise UserInputError("the codec got an empty waveform (0 samples)")
+        return F.pad(wav, (0, -wav.shape[-1] % self.hop_length))

@@ -1,0 +1,78 @@
+"""STFT with "same" padding, its inverse by overlap-add, and the decoder's ISTFT head.
+
+"Same" padding (as in Vocos): the signal is padded by ``(n_fft - hop) / 2`` on each side, so
+``T`` samples give ``T / hop`` frames and ``F`` frames give back exactly ``F * hop`` samples.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simvq_audio.errors import UserInputError
+
+
+def same_padding(n_fft: int, hop_length: int) -> int:
+    """Samples padded (STFT) or trimmed (inverse) on each side."""
+    if n_fft < hop_length or (n_fft - hop_length) % 2:
+        raise UserInputError(f"'same' padding needs n_fft >= hop and an even difference, "
+                             f"got n_fft={n_fft}, hop={hop_length}")
+    return (n_fft - hop_length) // 2
+
+
+def stft_same(wav: torch.Tensor, n_fft: int, hop_length: int,
+              window: torch.Tensor) -> torch.Tensor:
+    """``wav [B, T]`` (T a multiple of hop) -> complex ``[B, n_fft // 2 + 1, T / hop]``."""
+    pad = same_padding(n_fft, hop_length)
+    padded = F.pad(wav.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+    return torch.stft(padded, n_fft, hop_length, window=window, center=False,
+                      return_complex=True)
+
+
+class InverseSTFT(nn.Module):
+    """Complex ``spec [B, n_fft // 2 + 1, F]`` -> ``wav [B, F * hop]``.
+
+    Each frame is inverse-FFT'd, windowed (Hann), overlap-added, and divided by the
+    overlap-added squared window, which inverts :func:`stft_same` exactly.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int):
+        super().__init__()
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.pad = same_padding(n_fft, hop_length)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        num_frames = spec.shape[-1]
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=1) * self.window[None, :, None]
+        length = (num_frames - 1) * self.hop_length + self.n_fft
+        wav = self._overlap_add(frames, length)
+        squared = self.window.square()[None, :, None].expand(1, -1, num_frames)
+        envelope = self._overlap_add(squared, length)
+        keep = slice(self.pad, length - self.pad)
+        return wav[:, keep] / envelope[:, keep].clamp_min(1e-11)
+
+    def _overlap_add(self, frames: torch.Tensor, length: int) -> torch.Tensor:
+        """``frames [B, n_fft, F]`` -> ``[B, length]``."""
+        summed = F.fold(frames, output_size=(1, length), kernel_size=(1, self.n_fft),
+                        stride=(1, self.hop_length))
+        return summed[:, 0, 0]
+
+
+class ISTFTHead(nn.Module):
+    """``x [B, F, dim]`` -> ``wav [B, F * hop]``: a linear layer predicts log-magnitude and
+    phase per bin; magnitude ``exp`` is clipped at 100. Runs in float32 under autocast."""
+
+    def __init__(self, dim: int, n_fft: int, hop_length: int):
+        super().__init__()
+        self.out = nn.Linear(dim, n_fft + 2)
+        self.istft = InverseSTFT(n_fft, hop_length)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            log_magnitude, phase = self.out(x.float()).transpose(1, 2).chunk(2, dim=1)
+            magnitude = log_magnitude.exp().clamp(max=1e2)
+            spec = torch.polar(magnitude, phase)
+            return self.istft(spec)

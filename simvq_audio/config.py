@@ -1,0 +1,297 @@
+"""The typed configuration of a codec and its training, filled from YAML.
+
+One dataclass per section; the defaults are the paper's 24 kHz model (DESIGN.md section 3).
+:func:`load_config` reads a YAML file (which may name a ``base:`` file it extends, resolved
+relative to itself) and checks every key and type, so a typo is reported with its place and the
+keys allowed there. :func:`config_to_dict` / :func:`config_from_dict` convert to and from plain
+dicts (``config.json`` in model directories).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from simvq_audio.errors import UserInputError
+
+
+@dataclass
+class EncoderConfig:
+    """Causal SEANet encoder. The hop is the product of ``strides``; the output size is the
+    quantizer's ``dim``."""
+
+    channels: int = 32
+    strides: list[int] = field(default_factory=lambda: [2, 4, 5, 8])
+    kernel_size: int = 7
+    last_kernel_size: int = 7
+    residual_kernel_size: int = 3
+    residual_units: int = 1
+    lstm_layers: int = 2
+
+
+@dataclass
+class QuantizerConfig:
+    type: Literal["simvq", "vanilla"] = "simvq"
+    num_codes: int = 65536
+    dim: int = 512
+    beta: float = 0.25
+    bias: bool = True
+
+
+@dataclass
+class DecoderConfig:
+    """Vocos-style decoder: conv embed, ResNet blocks around one attention block, ConvNeXt
+    stack, ISTFT head (its hop is the encoder's)."""
+
+    dim: int = 768
+    intermediate_dim: int = 2304
+    num_layers: int = 12
+    resnet_blocks: int = 4
+    attention: bool = True
+    dropout: float = 0.1
+    n_fft: int = 1280
+
+
+@dataclass
+class ModelConfig:
+    sample_rate: int = 24000
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.encoder.strides)
+
+
+@dataclass
+class MultiPeriodConfig:
+    """HiFi-GAN multi-period discriminator. ``channels`` are the strided 2-D convs' outputs."""
+
+    periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
+    channels: list[int] = field(default_factory=lambda: [32, 128, 512, 1024])
+
+
+@dataclass
+class MultiResolutionConfig:
+    """Multi-resolution STFT magnitude discriminator; ``resolutions`` are [n_fft, hop] pairs."""
+
+    resolutions: list[list[int]] = field(
+        default_factory=lambda: [[1024, 256], [2048, 512], [512, 128]])
+    channels: int = 32
+
+
+@dataclass
+class MultiBandConfig:
+    """Multi-band multi-resolution complex STFT discriminator (hop = n_fft / 4); ``band_edges``
+    are fractions of the Nyquist frequency."""
+
+    fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512])
+    band_edges: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
+    channels: int = 32
+
+
+@dataclass
+class DiscriminatorsConfig:
+    """Each discriminator is on when its section is present; ``null`` turns it off."""
+
+    multi_period: MultiPeriodConfig | None = field(default_factory=MultiPeriodConfig)
+    multi_resolution: MultiResolutionConfig | None = field(default_factory=MultiResolutionConfig)
+    multi_band: MultiBandConfig | None = field(default_factory=MultiBandConfig)
+
+
+@dataclass
+class MelResolution:
+    n_fft: int = 1024
+    hop_length: int = 256
+    n_mels: int = 100
+
+
+@dataclass
+class LossConfig:
+    mel_resolutions: list[MelResolution] = field(default_factory=lambda: [MelResolution()])
+    mel_weight: float = 45.0
+    quantizer_weight: float = 1000.0
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """Training defaults the trainer reads. ``max_steps``: about 50 epochs of LibriTTS-960
+    utterances (one random 1 s crop per utterance) at batch 20."""
+
+    lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
+    weight_decay: float = 0.0
+    warmup_steps: int = 1000
+    scheduler: Literal["constant", "cosine"] = "cosine"
+    grad_clip: float = 1.0
+    batch_size: int = 20
+    segment_seconds: float = 1.0
+    max_steps: int = 900_000
+    ema_decay: float = 0.999
+    mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"
+    gan_start_step: int = 0
+    gan_loss: Literal["hinge", "lsgan"] = "hinge"
+    checkpoint_every: int = 5000
+    keep_checkpoints: int = 3
+    log_every: int = 100
+    valid_every: int = 5000
+    num_workers: int = 4
+    seed: int = 0
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    discriminators: DiscriminatorsConfig = field(default_factory=DiscriminatorsConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a YAML config; a top-level ``base: other.yaml`` is loaded first and this
+    file's keys are merged over it (dicts merge key by key, everything else replaces)."""
+    return config_from_dict(_read_with_bases(Path(path), ()), where=str(path))
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dict (JSON/YAML-safe) of a config."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    """Build and check a :class:`Config` from a nested dict; missing keys take defaults."""
+    config = _build(Config, data, where, "")
+    check_config(config, where)
+    return config
+
+
+def check_config(config: Config, where: str = "config") -> None:
+    """Raise :class:`UserInputError` for values that have the right type but cannot work."""
+    model = config.model
+    problems = [
+        (model.sample_rate > 0, "model.sample_rate must be positive"),
+        (len(model.encoder.strides) > 0 and all(s > 0 for s in model.encoder.strides),
+         "model.encoder.strides must be a non-empty list of positive integers"),
+        (model.encoder.channels > 0 and model.quantizer.dim > 0 and model.decoder.dim > 0,
+         "channel counts (model.encoder.channels, model.quantizer.dim, model.decoder.dim) "
+         "must be positive"),
+        ((model.decoder.n_fft - model.hop_length) % 2 == 0
+         and model.decoder.n_fft >= model.hop_length,
+         f"model.decoder.n_fft must be >= the hop ({model.hop_length}) and differ from it by an "
+         f"even number, got {model.decoder.n_fft}"),
+        (len(config.loss.mel_resolutions) > 0, "loss.mel_resolutions must not be empty"),
+        (len(config.train.betas) == 2, "train.betas must have two values"),
+    ]
+    bands = config.discriminators.multi_band
+    if bands is not None:
+        edges = bands.band_edges
+        problems.append((len(edges) >= 2 and all(0 <= a < b <= 1 for a, b in zip(edges, edges[1:])),
+                         "discriminators.multi_band.band_edges must rise strictly within [0, 1]"))
+    for ok, message in problems:
+        if not ok:
+            raise UserInputError(f"{where}: {message}")
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserInputError(f"config file not found: {path}")
+    if path.resolve() in seen:
+        raise UserInputError(f"{path}: 'base' files form a loop")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise UserInputError(f"{path}: not valid YAML ({error})") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: expected a mapping of sections at the top level")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise UserInputError(f"{path}: 'base' must be a file name, got {base!r}")
+    return _merge(_read_with_bases(path.parent / base, seen + (path.resolve(),)), data)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(cls: type, data: Any, where: str, place: str) -> Any:
+    """Instantiate dataclass ``cls`` from mapping ``data``, checking keys and types."""
+    if not isinstance(data, dict):
+        raise UserInputError(f"{where}: {place or 'the top level'} must be a mapping, "
+                             f"got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for key, value in data.items():
+        name = f"{place}.{key}" if place else str(key)
+        if key not in allowed:
+            raise UserInputError(f"{where}: unknown key '{name}'; allowed keys"
+                                 f"{' in ' + place if place else ''}: {', '.join(allowed)}")
+        values[key] = _convert(hints[key], value, where, name)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str, name: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, where, name)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, name)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _type_error(where, name, f"a list of {_describe(args[0])}", value)
+        return [_convert(args[0], item, where, f"{name}[{i}]") for i, item in enumerate(value)]
+    if origin is Literal:
+        if value not in args:
+            raise UserInputError(f"{where}: '{name}' must be one of "
+                                 f"{', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _type_error(where, name, "a number", value)
+    if hint in (int, str, bool):
+        if type(value) is hint:
+            return value
+        raise _type_error(where, name, _describe(hint), value)
+    raise TypeError(f"config schema uses an unsupported type {hint!r} at {name}")
+
+
+def _describe(hint: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    if hint in names:
+        return names[hint]
+    if typing.get_origin(hint) is list:
+        return f"lists of {_describe(typing.get_args(hint)[0])}"
+    return "mappings" if dataclasses.is_dataclass(hint) else str(hint)
+
+
+def _type_error(where: str, name: str, expected: str, value: Any) -> UserInputError:
+    return UserInputError(f"{where}: '{name}' must be {expected}, got {value!r} "
+                          f"({type(value).__name__})")

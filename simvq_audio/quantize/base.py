@@ -56,6 +56,8 @@ class VectorQuantizer(nn.Module):
         self.dim = dim
         self.beta = beta
         self.channel_first = channel_first
+        self.search_backend: str | None = None
+        """``"auto"``, ``"torch"`` or ``"triton"``; ``None``: ``SIMVQ_SEARCH_BACKEND``."""
 
     @property
     def bits_per_code(self) -> int:
@@ -79,7 +81,7 @@ class VectorQuantizer(nn.Module):
         if not torch.isfinite(rows).all():
             raise UserInputError("quantizer input contains NaN or infinite values")
         codebook, transform = self.search_codebook()
-        indices = nearest_code(rows, codebook, transform).indices
+        indices = nearest_code(rows, codebook, transform, backend=self.search_backend).indices
         with torch.autocast(z.device.type, enabled=False):
             q = self.lookup_rows(indices)
             x = rows.float()

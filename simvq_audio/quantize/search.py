@@ -17,10 +17,16 @@ second-best score is more than ``2 tol`` above its best is decided. For the few 
 not, the kept candidates within ``2 tol`` are re-ranked by their distance computed directly in
 float64; a row with more near-ties than candidates kept (duplicate codes) is re-searched
 directly in float64 over the whole codebook, still tile by tile.
+
+Back ends (``backend=`` or the environment variable ``SIMVQ_SEARCH_BACKEND``): ``"torch"`` runs
+the float32 pass above with torch ops; ``"triton"`` runs it as one fused Triton kernel
+(``triton_search.py``) and feeds the same exactness machinery; ``"auto"`` (default) takes Triton
+for CUDA tensors when it imports, torch otherwise. Triton is imported only when chosen.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +42,9 @@ TILE_ELEMENTS = 1 << 22
 
 UNIT_ROUNDOFF = 2.0 ** -24
 
+BACKEND_VARIABLE = "SIMVQ_SEARCH_BACKEND"
+BACKENDS = ("auto", "torch", "triton")
+
 CodeTransform = Callable[[torch.Tensor], torch.Tensor]
 """A row-wise map applied to raw codebook rows ``[k, d] -> [k, d]`` (SimVQ's linear layer)."""
 
@@ -50,7 +59,8 @@ class SearchResult:
 
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
                  code_transform: CodeTransform | None = None,
-                 tile_elements: int = TILE_ELEMENTS) -> SearchResult:
+                 tile_elements: int = TILE_ELEMENTS, backend: str | None = None,
+                 fast: bool = False) -> SearchResult:
     """Find the nearest code of every row of ``z``.
 
     Args:
@@ -58,17 +68,56 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
         codebook: ``[K, d]`` codes, or raw codes that ``code_transform`` maps to the real ones.
         code_transform: optional row-wise map applied to codebook rows tile by tile, so that
             the transformed ``[K, d]`` codebook is never held in memory at once.
-        tile_elements: rows x codes per score tile.
+        tile_elements: rows x codes per score tile (Triton: codes per launch x d).
+        backend: ``"auto"``, ``"torch"`` or ``"triton"``; ``None`` reads
+            ``SIMVQ_SEARCH_BACKEND`` (default ``"auto"``).
+        fast: Triton back end only (the torch back end is always exact): TF32 dot products and
+            no exactness check. The returned code's true distance is then within ``2 t`` of
+            the minimum, ``t = (2^-8 + (d + 2) 2^-24) (M^2 + 2 ||z|| M)`` (``M`` the largest
+            code norm; TF32 keeps 10 mantissa bits), but need not be the exact arg-min;
+            ``distances`` are recomputed in float32 for the returned codes.
 
     Returns:
         :class:`SearchResult` with ``indices [N]`` and ``distances [N]``.
     """
     check_search_inputs(z, codebook)
+    use_triton = search_backend(backend, z, codebook) == "triton"
     codes = _CodeSource(codebook, code_transform)
     with torch.autocast(z.device.type, enabled=False), torch.no_grad():
         z32 = z.detach().float()
-        scores, candidates, max_code_norm = _float32_pass(z32, codes, tile_elements)
+        if not use_triton:
+            scores, candidates, max_code_norm = _float32_pass(z32, codes, tile_elements)
+        else:
+            from simvq_audio.quantize.triton_search import fused_pass
+            scores, candidates, max_code_norm = fused_pass(z32, codes, tile_elements, fast)
+            if fast:
+                best = candidates[:, 0]
+                return SearchResult(best, (z32 - codes.gather(best)).pow(2).sum(1))
         return resolve_candidates(z32, codes, scores, candidates, max_code_norm, tile_elements)
+
+
+def search_backend(backend: str | None, z: torch.Tensor, codebook: torch.Tensor) -> str:
+    """Which back end searches ``z [N, d]`` against ``codebook [K, d]``: ``"torch"`` or
+    ``"triton"``. Raises :class:`UserInputError` for an unknown name or a forced Triton that
+    cannot run here."""
+    name = backend if backend is not None else os.environ.get(BACKEND_VARIABLE, "auto")
+    if name not in BACKENDS:
+        source = "backend" if backend is not None else BACKEND_VARIABLE
+        raise UserInputError(f"{source} must be one of {', '.join(BACKENDS)}; got {name!r}")
+    if name == "torch" or (name == "auto" and (z.device.type != "cuda" or z.shape[0] == 0
+                                               or codebook.shape[0] >= 2 ** 31)):
+        return "torch"
+    try:
+        from simvq_audio.quantize import triton_search
+    except ImportError as error:
+        if name == "auto":
+            return "torch"
+        raise UserInputError(f"the triton search back end needs the triton package "
+                             f"(pip install 'simvq-audio[gpu]'): {error}") from error
+    if z.device.type != "cuda" and not triton_search.INTERPRETED:
+        raise UserInputError(f"the triton search back end runs on CUDA tensors, got "
+                             f"{z.device.type} (CPU only under TRITON_INTERPRET=1, for tests)")
+    return "triton"
 
 
 def check_search_inputs(z: torch.Tensor, codebook: torch.Tensor) -> None:
@@ -154,7 +203,8 @@ def resolve_candidates(z: torch.Tensor, codes: _CodeSource, scores: torch.Tensor
         codes: where code rows come from.
         scores: ``[N, m]`` float32 scores ``||e||^2 - 2 z.e`` of the kept candidates, ascending;
             ``m == 1`` is allowed when the codebook has one code.
-        candidates: ``[N, m]`` their code indices.
+        candidates: ``[N, m]`` their code indices, or ``[N, m - 1]``: the last score then only
+            tells whether more codes are near-tied than indices kept (the Triton pass).
         max_code_norm: the largest code norm, for the error bound.
     """
     n, keep = scores.shape
@@ -166,11 +216,12 @@ def resolve_candidates(z: torch.Tensor, codes: _CodeSource, scores: torch.Tensor
     margin = 2 * score_tolerance(z, max_code_norm)
     near = (scores.double() - scores[:, :1].double()) <= margin[:, None]  # [N, m]
     ambiguous = near[:, 1]
-    overflow = near[:, -1] & (codes.size > keep)
+    overflow = near[:, -1] & (codes.size > candidates.shape[1])
     rerank = torch.nonzero(ambiguous & ~overflow).flatten()
     if rerank.numel():
+        near_kept = near[rerank, :candidates.shape[1]]
         exact = (z[rerank, None, :].double() - codes.gather(candidates[rerank]).double())
-        dist = exact.pow(2).sum(-1).masked_fill(~near[rerank], float("inf"))  # [R, m]
+        dist = exact.pow(2).sum(-1).masked_fill(~near_kept, float("inf"))  # [R, m]
         lowest = dist.min(dim=1, keepdim=True).values
         tied_idx = candidates[rerank].masked_fill(dist != lowest, codes.size)
         indices[rerank] = tied_idx.min(dim=1).values

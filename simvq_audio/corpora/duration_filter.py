@@ -12,26 +12,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simvq_audio.corpora.command import run_command
-from simvq_audio.corpora.data_dir import read_table, subset_data_dir
+from simvq_audio.data.kaldi_dir import read_data_dir, write_data_dir
 from simvq_audio.errors import UserInputError
 
 
 def filter_by_duration(source: Path, dest: Path, min_dur: float, max_dur: float,
                        log: Callable[[str], None] = print) -> None:
     """Write ``dest`` with the utterances of ``source`` lasting ``min_dur..max_dur`` seconds."""
-    durations = read_table(source / "utt2dur")
-    keep = set()
-    for utt_id, value in durations.items():
-        try:
-            seconds = float(value)
-        except ValueError:
-            raise UserInputError(f"{source / 'utt2dur'}: {utt_id} has no duration in seconds "
-                                 f"({value!r})") from None
-        if min_dur <= seconds <= max_dur:
-            keep.add(utt_id)
-    kept = subset_data_dir(source, dest, keep)
-    log(f"{dest}: kept {kept} of {len(durations)} utterances ({min_dur} s <= duration <= "
-        f"{max_dur} s)")
+    utterances = read_data_dir(source, check_audio=False)
+    if any(utt.duration is None for utt in utterances):
+        raise UserInputError(f"{source}: needs an utt2dur file to filter by duration")
+    kept = [utt for utt in utterances if min_dur <= utt.duration <= max_dur]
+    if not kept:
+        raise UserInputError(f"{source}: no utterance lasts between {min_dur} and {max_dur} s")
+    optional = {"utt2spk": "speaker", "text": "text"}
+    tables = {name: {utt.utt_id: getattr(utt, field) for utt in kept}
+              for name, field in optional.items() if getattr(kept[0], field) is not None}
+    write_data_dir(dest, wav_scp={utt.utt_id: utt.path for utt in kept},
+                   utt2dur={utt.utt_id: utt.duration for utt in kept}, **tables)
+    log(f"{dest}: kept {len(kept)} of {len(utterances)} utterances ({min_dur} s <= duration "
+        f"<= {max_dur} s)")
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,8 +22,8 @@ from pathlib import Path
 import soundfile
 
 from simvq_audio.corpora.command import run_command
-from simvq_audio.corpora.data_dir import Utterance, write_data_dir
 from simvq_audio.corpora.download import extract_archive, fetch, verify_archive
+from simvq_audio.data.kaldi_dir import describe_problems, validate_data_dir, write_data_dir
 from simvq_audio.errors import UserInputError
 
 SUBSETS = ("dev-clean", "dev-other", "test-clean", "test-other",
@@ -121,15 +122,25 @@ def duration_of(wav: Path) -> float:
 
 def prepare(corpus: Path, data_dir: Path, name: str, subsets: list[str], nj: int = 1,
             log: Callable[[str], None] = print) -> None:
-    """Write the Kaldi data dir ``data_dir/name`` from the union of ``subsets`` of ``corpus``."""
+    """Write and validate the data dir ``data_dir/name``: the union of ``subsets`` of ``corpus``."""
     found = [row for subset in subsets for row in scan_subset(corpus / subset, log)]
     if not found:
         raise UserInputError(f"{corpus}: no utterances in {', '.join(subsets)}")
+    duplicate = next((utt for utt, count in Counter(row[0] for row in found).items()
+                      if count > 1), None)
+    if duplicate:
+        raise UserInputError(f"utterance {duplicate} appears twice in {', '.join(subsets)}")
     with ThreadPoolExecutor(max(1, nj)) as pool:
         durations = list(pool.map(duration_of, (wav for _, _, wav, _ in found)))
-    write_data_dir(data_dir / name, (Utterance(utt, spk, str(wav), text, dur)
-                                     for (utt, spk, wav, text), dur in zip(found, durations)))
-    log(f"{data_dir / name}: {len(found)} utterances, {sum(durations) / 3600:.2f} h "
+    out = data_dir / name
+    write_data_dir(out, wav_scp={utt: str(wav) for utt, _, wav, _ in found},
+                   utt2spk={utt: speaker for utt, speaker, _, _ in found},
+                   text={utt: text for utt, _, _, text in found},
+                   utt2dur={row[0]: seconds for row, seconds in zip(found, durations)})
+    problems = validate_data_dir(out, check_audio=False)
+    if problems:
+        raise UserInputError(describe_problems(out, problems))
+    log(f"{out}: {len(found)} utterances, {sum(durations) / 3600:.2f} h "
         f"from {', '.join(subsets)}")
 
 

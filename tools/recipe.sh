@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Shared stage logic for egs/<corpus>/run.sh (Kaldi/ESPnet style). A run.sh looks like:
+#
+#   cd "$(dirname "$0")" && source ../../tools/recipe.sh   # defines the shared options below
+#   min_dur=1.0   # seconds; every variable set here is an option (--min_dur / --min-dur)
+#   parse_options "$@"
+#   recipe_setup                                              # python env, tag, log folder
+#   run_stage 0 "$db" "download" python3 -m ...               # N, output root, title, command
+#
+# run_stage runs its command only when stage <= N <= stop_stage, logs every line with a time
+# stamp to the terminal and to $exp_dir/$tag/logs/stage<N>.log, stops the recipe when it fails
+# (naming the stage and its log) and, on success, writes a done marker <root>/.done/stage<N>.<hash
+# of the command>, so the same stage with the same command is skipped next time.
+set -euo pipefail
+
+_recipe_baseline=" $(compgen -v | tr '\n' ' ') "
+_recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+_recipe_name="egs/$(basename "$PWD")/run.sh"
+_recipe_script="$PWD/$(basename "$0")"
+
+stage=0           # first stage to run
+stop_stage=100    # last stage to run
+ngpu=1            # GPUs per machine (0: train on CPU)
+nj=4              # parallel jobs for data preparation and scoring
+config=           # model + training YAML
+tag=              # experiment name: exp/<tag> (default: the config file name)
+db=db             # where the corpus is downloaded or generated
+data_dir=data     # where the Kaldi data dirs are written
+exp_dir=exp       # where experiments are written
+
+recipe_die() {
+    echo "$_recipe_name: error: $*" >&2
+    exit 2
+}
+
+recipe_log() {
+    printf '%(%F %T)T [%s] %s\n' -1 "$_recipe_name" "$*"
+}
+
+# The options: variables set after this file was sourced (lower-case names only).
+_recipe_options() {
+    local _name
+    for _name in $(compgen -v); do
+        [[ $_name =~ ^[a-z][a-z0-9_]*$ && $_recipe_baseline != *" $_name "* ]] && echo "$_name"
+    done
+}
+
+# The '# help' comment of the line that sets $1 in run.sh, else in a shared tools/*.sh file.
+_recipe_help_of() {
+    local file
+    for file in "$_recipe_script" "$_recipe_root"/tools/*.sh; do
+        grep -m1 -E "^$1=[^#]*#" "$file" 2>/dev/null | sed -E 's/^[^#]*#[[:space:]]*//' && return
+    done
+}
+
+recipe_usage() {
+    echo "Usage: bash $_recipe_name [--option value]..."
+    echo "Options (current value in brackets; --foo_bar and --foo-bar are the same):"
+    local _name
+    for _name in $(_recipe_options); do
+        printf '  --%-18s %s [%s]\n' "$_name" "$(_recipe_help_of "$_name")" "${!_name}"
+    done
+}
+
+# Kaldi parse_options style: '--name value' or '--name=value' sets an existing option variable.
+parse_options() {
+    local _options _name _value
+    _options=" $(_recipe_options | tr '\n' ' ') "
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -h|--help) recipe_usage; exit 0 ;;
+            --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
+            --?*) [ $# -ge 2 ] || recipe_die "option $1 needs a value"
+                  _name=$1; _value=$2; shift 2 ;;
+            *) recipe_die "unexpected argument '$1' (options look like --stage 1; see --help)" ;;
+        esac
+        _name=${_name#--}
+        _name=${_name//-/_}
+        [[ $_options == *" $_name "* ]] || recipe_die "unknown option --$_name (see --help)"
+        _recipe_check_value "$_name" "$_value"
+        printf -v "$_name" '%s' "$_value"
+    done
+    (( stop_stage >= stage )) || recipe_die "--stop_stage $stop_stage is before --stage $stage"
+}
+
+# A value must keep its default's kind: true/false, or a non-negative integer.
+_recipe_check_value() {
+    local _default=${!1}
+    if [[ $_default == true || $_default == false ]]; then
+        [[ $2 == true || $2 == false ]] || recipe_die "--$1 must be true or false, got '$2'"
+    elif [[ $_default =~ ^[0-9]+$ ]]; then
+        [[ $2 =~ ^[0-9]+$ ]] || recipe_die "--$1 must be a non-negative integer, got '$2'"
+    fi
+}
+
+# Use the active Python if it has simvq_audio and torch, else create/update ./.venv.
+recipe_setup() {
+    local probe="import importlib.util as u, sys; sys.exit(not (u.find_spec('simvq_audio') and u.find_spec('torch')))"
+    if ! python3 -c "$probe" 2>/dev/null; then
+        (cd "$_recipe_root" && source tools/venv.sh && ensure_venv test) \
+            || recipe_die "could not set up $_recipe_root/.venv (see the messages above)"
+        export PATH="$_recipe_root/.venv/bin:$PATH"
+    fi
+    export PYTHONUNBUFFERED=1
+    [ -n "$config" ] || recipe_die "no --config given"
+    [ -n "$tag" ] || tag=$(basename "${config%.*}")
+    mkdir -p "$exp_dir/$tag/logs"
+    recipe_log "stages $stage..$stop_stage, tag $tag, logs in $exp_dir/$tag/logs"
+}
+
+_recipe_timestamp() {
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+        printf '%(%F %T)T %s\n' -1 "$line"
+    done
+}
+
+# run_stage N ROOT TITLE COMMAND...: run COMMAND as stage N; its done marker lives in ROOT/.done.
+run_stage() {
+    local _n=$1 _root=$2 _title=$3
+    shift 3
+    (( _n >= stage && _n <= stop_stage )) || return 0
+    local _command _marker _log=$exp_dir/$tag/logs/stage$_n.log _start=$SECONDS _status
+    _command=$(printf '%q ' "$@")
+    _marker=$_root/.done/stage$_n.$(printf '%s' "$_command" | cksum | cut -d' ' -f1)
+    if [ -f "$_marker" ]; then
+        recipe_log "stage $_n ($_title): already done, skipping (rm $_marker to redo)"
+        return 0
+    fi
+    recipe_log "stage $_n: $_title (log: $_log)"
+    printf '# %s\n# started at %(%F %T)T\n' "$_command" -1 >> "$_log"
+    set +e
+    ( set -e; "$@" ) 2>&1 | _recipe_timestamp | tee -a "$_log"
+    _status=${PIPESTATUS[0]}
+    set -e
+    printf '# ended with status %s after %s s\n' "$_status" "$((SECONDS - _start))" >> "$_log"
+    if [ "$_status" -ne 0 ]; then
+        echo "$_recipe_name: stage $_n ($_title) failed with status $_status; see $_log" >&2
+        exit "$_status"
+    fi
+    mkdir -p "$_root/.done"
+    printf '%s\n' "$_command" > "$_marker"
+    recipe_log "stage $_n done in $((SECONDS - _start)) s"
+}

@@ -1,0 +1,44 @@
+"""Parameter counts of each part of a codec config, built on the meta device (no memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.generator import Generator
+from simvq_audio.config import Config
+
+
+@dataclass
+class PartCount:
+    """``trainable`` parameters and ``frozen`` elements (buffers saved with the weights)."""
+
+    part: str
+    trainable: int
+    frozen: int = 0
+
+
+def _trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _frozen(module: nn.Module) -> int:
+    return sum(b.numel() for b in module.state_dict().values()) - _trainable(module)
+
+
+def count_parameters(config: Config) -> list[PartCount]:
+    """Rows: encoder, quantizer, decoder backbone, ISTFT head, generator total, then each
+    discriminator family and the discriminators' total."""
+    with torch.device("meta"):
+        generator = Generator(config.model)
+        discriminator = build_discriminators(config.discriminators)
+    parts = {"encoder": generator.encoder, "quantizer": generator.quantizer,
+             "decoder backbone": generator.decoder.backbone,
+             "ISTFT head": generator.decoder.head, "generator": generator}
+    parts.update({f"discriminator {name}": family
+                  for name, family in discriminator.families.items()})
+    parts["discriminators"] = discriminator
+    return [PartCount(name, _trainable(m), _frozen(m)) for name, m in parts.items()]

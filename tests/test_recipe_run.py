@@ -1,0 +1,115 @@
+"""egs/libritts/run.sh stages 0-2 against a local server: stage selection, done markers, logs,
+failures and option errors (tools/recipe.sh). Every output goes under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from recipe_fakes import FakeServer, libritts_tarball, sha256
+
+RUN_SH = Path(__file__).resolve().parents[1] / "egs" / "libritts" / "run.sh"
+SUBSETS = {"train-clean-100": "19", "dev-clean": "84", "test-clean": "61"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tarballs")
+    files = {f"/60/{s}.tar.gz": libritts_tarball(tmp, s, spk) for s, spk in SUBSETS.items()}
+    checksums = tmp / "fake.sha256"
+    checksums.write_text("".join(f"{sha256(data)}  {path.rsplit('/', 1)[1]}\n"
+                                 for path, data in files.items()))
+    fake = FakeServer(files)
+    fake.checksums = checksums
+    yield fake
+    fake.close()
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    return subprocess.run(["bash", str(RUN_SH), *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+def recipe(server, work: Path, *args: str) -> subprocess.CompletedProcess:
+    result = run("--db", str(work / "db"), "--data_dir", str(work / "data"),
+                 "--exp_dir", str(work / "exp"), "--base-url", f"{server.url}/60",
+                 "--checksums", str(server.checksums), "--train_subsets", "train-clean-100",
+                 "--valid_subset", "dev-clean", "--test_subsets", "test-clean", "--nj", "2",
+                 *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_stages_run_exactly_as_asked_and_finished_stages_are_skipped(server, tmp_path):
+    logs = tmp_path / "exp" / "simvq_65k" / "logs"
+    recipe(server, tmp_path, "--stop_stage", "0")
+    assert (tmp_path / "db" / "LibriTTS" / "test-clean").is_dir()
+    assert sorted(p.name for p in logs.iterdir()) == ["stage0.log"]
+    assert not (tmp_path / "data").exists()
+    fetched = len(server.requests)
+
+    recipe(server, tmp_path, "--stage", "1", "--stop_stage", "1")
+    assert sorted(p.name for p in logs.iterdir()) == ["stage0.log", "stage1.log"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        ".done", "dev_clean", "test_clean", "train"]
+    assert (tmp_path / "data" / "train" / "wav.scp").read_text().startswith("19_11_000001_000001 ")
+    assert "Text of 19_7_000001_000000." in (tmp_path / "data" / "train" / "text").read_text()
+    prepared = (tmp_path / "data" / "train" / "wav.scp").stat().st_mtime_ns
+
+    result = recipe(server, tmp_path, "--stop_stage", "2", "--min_dur", "1", "--max_dur", "2")
+    assert "stage 0 (download LibriTTS): already done" in result.stdout
+    assert "stage 1 (prepare data dirs): already done" in result.stdout
+    assert (tmp_path / "data" / "train" / "wav.scp").stat().st_mtime_ns == prepared
+    filtered = (tmp_path / "data" / "train_filtered" / "wav.scp").read_text()
+    assert filtered.split() == ["19_11_000001_000001", str(
+        tmp_path / "db" / "LibriTTS" / "train-clean-100" / "19" / "11" / "19_11_000001_000001.wav")]
+    assert (tmp_path / "data" / "dev_clean_filtered" / "utt2dur").is_file()
+    assert len(server.requests) == fetched, "stage 0 was done: nothing may be downloaded again"
+    log = (logs / "stage2.log").read_text()
+    assert "duration_filter --min-dur 1 --max-dur 2" in log and "ended with status 0" in log
+    assert "kept 1 of 3 utterances" in log and log.count("\n20") >= 2, "timestamped lines"
+
+    result = recipe(server, tmp_path, "--stop_stage", "2", "--min_dur", "1", "--max_dur", "3")
+    assert "stage 2: keep 1-3 s utterances for training" in result.stdout
+    assert "already done" in result.stdout and "kept 2 of 3" in result.stdout, \
+        "a stage whose command changed runs again"
+
+
+def test_a_failing_stage_stops_the_recipe_naming_stage_and_log(server, tmp_path):
+    result = run("--db", str(tmp_path / "db"), "--exp_dir", str(tmp_path / "exp"),
+                 "--data_dir", str(tmp_path / "data"), "--base_url", f"{server.url}/missing",
+                 "--test_subsets", "test-clean", "--train_subsets", "dev-clean")
+    assert result.returncode != 0
+    log = tmp_path / "exp" / "simvq_65k" / "logs" / "stage0.log"
+    assert f"stage 0 (download LibriTTS) failed with status 2; see {log}" in result.stderr
+    assert "HTTP 404" in log.read_text()
+    assert not (tmp_path / "db" / ".done").exists(), "no done marker for a failed stage"
+    assert not (tmp_path / "data").exists(), "later stages must not run"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--no_such", "1"], "unknown option --no_such (see --help)"),
+    (["--stage"], "option --stage needs a value"),
+    (["--nj", "two"], "--nj must be a non-negative integer, got 'two'"),
+    (["--stage", "3", "--stop-stage", "2"], "--stop_stage 2 is before --stage 3"),
+    (["stage", "3"], "unexpected argument 'stage' (options look like --stage 1; see --help)"),
+])
+def test_option_errors_are_one_clear_line(args, message, tmp_path):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"egs/libritts/run.sh: error: {message}\n"
+    assert result.stdout == ""
+
+
+def test_help_lists_every_option_with_its_value(tmp_path):
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("--stage", "--stop_stage", "--ngpu", "--nj", "--config", "--tag", "--db",
+                   "--train_subsets", "--min_dur", "--num_machines", "--main_process_port"):
+        assert f"\n  {option} " in result.stdout, option
+    assert "LibriTTS subset for validation [dev-clean]" in result.stdout
+    assert not any(tmp_path.iterdir()), "--help writes nothing"

@@ -1,0 +1,155 @@
+"""``simvq-audio score`` and ``compare`` end to end on small generated audio: directories, Kaldi
+data dirs / wav.scp, code folders, outputs, and the errors for bad input."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+from simvq_audio.cli import main
+from simvq_audio.data.kaldi_dir import write_data_dir
+from simvq_audio.metrics.synthetic import speech_like
+
+RATE = 16000
+
+
+def write(path, wav, rate=RATE):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), wav, rate)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """ref/ and hyp/ with utterances spk/a (1.5 s), b (1.2 s) and a silent one; the hypotheses
+    are noisy copies at 24 kHz (resampled to the reference rate when scored)."""
+    rng = np.random.default_rng(0)
+    for utt_id, seconds in (("spk/a", 1.5), ("b", 1.2)):
+        write(tmp_path / "ref" / f"{utt_id}.wav", speech_like(seconds, RATE, rng))
+        hyp = speech_like(seconds, 24000, np.random.default_rng(len(utt_id)))
+        write(tmp_path / "hyp" / f"{utt_id}.flac", hyp + 0.01 * rng.standard_normal(len(hyp)),
+              24000)
+    write(tmp_path / "ref" / "silent.wav", np.zeros(RATE))
+    write(tmp_path / "hyp" / "silent.wav", np.zeros(RATE))
+    return tmp_path
+
+
+def run_cli(*argv):
+    return main([str(arg) for arg in argv])
+
+
+def test_score_directories_with_codes(corpus, capsys):
+    codes = corpus / "codes"
+    (codes / "spk").mkdir(parents=True)
+    np.save(codes / "spk" / "a.npy", np.arange(8))
+    np.save(codes / "b.npy", np.array([0, 1, 2, 3]))
+    np.save(codes / "silent.npy", np.array([0, 0]))
+    out = corpus / "out"
+    assert run_cli("score", "--ref", corpus / "ref", "--hyp", corpus / "hyp", "--out", out,
+                   "--codes", codes, "--num-codes", 16, "--tokens-per-second", 50,
+                   "--name", "noisy") == 0
+    printed = capsys.readouterr().out
+    assert "| PESQ-wb ↑ |" in printed and "UTMOS: not available (no local checkpoint given)" in printed
+
+    with open(out / "scores.csv", newline="") as handle:
+        rows = {row["utt_id"]: row for row in csv.DictReader(handle)}
+    assert sorted(rows) == ["b", "silent", "spk/a"]
+    assert rows["silent"]["pesq"] == "" and "silent reference" in rows["silent"]["skipped"]
+    assert -0.5 < float(rows["spk/a"]["pesq"]) < 4.7 and rows["spk/a"]["skipped"] == ""
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["name"] == "noisy" and summary["num_utterances"] == 3
+    assert summary["metrics"]["stoi"]["count"] == 2 and summary["metrics"]["stoi"]["skipped"] == 1
+    assert summary["codebook"]["utilisation"] == 0.5 and summary["codebook"]["bitrate_bps"] == 200
+    assert summary["utmos"]["available"] is False
+    for name in ("summary.md", "spectrograms.png", "code_usage.png"):
+        assert (out / name).stat().st_size > 0
+
+    assert run_cli("compare", out / "summary.json", out / "summary.json", "--names", "x", "y") == 0
+    table = capsys.readouterr().out
+    assert table.count("| 0.20 | 50.0 % | 3 |") == 2
+
+
+def test_score_kaldi_wav_scp(corpus, capsys, monkeypatch):
+    monkeypatch.chdir(corpus)             # wav.scp paths are relative to the current directory
+    write_data_dir("data/ref", {"a": "ref/spk/a.wav", "b": "ref/b.wav"})
+    write_data_dir("data/hyp", {"a": "hyp/spk/a.flac", "b": "hyp/b.flac"})
+    assert run_cli("score", "--ref", "data/ref/wav.scp", "--hyp", "data/hyp", "--out", "out",
+                   "--num-plots", 0) == 0
+    summary = json.loads((corpus / "out" / "summary.json").read_text())
+    assert summary["num_utterances"] == 2 and summary["metrics"]["pesq"]["count"] == 2
+    assert summary["codebook"] is None
+    assert not (corpus / "out" / "spectrograms.png").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_score_like_one(corpus):
+    from simvq_audio.metrics.batch import score_files
+    from simvq_audio.metrics.inputs import list_audio, pair_up
+
+    pairs = pair_up(list_audio(corpus / "ref"), list_audio(corpus / "hyp"))
+    parallel, serial = score_files(pairs, jobs=2, progress=False), score_files(pairs, progress=False)
+    assert [row["utt_id"] for row in parallel] == [row["utt_id"] for row in serial]
+    for parallel_row, serial_row in zip(parallel, serial):
+        assert parallel_row.keys() == serial_row.keys()
+        for key, value in serial_row.items():
+            if isinstance(value, float):
+                assert parallel_row[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+            else:
+                assert parallel_row[key] == value, key
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda root: (root / "hyp" / "b.flac").unlink(), "only in the references: b"),
+    (lambda root: write(root / "hyp" / "extra.wav", np.zeros(100)), "only in the hypotheses: extra"),
+    (lambda root: write(root / "hyp" / "b.wav", np.zeros(100)), "two audio files for utterance 'b'"),
+], ids=["missing-hyp", "extra-hyp", "duplicate-id"])
+def test_mismatched_sets_are_refused(corpus, capsys, change, message):
+    change(corpus)
+    assert run_cli("score", "--ref", corpus / "ref", "--hyp", corpus / "hyp",
+                   "--out", corpus / "out") == 2
+    assert message in capsys.readouterr().err
+    assert not (corpus / "out").exists()
+
+
+def test_input_errors(corpus, capsys, monkeypatch):
+    monkeypatch.chdir(corpus)
+    write_data_dir("data/ref", {"a": "ref/spk/a.wav", "b": "ref/gone.wav"})
+    (corpus / "empty").mkdir()
+    (corpus / "codes").mkdir()
+    np.save(corpus / "codes" / "a.npy", np.arange(3))
+    np.save(corpus / "codes" / "b.npy", np.arange(3))
+    ref, hyp, out = corpus / "ref", corpus / "hyp", corpus / "out"
+    cases = [
+        (("--ref", "data/ref", "--hyp", hyp), "data/ref/wav.scp:2"),
+        (("--ref", corpus / "nowhere", "--hyp", hyp), "no such directory"),
+        (("--ref", corpus / "empty", "--hyp", hyp), "no audio files found"),
+        (("--ref", ref, "--hyp", hyp, "--codes", corpus / "codes"), "only in the audio"),
+        (("--ref", ref, "--hyp", hyp, "--nj", 0), "--nj must be at least 1"),
+        (("--ref", ref, "--hyp", hyp, "--utmos-checkpoint", corpus / "none.ckpt"),
+         "no such UTMOS checkpoint"),
+    ]
+    for arguments, message in cases:
+        assert run_cli("score", *arguments, "--out", out) == 2, message
+        assert message in capsys.readouterr().err
+
+
+def test_npy_codes_need_their_codebook_size(corpus, capsys):
+    codes = corpus / "codes"
+    for utt_id in ("spk/a", "b", "silent"):
+        (codes / utt_id).parent.mkdir(parents=True, exist_ok=True)
+        np.save(codes / f"{utt_id}.npy", np.arange(3))
+    assert run_cli("score", "--ref", corpus / "ref", "--hyp", corpus / "hyp", "--out",
+                   corpus / "out", "--codes", codes) == 2
+    assert "give --num-codes and --tokens-per-second" in capsys.readouterr().err
+
+
+def test_compare_errors(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{}")
+    assert run_cli("compare", tmp_path / "bad.json") == 2
+    assert "not a summary.json" in capsys.readouterr().err
+    assert run_cli("compare", tmp_path / "gone.json") == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert run_cli("compare", tmp_path / "bad.json", "--names", "a", "b") == 2
+    assert "--names has 2 name(s) for 1 summaries" in capsys.readouterr().err

@@ -27,7 +27,8 @@ def write_utterance(folder: Path, utt_id: str, seconds: float, text: str | None)
 
 def make_subset(root: Path, subset: str, speaker: str) -> list[str]:
     """A subset with one speaker, two chapters, three utterances; returns the utterance ids."""
-    ids = [f"{speaker}_11_000002_000000", f"{speaker}_11_000001_000001", f"{speaker}_7_000001_000000"]
+    ids = [f"{speaker}_{chapter}" for chapter in ("11_000002_000000", "11_000001_000001",
+                                                   "7_000001_000000")]
     for utt_id, seconds in zip(ids, (0.5, 1.5, 2.5)):
         chapter = utt_id.split("_")[1]
         write_utterance(root / subset / speaker / chapter, utt_id, seconds, f"Text of {utt_id}.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,48 @@ def test_help_lists_every_option_with_its_value(tmp_path):
         assert f"\n  {option} " in result.stdout, option
     assert "LibriTTS subset for validation [dev-clean]" in result.stdout
     assert not any(tmp_path.iterdir()), "--help writes nothing"
+
+
+FAKE_TOOL = """#!/bin/sh
+echo "$(basename "$0") $*" >> "$CALLS"
+case "$*" in
+  export*) mkdir -p "$5" && echo weights > "$5/model.safetensors" ;;
+  score*) mkdir -p "$9" && echo "| metric | value |" > "$9/summary.md" ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("ngpu, machines, launch", [
+    ("0", "1", "--cpu --num_processes 1"),
+    ("2", "2", "--num_processes 4 --num_machines 2 --machine_rank 1 --main_process_ip 10.0.0.1 "
+               "--main_process_port 29500 --multi_gpu"),
+])
+def test_stages_3_to_7_call_the_codec_commands(ngpu, machines, launch, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("accelerate", "simvq-audio"):
+        (bin_dir / tool).write_text(FAKE_TOOL)
+        (bin_dir / tool).chmod(0o755)
+    calls, exp, data = tmp_path / "calls", tmp_path / "exp" / "t", tmp_path / "data"
+    env = dict(os.environ, CALLS=str(calls),
+               PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}")
+    result = subprocess.run(
+        ["bash", str(RUN_SH), "--stage", "3", "--tag", "t", "--exp_dir", str(tmp_path / "exp"),
+         "--data_dir", str(data), "--ngpu", ngpu, "--num_machines", machines, "--machine_rank",
+         "1", "--main_process_ip", "10.0.0.1", "--nj", "3"],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = calls.read_text().splitlines()
+    assert lines[0] == (f"accelerate launch {launch} -m simvq_audio.cli train --config "
+                        f"../../recipes/simvq_65k.yaml --train-dir {data}/train_filtered "
+                        f"--valid-dir {data}/dev_clean_filtered --exp-dir {exp} --resume")
+    assert lines[1] == f"simvq-audio export --exp-dir {exp} --out {exp}/model"
+    for x in ("test_clean", "test_other"):
+        decoded = f"{exp}/decode/{x}"
+        assert f"simvq-audio encode --model {exp}/model {data}/{x}/wav.scp {decoded}/codes" in lines
+        assert f"simvq-audio decode --model {exp}/model {decoded}/codes {decoded}/wav" in lines
+        assert (f"simvq-audio score --ref {data}/{x}/wav.scp --hyp {decoded}/wav --codes "
+                f"{decoded}/codes --out {exp}/scores/{x} --nj 3") in lines
+    assert len(lines) == 8
+    assert "| metric | value |" in result.stdout
+    assert tarfile.open(exp / "t.tar.gz").getnames() == ["model", "model/model.safetensors"]

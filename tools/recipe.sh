@@ -95,7 +95,8 @@ _recipe_check_value() {
 
 # Use the active Python if it has simvq_audio and torch, else create/update ./.venv.
 recipe_setup() {
-    local probe="import importlib.util as u, sys; sys.exit(not (u.find_spec('simvq_audio') and u.find_spec('torch')))"
+    local probe="import importlib.util as u, sys
+sys.exit(not (u.find_spec('simvq_audio') and u.find_spec('torch')))"
     if ! python3 -c "$probe" 2>/dev/null; then
         (cd "$_recipe_root" && source tools/venv.sh && ensure_venv test) \
             || recipe_die "could not set up $_recipe_root/.venv (see the messages above)"

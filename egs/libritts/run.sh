@@ -20,12 +20,12 @@ max_dur=30.0                            # seconds: longer training utterances ar
 parse_options "$@"
 recipe_setup
 
-data_name() { echo "${1//-/_}"; }   # dev-clean -> dev_clean
+# Data dirs are named after the subsets with '_' for '-': dev-clean -> data/dev_clean.
 train_set=train_filtered
-valid_set=$(data_name "$valid_subset")_filtered
-test_sets=$(for x in $test_subsets; do data_name "$x"; done | tr '\n' ' ')
+valid_set=${valid_subset//-/_}_filtered
+test_sets=${test_subsets//-/_}
 set_specs=("train=${train_subsets// /,}")
-for x in $valid_subset $test_subsets; do set_specs+=("$(data_name "$x")=$x"); done
+for x in $valid_subset $test_subsets; do set_specs+=("${x//-/_}=$x"); done
 
 run_stage 0 "$db" "download LibriTTS" python3 -m simvq_audio.corpora.libritts download \
     --db "$db" --base-url "$base_url" --checksums "$checksums" \
@@ -34,5 +34,5 @@ run_stage 1 "$data_dir" "prepare data dirs" python3 -m simvq_audio.corpora.libri
     --corpus "$db/LibriTTS" --data-dir "$data_dir" --nj "$nj" "${set_specs[@]}"
 run_stage 2 "$data_dir" "keep ${min_dur}-${max_dur} s utterances for training" \
     python3 -m simvq_audio.corpora.duration_filter --min-dur "$min_dur" --max-dur "$max_dur" \
-    "$data_dir/train" "$data_dir/$(data_name "$valid_subset")"
+    "$data_dir/train" "$data_dir/${valid_subset//-/_}"
 codec_stages

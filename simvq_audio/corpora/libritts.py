@@ -6,8 +6,10 @@ each wav and utterance ids ``<speaker>_<chapter>_<paragraph>_<sentence>``. The m
 
 Commands::
 
-    python -m simvq_audio.corpora.libritts download --db DB [--base-url URL] [--checksums FILE] SUBSET...
-    python -m simvq_audio.corpora.libritts prepare --corpus DB/LibriTTS --data-dir data NAME=SUBSET[,SUBSET...]...
+    python -m simvq_audio.corpora.libritts download --db DB [--base-url URL]
+        [--checksums FILE] SUBSET...
+    python -m simvq_audio.corpora.libritts prepare --corpus DB/LibriTTS --data-dir data
+        [--nj N] NAME=SUBSET[,SUBSET...]...
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def download_subset(subset: str, db: Path, base_url: str, sha256: str | None,
 
 
 def _move_into_place(extracted: Path, corpus: Path, subset: str, archive: Path) -> None:
-    """Move ``extracted/<subset>`` and the corpus-level files (README, SPEAKERS.txt) to ``corpus``."""
+    """Move ``extracted/<subset>`` and the corpus-level files (SPEAKERS.txt...) to ``corpus``."""
     if not (extracted / subset).is_dir():
         raise UserInputError(f"{archive}: has no LibriTTS/{subset}/ folder; is it a LibriTTS "
                              f"archive?")

@@ -201,3 +201,13 @@ def test_resolve_takes_one_score_more_than_candidates():
     expected = brute_force(z, codes)
     assert torch.equal(result.indices, expected)
     assert result.indices[:2].tolist() == [2, 12]
+
+
+def test_benchmark_script_smoke_run_on_cpu():
+    pytest.importorskip("triton")
+    script = os.path.join(os.path.dirname(__file__), "..", "tools", "bench_search.py")
+    run = subprocess.run([sys.executable, script, "--cpu-smoke"], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    exact_rows = [line for line in run.stdout.splitlines() if "| fused exact |" in line]
+    assert len(exact_rows) == 2 and all(row.endswith("| 100.000 |") for row in exact_rows)

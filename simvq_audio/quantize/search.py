@@ -186,10 +186,17 @@ def _float32_pass(z: torch.Tensor, codes: _CodeSource, tile_elements: int
     return best, best_idx, max_norm
 
 
+def by_row_blocks(fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                  elements: int) -> torch.Tensor:
+    """``fn`` (``[n, d] -> [n]``) over blocks of rows of ``z [N, d]`` holding at most ``elements``
+    values each, concatenated to ``[N]``: keeps temporaries like ``z.double()`` small."""
+    return torch.cat([fn(block) for block in z.split(max(1, elements // max(1, z.shape[1])))])
+
+
 def score_tolerance(z: torch.Tensor, max_code_norm: float) -> torch.Tensor:
     """Bound ``[N]`` on the float32 rounding error of one score ``||e||^2 - 2 z.e``."""
     d = z.shape[1]
-    z_norm = z.double().norm(dim=1)
+    z_norm = by_row_blocks(lambda rows: rows.double().norm(dim=1), z, TILE_ELEMENTS // 2)
     return (d + 2) * UNIT_ROUNDOFF * (max_code_norm ** 2 + 2 * z_norm * max_code_norm)
 
 
@@ -209,7 +216,7 @@ def resolve_candidates(z: torch.Tensor, codes: _CodeSource, scores: torch.Tensor
     """
     n, keep = scores.shape
     indices = candidates[:, 0].clone()
-    z_sq = (z * z).sum(1)
+    z_sq = by_row_blocks(lambda rows: (rows * rows).sum(1), z, tile_elements)
     distances = (scores[:, 0] + z_sq).clamp_min(0)
     if keep == 1 or n == 0:
         return SearchResult(indices, distances)

@@ -54,7 +54,8 @@ class FakeServer:
     """Serves ``files`` (``{url path: bytes}``) on 127.0.0.1 with ``Range: bytes=N-`` support.
 
     ``drop_after`` bytes: the next transfers announce the full length but stop after that many
-    bytes and close the connection, ``drops`` times. ``requests`` records ``(path, range header)``.
+    bytes and close the connection, ``drops`` times. ``ignore_range`` answers every request with
+    the whole file (200). ``requests`` records ``(path, range header)``.
     """
 
     def __init__(self, files: dict[str, bytes]):
@@ -62,6 +63,7 @@ class FakeServer:
         self.requests: list[tuple[str, str | None]] = []
         self.drop_after = 0
         self.drops = 0
+        self.ignore_range = False
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -84,6 +86,8 @@ class FakeServer:
                 if data is None:
                     self.send_error(404)
                     return
+                if fake.ignore_range:
+                    range_header = None
                 start = int(range_header.split("=")[1].rstrip("-")) if range_header else 0
                 if start >= len(data):
                     self.send_response(416)

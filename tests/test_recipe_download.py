@@ -63,6 +63,14 @@ def test_a_dropped_connection_is_resumed(server, tarball, tmp_path):
     assert [r for _, r in server.requests] == [None, f"bytes={third}-", f"bytes={2 * third}-"]
 
 
+def test_a_server_without_range_support_restarts_from_zero(server, tarball, tmp_path):
+    server.ignore_range = True
+    dest = tmp_path / "x.tar.gz"
+    dest.with_name("x.tar.gz.part").write_bytes(b"stale bytes that must not stay")
+    fetch(f"{server.url}/60/{SUBSET}.tar.gz", dest, log=lambda message: None)
+    assert dest.read_bytes() == tarball
+
+
 def test_gives_up_after_the_last_attempt_and_keeps_the_part(server, tarball, tmp_path):
     server.drop_after, server.drops = 10, 99
     dest = tmp_path / "x.tar.gz"

@@ -125,12 +125,12 @@ esac
 """
 
 
-@pytest.mark.parametrize("ngpu, machines, launch", [
-    ("0", "1", "--cpu --num_processes 1"),
+@pytest.mark.parametrize("ngpu, machines, launch, train_args", [
+    ("0", "1", "--cpu --num_processes 1", ""),
     ("2", "2", "--num_processes 4 --num_machines 2 --machine_rank 1 --main_process_ip 10.0.0.1 "
-               "--main_process_port 29500 --multi_gpu"),
+               "--main_process_port 29500 --multi_gpu", "--max-steps 5"),
 ])
-def test_stages_3_to_7_call_the_codec_commands(ngpu, machines, launch, tmp_path):
+def test_stages_3_to_7_call_the_codec_commands(ngpu, machines, launch, train_args, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("accelerate", "simvq-audio"):
@@ -142,13 +142,13 @@ def test_stages_3_to_7_call_the_codec_commands(ngpu, machines, launch, tmp_path)
     result = subprocess.run(
         ["bash", str(RUN_SH), "--stage", "3", "--tag", "t", "--exp_dir", str(tmp_path / "exp"),
          "--data_dir", str(data), "--ngpu", ngpu, "--num_machines", machines, "--machine_rank",
-         "1", "--main_process_ip", "10.0.0.1", "--nj", "3"],
+         "1", "--main_process_ip", "10.0.0.1", "--nj", "3", "--train-args", train_args],
         capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = calls.read_text().splitlines()
     assert lines[0] == (f"accelerate launch {launch} -m simvq_audio.cli train --config "
                         f"../../recipes/simvq_65k.yaml --train-dir {data}/train_filtered "
-                        f"--valid-dir {data}/dev_clean_filtered --exp-dir {exp} --resume")
+                        f"--valid-dir {data}/dev_clean_filtered --exp-dir {exp} --resume {train_args}".strip())
     assert lines[1] == f"simvq-audio export --exp-dir {exp} --out {exp}/model"
     for x in ("test_clean", "test_other"):
         decoded = f"{exp}/decode/{x}"

@@ -8,6 +8,7 @@ num_machines=1              # machines taking part in training
 machine_rank=0              # rank of this machine (0: the main one)
 main_process_ip=127.0.0.1   # address of machine 0 (multi-machine training)
 main_process_port=29500     # port of machine 0 (multi-machine training)
+train_args=                 # extra arguments for simvq-audio train, e.g. "--max-steps 200"
 
 codec_stages() {
     local exp=$exp_dir/$tag launch=(--cpu --num_processes 1)
@@ -19,7 +20,7 @@ codec_stages() {
     fi
     run_stage 3 "$exp" "train" accelerate launch "${launch[@]}" -m simvq_audio.cli train \
         --config "$config" --train-dir "$data_dir/$train_set" --valid-dir "$data_dir/$valid_set" \
-        --exp-dir "$exp" --resume
+        --exp-dir "$exp" --resume $train_args
     run_stage 4 "$exp" "export the model" simvq-audio export --exp-dir "$exp" --out "$exp/model"
     run_stage 5 "$exp" "decode $test_sets" decode_sets "$exp/model" "$data_dir" "$exp/decode" \
         $test_sets

@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("validate-data", "validate_data", "check a Kaldi-style data dir and list every problem"),
     ("score", "score", "score reconstructions against references (PESQ, STOI, V/UV F1, ...)"),
     ("compare", "compare", "put several systems' summary.json side by side in one table"),
+    ("train", "train", "train a codec (accelerate: CPU, one or many GPUs, many nodes)"),
     ("params", "params", "print the parameter count of each part of a codec config"),
 ]
 

@@ -1,0 +1,61 @@
+"""``simvq-audio train``: train a codec from a YAML config on Kaldi-style data dirs.
+
+Works under ``python -m simvq_audio.cli train``, ``simvq-audio train`` and ``accelerate launch
+[--multi_gpu --num_machines N ...] -m simvq_audio.cli train``. Exit status 0 when
+``max_steps`` is reached, 2 for bad input or a diverged run, ``128 + signal`` after SIGTERM or
+SIGINT (a checkpoint is written first; continue with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "train"
+HELP = "train a codec (accelerate: CPU, one or many GPUs, many nodes)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="model + training YAML, e.g. "
+                        "recipes/simvq_65k.yaml")
+    parser.add_argument("--train-dir", required=True, type=Path, help="training data dir")
+    parser.add_argument("--valid-dir", type=Path, help="validation data dir (optional)")
+    parser.add_argument("--exp-dir", required=True, type=Path,
+                        help="output: config, checkpoints/, tensorboard/")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the newest complete checkpoint in --exp-dir")
+    parser.add_argument("--max-steps", type=int, help="override train.max_steps")
+    parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
+    parser.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is there")
+    parser.add_argument("--max-bad-steps", type=int, default=10,
+                        help="stop after this many steps in a row with a NaN/inf loss "
+                        "(default: %(default)s)")
+    parser.add_argument("--usage-window", type=int, default=1000,
+                        help="steps over which codebook utilisation is counted "
+                        "(default: %(default)s)")
+    parser.add_argument("--valid-utterances", type=int, default=100,
+                        help="validate on the first N utterances of --valid-dir "
+                        "(default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from simvq_audio.config import load_config
+    from simvq_audio.errors import UserInputError
+    from simvq_audio.train.faults import nan_steps_from_env
+    from simvq_audio.train.trainer import Trainer, TrainOptions
+
+    config = load_config(args.config)
+    for name in ("max_steps", "batch_size", "max_bad_steps", "usage_window", "valid_utterances"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if args.max_steps is not None:
+        config.train.max_steps = args.max_steps
+    if args.batch_size is not None:
+        config.train.batch_size = args.batch_size
+    options = TrainOptions(exp_dir=args.exp_dir, train_dir=args.train_dir,
+                           valid_dir=args.valid_dir, resume=args.resume, cpu=args.cpu,
+                           max_bad_steps=args.max_bad_steps, usage_window=args.usage_window,
+                           valid_utterances=args.valid_utterances,
+                           nan_steps=nan_steps_from_env())
+    return Trainer(config, options).run()

@@ -1,0 +1,111 @@
+"""What a run shows while it trains: a progress bar (main process) and TensorBoard scalars.
+
+Every ``log_every`` steps: the mean of each loss, gradient norm and the lr over the applied steps
+of the interval (averaged over processes), throughput (``train/audio_seconds_per_second``,
+``train/steps_per_second``, all processes together) and the count of skipped steps. Every
+``usage_window`` steps: codebook statistics of the tokens of those steps, summed over processes
+(``codebook/utilisation``, ``codebook/perplexity``, ``codebook/dead_codes``) and, for SimVQ, the
+effective rank of its linear map W (``codebook/rank_W``). All processes must call :meth:`step`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from tqdm import tqdm
+
+from simvq_audio.quantize import CodeUsage, effective_rank, perplexity
+from simvq_audio.train.step import StepResult
+
+
+class TrainingMonitor:
+    def __init__(self, accelerator: Accelerator, exp_dir: Path, num_codes: int,
+                 log_every: int, usage_window: int, start_step: int, max_steps: int):
+        self.accelerator = accelerator
+        self.log_every, self.usage_window = max(log_every, 1), max(usage_window, 1)
+        self.usage = CodeUsage(num_codes, accelerator.device)
+        self.writer = None
+        self.bar = None
+        if accelerator.is_main_process:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(Path(exp_dir) / "tensorboard"))
+            self.bar = tqdm(total=max_steps, initial=start_step, desc="train", unit="step",
+                            dynamic_ncols=True)
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
+        self._applied = 0
+        self._skipped = 0
+        self._audio_seconds = 0.0
+        self._started = time.perf_counter()
+
+    def step(self, step: int, result: StepResult, audio_seconds: float,
+             quantizer_weight: torch.Tensor | None) -> None:
+        """Record finished step ``step`` (1-based count of steps done) with ``audio_seconds`` of
+        this process's batch; ``quantizer_weight`` is SimVQ's W (``None`` for other quantizers)."""
+        self._audio_seconds += audio_seconds
+        self.usage.update(result.tokens)
+        if result.skipped is None:
+            self._applied += 1
+            for name, value in result.scalars.items():
+                value = value.detach().float().to(self.accelerator.device)
+                self._sums[name] = self._sums.get(name, 0.0) + value
+                self._counts[name] = self._counts.get(name, 0) + 1
+        else:
+            self._skipped += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        if step % self.log_every == 0:
+            self._log_interval(step)
+        if step % self.usage_window == 0:
+            self._log_codebook(step, quantizer_weight)
+
+    def _log_interval(self, step: int) -> None:
+        elapsed = time.perf_counter() - self._started
+        scalars = {}
+        if self._applied:
+            names = sorted(self._sums)
+            means = torch.stack([self._sums[n] / self._counts[n] for n in names])
+            means = self.accelerator.reduce(means, reduction="mean")
+            scalars = {name: float(value) for name, value in zip(names, means.cpu())}
+        processes = self.accelerator.num_processes
+        scalars["train/audio_seconds_per_second"] = self._audio_seconds * processes / elapsed
+        scalars["train/steps_per_second"] = (self._applied + self._skipped) / elapsed
+        scalars["train/skipped_steps"] = float(self._skipped)
+        self._write(step, scalars)
+        if self.bar is not None:
+            shown = {"g": "loss/generator", "d": "loss/discriminator", "mel": "loss/mel",
+                     "audio_s/s": "train/audio_seconds_per_second"}
+            self.bar.set_postfix({k: f"{scalars[v]:.3g}" for k, v in shown.items()
+                                  if v in scalars}, refresh=False)
+        self._sums, self._counts, self._applied, self._skipped = {}, {}, 0, 0
+        self._audio_seconds, self._started = 0.0, time.perf_counter()
+
+    def _log_codebook(self, step: int, quantizer_weight: torch.Tensor | None) -> None:
+        counts = self.usage.total_counts()  # summed over processes
+        scalars = {"codebook/utilisation": float((counts > 0).double().mean()),
+                   "codebook/dead_codes": float((counts == 0).sum()),
+                   "codebook/perplexity": float(perplexity(counts))}
+        if quantizer_weight is not None and self.accelerator.is_main_process:
+            scalars["codebook/rank_W"] = effective_rank(quantizer_weight.float())
+        self._write(step, scalars)
+        self.usage.reset()
+
+    def _write(self, step: int, scalars: dict[str, float]) -> None:
+        if self.writer is not None:
+            for name, value in scalars.items():
+                self.writer.add_scalar(name, value, step)
+
+    def message(self, text: str) -> None:
+        """Print ``text`` once (main process) without breaking the progress bar."""
+        if self.accelerator.is_main_process:
+            tqdm.write(text)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,40 @@
+"""Adam with the paper's defaults and the learning-rate schedule: linear warm-up from 0, then
+constant or cosine decay to 0 at ``max_steps``.
+
+The schedule is a pure function of the step (:func:`learning_rate`), so resuming needs no
+scheduler state beyond the step counter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+from simvq_audio.config import TrainConfig
+
+
+def build_optimizer(parameters: Iterable[torch.nn.Parameter], config: TrainConfig
+                    ) -> torch.optim.Adam:
+    """Adam over the trainable ``parameters`` (lr set per step by :func:`set_learning_rate`)."""
+    return torch.optim.Adam([p for p in parameters if p.requires_grad], lr=config.lr,
+                            betas=tuple(config.betas), weight_decay=config.weight_decay)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): ``lr * (step + 1) / warmup_steps``
+    during warm-up, then ``lr`` (constant) or ``lr * 0.5 (1 + cos(pi * progress))`` (cosine),
+    ``progress`` going from 0 after warm-up to 1 at ``max_steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.scheduler == "constant":
+        return config.lr
+    decay_steps = max(config.max_steps - config.warmup_steps, 1)
+    progress = min((step - config.warmup_steps) / decay_steps, 1.0)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

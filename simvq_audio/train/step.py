@@ -1,0 +1,131 @@
+"""One training step on one batch: discriminator update, then generator update.
+
+Before ``gan_start_step`` the generator learns from the mel and quantizer losses only and the
+discriminators are not touched. A step whose losses (or, except under fp16 where the gradient
+scaler handles overflow, gradient norms) are not finite on any process is skipped on every
+process: no optimizer update follows, and the caller counts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+
+from simvq_audio.audio.losses import GeneratorLoss, discriminator_loss
+from simvq_audio.config import TrainConfig
+from simvq_audio.train.optim import learning_rate, set_learning_rate
+
+
+class StepResult(NamedTuple):
+    """``skipped``: why the step was skipped (``None`` if it was applied); ``scalars``: detached
+    losses (``loss/...``), gradient norms (``grad_norm/...``) and ``lr``; ``tokens [B, T']``."""
+
+    skipped: str | None
+    scalars: dict[str, torch.Tensor]
+    tokens: torch.Tensor
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Parameters of ``module`` need no gradient inside the block (the generator's loss then
+    flows through the discriminators without touching their gradients)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)
+
+
+class GanStep:
+    """Callable ``(wav [B, T], lengths [B], step, inject_nan) -> StepResult``.
+
+    ``generator``, ``discriminator`` and the optimizers are as returned by
+    ``accelerator.prepare``; ``inject_nan`` makes the generator loss NaN (testing only).
+    """
+
+    def __init__(self, accelerator: Accelerator, generator: nn.Module, discriminator: nn.Module,
+                 generator_optimizer: torch.optim.Optimizer,
+                 discriminator_optimizer: torch.optim.Optimizer, loss: GeneratorLoss,
+                 config: TrainConfig):
+        self.accelerator = accelerator
+        self.generator, self.discriminator = generator, discriminator
+        self.raw_discriminator = accelerator.unwrap_model(discriminator)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.loss = loss
+        self.config = config
+
+    def __call__(self, wav: torch.Tensor, lengths: torch.Tensor, step: int,
+                 inject_nan: bool = False) -> StepResult:
+        lr = learning_rate(step, self.config)
+        for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
+            set_learning_rate(optimizer, lr)
+        scalars = {"lr": torch.tensor(lr)}
+        valid = torch.arange(wav.shape[-1], device=wav.device) < lengths[:, None]
+        with self.accelerator.autocast():
+            wav_hat, tokens, quantizer_loss, _ = self.generator(wav)
+        wav_hat = wav_hat.float() * valid  # padding of short crops is not judged
+
+        gan_inputs = {}
+        if step >= self.config.gan_start_step:
+            skipped = self._discriminator_update(wav, wav_hat, scalars)
+            if skipped:
+                return StepResult(skipped, scalars, tokens)
+            gan_inputs = self._generator_gan_inputs(wav, wav_hat)
+        total, parts = self.loss(wav_hat, wav, quantizer_loss.float(), **gan_inputs)
+        if inject_nan:
+            total = total * float("nan")
+        scalars.update({f"loss/{name}": value for name, value in parts.items()})
+        scalars["loss/generator"] = total.detach()
+        skipped = self._update(total, self.generator, self.generator_optimizer, "generator",
+                               scalars)
+        return StepResult(skipped, scalars, tokens)
+
+    def _discriminator_update(self, wav: torch.Tensor, wav_hat: torch.Tensor,
+                              scalars: dict[str, torch.Tensor]) -> str | None:
+        with self.accelerator.autocast():
+            logits, _ = self.discriminator(torch.cat([wav, wav_hat.detach()]))
+        halves = [item.float().chunk(2) for item in logits]
+        loss = discriminator_loss([real for real, _ in halves], [fake for _, fake in halves],
+                                  self.config.gan_loss)
+        scalars["loss/discriminator"] = loss.detach()
+        return self._update(loss, self.discriminator, self.discriminator_optimizer,
+                            "discriminator", scalars)
+
+    def _generator_gan_inputs(self, wav: torch.Tensor, wav_hat: torch.Tensor
+                              ) -> dict[str, list]:
+        with frozen(self.raw_discriminator), self.accelerator.autocast():
+            fake_logits, fake_features = self.raw_discriminator(wav_hat)
+            with torch.no_grad():
+                _, real_features = self.raw_discriminator(wav)
+        return {"fake_logits": [x.float() for x in fake_logits],
+                "real_features": [[x.float() for x in group] for group in real_features],
+                "fake_features": [[x.float() for x in group] for group in fake_features]}
+
+    def _update(self, loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
+                name: str, scalars: dict[str, torch.Tensor]) -> str | None:
+        """Backward, clip and step unless ``loss`` is not finite on some process; returns the
+        reason when the update was skipped."""
+        if not self._finite_everywhere(loss):
+            return f"{name} loss is {loss.item()}"
+        optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        self.accelerator.unscale_gradients(optimizer)
+        max_norm = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        scalars[f"grad_norm/{name}"] = norm.detach()
+        if not torch.isfinite(norm) and self.accelerator.mixed_precision != "fp16":
+            optimizer.zero_grad(set_to_none=True)  # identical on all ranks: grads are reduced
+            return f"{name} gradient norm is {norm.item()}"
+        optimizer.step()
+        return None
+
+    def _finite_everywhere(self, value: torch.Tensor) -> bool:
+        finite = torch.isfinite(value.detach()).all().float().reshape(1)
+        return bool(self.accelerator.reduce(finite, reduction="sum").item()
+                    == self.accelerator.num_processes)

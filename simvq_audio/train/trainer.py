@@ -1,0 +1,251 @@
+"""The trainer: builds the codec, discriminators and optimizers under accelerate, runs the
+training loop, validates the EMA generator, and writes/restores checkpoints.
+
+Runs unchanged under ``python``, ``accelerate launch`` (CPU with gloo, one or many GPUs) and
+multi-node launches: models and optimizers go through ``accelerator.prepare``; the data loader
+does not, it is sharded by :class:`~simvq_audio.data.sampler.DistributedBatchSampler` so that its
+position can be saved and resumed exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import gather_object, set_seed
+
+from simvq_audio.atomic import atomic_path
+from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.losses import GeneratorLoss
+from simvq_audio.config import Config, config_to_dict
+from simvq_audio.errors import UserInputError
+from simvq_audio.model_dir import check_state_dict
+from simvq_audio.train import checkpoint as ckpt
+from simvq_audio.train.data import read_data_dirs, training_loader, validation_set
+from simvq_audio.train.ema import EMA
+from simvq_audio.train.faults import BadStepCounter, StopSignals
+from simvq_audio.train.flat_state import flatten_state, unflatten_state
+from simvq_audio.train.monitor import TrainingMonitor
+from simvq_audio.train.optim import build_optimizer
+from simvq_audio.train.rng import capture_rng, restore_rng
+from simvq_audio.train.step import GanStep
+from simvq_audio.train.validation import validate, write_examples
+
+
+@dataclass
+class TrainOptions:
+    """Run settings outside the YAML config. ``nan_steps``: steps (0-based) whose generator loss
+    is made NaN, for testing the fault handling only."""
+
+    exp_dir: Path
+    train_dir: Path
+    valid_dir: Path | None = None
+    resume: bool = False
+    cpu: bool = False
+    max_bad_steps: int = 10
+    usage_window: int = 1000
+    valid_utterances: int = 100
+    valid_seconds: float = 10.0
+    valid_clips: int = 3
+    nan_steps: frozenset[int] = field(default_factory=frozenset)
+
+
+class Trainer:
+    """``Trainer(config, options).run()`` trains to ``config.train.max_steps`` and returns the
+    exit status: 0 when done, ``128 + signal`` after a SIGTERM/SIGINT (checkpoint written).
+
+    Raises:
+        UserInputError: bad data dirs (before any model is built), an exp dir that already has
+            checkpoints without ``resume``, checkpoint weights that do not fit the config, or
+            :class:`~simvq_audio.train.faults.TrainingDiverged`.
+    """
+
+    def __init__(self, config: Config, options: TrainOptions):
+        self.config, self.options = config, options
+        self.exp_dir = Path(options.exp_dir)
+        train = config.train
+        if train.mixed_precision == "fp16" and (options.cpu or not torch.cuda.is_available()):
+            raise UserInputError("mixed_precision fp16 needs a GPU; use bf16 or no on CPU")
+        self.accelerator = accelerator = Accelerator(cpu=options.cpu,
+                                                     mixed_precision=train.mixed_precision)
+        dirs = [Path(options.train_dir)] + ([Path(options.valid_dir)] if options.valid_dir else [])
+        utterances = read_data_dirs(dirs, check_audio=accelerator.is_main_process)
+        if ckpt.list_checkpoints(self.exp_dir) and not options.resume:
+            raise UserInputError(f"{self.exp_dir} already has checkpoints: pass --resume to "
+                                 f"continue that run, or choose another --exp-dir")
+
+        set_seed(train.seed)  # identical initial weights on every process
+        generator = Generator(config.model)
+        discriminator = build_discriminators(config.discriminators)
+        self.loss = GeneratorLoss(config.loss, config.model.sample_rate,
+                                  train.gan_loss).to(accelerator.device)
+        self.generator, self.discriminator, g_opt, d_opt = accelerator.prepare(
+            generator, discriminator, build_optimizer(generator.parameters(), train),
+            build_optimizer(discriminator.parameters(), train))
+        self.optimizers = {"generator": g_opt, "discriminator": d_opt}
+        self.ema = EMA(generator, train.ema_decay)
+        self.gan_step = GanStep(accelerator, self.generator, self.discriminator, g_opt, d_opt,
+                                self.loss, train)
+        set_seed(train.seed, device_specific=True)  # different dropout on each process
+
+        self.dataset, self.sampler, self.loader = training_loader(
+            utterances[0], config, accelerator.num_processes, accelerator.process_index,
+            pin_memory=accelerator.device.type == "cuda")
+        self.valid_set = (validation_set(utterances[1], config, options.valid_utterances,
+                                         options.valid_seconds) if options.valid_dir else None)
+        self.bad_steps = BadStepCounter(options.max_bad_steps)
+        self.step = 0
+        self.sampler_state = self.sampler.state_dict()
+        self.last_checkpoint: Path | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> int:
+        accelerator, train = self.accelerator, self.config.train
+        if accelerator.is_main_process:
+            self._write_config()
+        if self.options.resume:
+            self._resume()
+        quantizer = self.ema.module.quantizer
+        monitor = TrainingMonitor(accelerator, self.exp_dir, quantizer.num_codes, train.log_every,
+                                  self.options.usage_window, self.step, train.max_steps)
+        try:
+            return self._loop(monitor)
+        finally:
+            monitor.close()
+
+    def _loop(self, monitor: TrainingMonitor) -> int:
+        accelerator, train = self.accelerator, self.config.train
+        raw_generator = accelerator.unwrap_model(self.generator)
+        weight = getattr(getattr(raw_generator.quantizer, "linear", None), "weight", None)
+        epoch = self.sampler.epoch
+        with StopSignals() as signals:
+            while self.step < train.max_steps:
+                self.sampler.set_epoch(epoch)
+                self.dataset.set_epoch(epoch)
+                consumed = self.sampler.state_dict()["batches_consumed"]
+                for batch in self.loader:
+                    wav = batch.wav.to(accelerator.device, non_blocking=True)
+                    lengths = batch.lengths.to(accelerator.device, non_blocking=True)
+                    result = self.gan_step(wav, lengths, self.step,
+                                           inject_nan=self.step in self.options.nan_steps)
+                    self.step += 1
+                    consumed += 1
+                    self.sampler_state = self.sampler.state_dict(batches_consumed=consumed)
+                    if result.skipped is None:
+                        self.bad_steps.good()
+                        self.ema.update(raw_generator)
+                    else:
+                        monitor.message(f"step {self.step}: skipped, {result.skipped} "
+                                        f"({self.bad_steps.in_a_row + 1} in a row, "
+                                        f"{self.bad_steps.total + 1} in total)")
+                        self.bad_steps.bad(self.step, result.skipped,
+                                           self.last_checkpoint and str(self.last_checkpoint))
+                    seconds = float(batch.lengths.sum()) / self.config.model.sample_rate
+                    monitor.step(self.step, result, seconds, weight)
+                    signum = self._stop_signal(signals)
+                    done = self.step >= train.max_steps
+                    if self.valid_set is not None and (self.step % train.valid_every == 0
+                                                       or done):
+                        self._validate(monitor)
+                    if self.step % train.checkpoint_every == 0 or done or signum:
+                        self._save(monitor)
+                    if signum:
+                        monitor.message(f"stopped by signal {signum} at step {self.step}; "
+                                        f"resume with --resume")
+                        return 128 + signum
+                    if done:
+                        break
+                epoch += 1
+        return 0
+
+    def _stop_signal(self, signals: StopSignals) -> int:
+        """The signal received by any process (0 if none), the same on every process."""
+        received = torch.tensor([signals.received or 0], device=self.accelerator.device)
+        return int(self.accelerator.gather(received).max())
+
+    def _validate(self, monitor: TrainingMonitor) -> None:
+        model = self.ema.module
+        scalars = validate(model, self.valid_set, self.loss.mel, self.accelerator,
+                           model.quantizer.num_codes)
+        if monitor.writer is not None:
+            for name, value in scalars.items():
+                monitor.writer.add_scalar(name, value, self.step)
+            write_examples(monitor.writer, model, self.valid_set, self.options.valid_clips,
+                           self.step, self.accelerator.device)
+        monitor.message(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}"
+                                                           for k, v in scalars.items()))
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _save(self, monitor: TrainingMonitor) -> None:
+        accelerator = self.accelerator
+        rng_tensors, rng_skeleton = flatten_state(gather_object([capture_rng()]))
+        if accelerator.is_main_process:
+            tensors = {"generator": accelerator.unwrap_model(self.generator).state_dict(),
+                       "ema_generator": self.ema.module.state_dict(),
+                       "discriminator": accelerator.unwrap_model(self.discriminator).state_dict(),
+                       "rng": rng_tensors}
+            documents = {"rng": rng_skeleton, "config": config_to_dict(self.config),
+                         "trainer_state": self._trainer_state()}
+            for name, optimizer in self.optimizers.items():
+                tensors[f"optimizer_{name}"], documents[f"optimizer_{name}"] = flatten_state(
+                    optimizer.state_dict())
+            path = ckpt.write_checkpoint(self.exp_dir, self.step, tensors, documents)
+            ckpt.prune_checkpoints(self.exp_dir, self.config.train.keep_checkpoints)
+            monitor.message(f"step {self.step}: checkpoint {path}")
+        self.last_checkpoint = ckpt.checkpoint_dir(self.exp_dir, self.step)
+        accelerator.wait_for_everyone()
+
+    def _trainer_state(self) -> dict:
+        scaler = self.accelerator.scaler
+        return {"step": self.step, "sampler": self.sampler_state,
+                "bad_steps_total": self.bad_steps.total,
+                "num_processes": self.accelerator.num_processes,
+                "grad_scaler": scaler.state_dict() if scaler is not None else None,
+                "train_dir": str(self.options.train_dir),
+                "valid_dir": str(self.options.valid_dir) if self.options.valid_dir else None,
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    def _resume(self) -> None:
+        accelerator = self.accelerator
+        path = ckpt.latest_checkpoint(self.exp_dir, report=accelerator.print)
+        if path is None:
+            accelerator.print(f"no complete checkpoint in {self.exp_dir / ckpt.CHECKPOINTS}: "
+                              f"starting from step 0")
+            return
+        device = accelerator.device
+        for name, module in (("generator", accelerator.unwrap_model(self.generator)),
+                             ("ema_generator", self.ema.module),
+                             ("discriminator", accelerator.unwrap_model(self.discriminator))):
+            state = ckpt.read_tensors(path, name, device)
+            check_state_dict(module, state)
+            module.load_state_dict(state)
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(unflatten_state(
+                ckpt.read_document(path, f"optimizer_{name}"),
+                ckpt.read_tensors(path, f"optimizer_{name}")))
+        state = ckpt.read_document(path, "trainer_state")
+        self.step = state["step"]
+        self.sampler.load_state_dict(state["sampler"])
+        self.sampler_state = state["sampler"]
+        self.bad_steps.total = state["bad_steps_total"]
+        if state["grad_scaler"] is not None and accelerator.scaler is not None:
+            accelerator.scaler.load_state_dict(state["grad_scaler"])
+        rng = unflatten_state(ckpt.read_document(path, "rng"), ckpt.read_tensors(path, "rng"))
+        if accelerator.process_index < len(rng):
+            restore_rng(rng[accelerator.process_index])
+        self.last_checkpoint = path
+        accelerator.print(f"resumed from {path} at step {self.step}")
+
+    def _write_config(self) -> None:
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        data = config_to_dict(self.config)
+        for name, text in (("config.yaml", yaml.safe_dump(data, sort_keys=False)),
+                           ("config.json", json.dumps(data, indent=2) + "\n")):
+            with atomic_path(self.exp_dir / name) as tmp:
+                tmp.write_text(text, encoding="utf-8")

@@ -11,6 +11,7 @@
 # stamp to the terminal and to $exp_dir/$tag/logs/stage<N>.log, stops the recipe when it fails
 # (naming the stage and its log) and, on success, writes a done marker <root>/.done/stage<N>.<hash
 # of the command>, so the same stage with the same command is skipped next time.
+# run.sh works from its own folder, so relative paths in options are relative to egs/<corpus>.
 set -euo pipefail
 
 _recipe_baseline=" $(compgen -v | tr '\n' ' ') "

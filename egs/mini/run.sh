@@ -18,7 +18,7 @@ recipe_setup
 
 train_set=train_filtered
 valid_set=dev_filtered
-test_sets=test
+test_sets="test"
 
 run_stage 0 "$db" "generate the mini corpus with espeak-ng" \
     python3 -m simvq_audio.corpora.espeak_corpus --out "$db/mini" \

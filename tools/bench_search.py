@@ -124,7 +124,7 @@ def build_methods(torch, z, codes):
 
 
 def measure_shape(torch, meter: Meter, n: int, k: int, d: int, repeats: int) -> list[dict]:
-    z = torch.randn(n, d, device=meter.device)
+    z = torch.randn(n, d, device=meter.device) * d ** -0.5  # the scale of SimVQ's codes
     codes = torch.randn(k, d, device=meter.device) * d ** -0.5
     methods = build_methods(torch, z, codes)
     reference = methods["torch chunked"][0]()

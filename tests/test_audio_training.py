@@ -72,7 +72,7 @@ def test_one_training_step_updates_w_but_not_c(config):
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3)
     codebook = generator.quantizer.codebook.clone()
     weight = generator.quantizer.linear.weight.detach().clone()
-    wav = torch.randn(2, 8000) * 0.1
+    wav = torch.randn(2, 3200) * 0.1
 
     wav_hat, _, quantizer_loss, _ = generator(wav)
     real_logits, _ = discriminator(wav)

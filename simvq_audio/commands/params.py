@@ -9,7 +9,8 @@ HELP = "print the parameter count of each part of a codec config"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG.yaml", help="codec config, e.g. recipes/tiny.yaml")
+    parser.add_argument("config", metavar="CONFIG.yaml",
+                        help="codec config, e.g. recipes/tiny.yaml")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,8 @@ class BandDiscriminator(nn.Module):
         self.n_fft = n_fft
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         bins = n_fft // 2 + 1
-        self.bands = [(int(lo * bins), int(hi * bins)) for lo, hi in zip(band_edges, band_edges[1:])]
+        self.bands = [(int(lo * bins), int(hi * bins))
+                      for lo, hi in zip(band_edges, band_edges[1:])]
         self.stacks = nn.ModuleList(spectral_conv_stack(2, channels) for _ in self.bands)
         self.post = wn_conv2d(channels, 1, (3, 3), padding=(1, 1))
 

@@ -15,11 +15,13 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
 from simvq_audio.errors import UserInputError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -160,7 +162,18 @@ class Config:
 def load_config(path: str | Path) -> Config:
     """Read and check a YAML config; a top-level ``base: other.yaml`` is loaded first and this
     file's keys are merged over it (dicts merge key by key, everything else replaces)."""
-    return config_from_dict(_read_with_bases(Path(path), ()), where=str(path))
+    return config_from_dict(read_config_file(path), where=str(path))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The nested dict of a YAML config file with its ``base:`` files merged in (unchecked)."""
+    return _read_with_bases(Path(path), ())
+
+
+def build_dataclass(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
+    """Instantiate the config dataclass ``cls`` from nested ``data`` with the same key and type
+    checks as :func:`config_from_dict` (for other config schemas, e.g. the image tokenizer's)."""
+    return _build(cls, data, where, "")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

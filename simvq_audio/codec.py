@@ -1,0 +1,328 @@
+"""The inference API: :class:`SimVQCodec` turns waveforms into tokens and tokens into waveforms.
+
+>>> codec = SimVQCodec.from_pretrained("exp/simvq_65k/model")
+>>> tokens = codec.encode(wav, sample_rate=16000)      # wav [T], [C, T] or [B, C, T]
+>>> audio = codec.decode(tokens)                        # [B, T] at codec.sample_rate
+
+Batches of different lengths go in padded, with ``lengths`` in samples, and come out padded with
+zeros past each item's own length (``tokens.lengths`` frames, ``tokens.num_samples`` samples);
+every item's result equals encoding or decoding that item alone. Encoding runs the causal
+encoder in pieces of at most 30 s (see :mod:`simvq_audio.streaming`), so its tokens equal one
+pass over the whole signal for any length; decoding runs one pass up to ``decode_window_s`` and
+in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is always in eval mode
+and runs under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simvq_audio.audio.generator import Generator
+from simvq_audio.codes import CodesHeader, check_model, read_codes, write_codes
+from simvq_audio.config import ModelConfig, config_from_dict, load_config
+from simvq_audio.data.audio_blocks import audio_file_rate, read_mono_blocks
+from simvq_audio.data.audio_io import resample, write_audio
+from simvq_audio.errors import UserInputError
+from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
+                                   save_model_dir)
+from simvq_audio.streaming import StreamingEncoder
+from simvq_audio.windowed_decode import decode_in_windows
+
+_ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+@dataclass
+class Tokens:
+    """What :meth:`SimVQCodec.encode` returns and :meth:`SimVQCodec.decode` accepts.
+
+    ``tokens [B, T']`` int64, 0 past each item's ``lengths [B]`` valid frames;
+    ``num_samples [B]``: each item's sample count at ``sample_rate`` (the model rate), which
+    decoding trims to.
+    """
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    num_samples: torch.Tensor
+    sample_rate: int
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+    def __getitem__(self, index: int) -> Tokens:
+        """Item ``index`` alone, trimmed to its own frames (``tokens [1, lengths[index]]``)."""
+        frames = int(self.lengths[index])
+        return Tokens(self.tokens[index:index + 1, :frames], self.lengths[index:index + 1],
+                      self.num_samples[index:index + 1], self.sample_rate)
+
+    def to(self, device: str | torch.device) -> Tokens:
+        return dataclasses.replace(self, tokens=self.tokens.to(device))
+
+
+class SimVQCodec:
+    """A trained (or, from :meth:`from_config`, untrained) codec, ready for inference.
+
+    Args:
+        generator: the codec model; put in eval mode with gradients off.
+        compute_dtype: float32, or bfloat16/float16 to run under autocast (weights stay float32).
+        decode_window_s: longest decode in one pass; longer token sequences decode in windows.
+        decode_context_s: extra context decoded on each side of a window.
+    """
+
+    def __init__(self, generator: Generator, compute_dtype: torch.dtype | None = None,
+                 decode_window_s: float = 60.0, decode_context_s: float = 2.0):
+        self.generator = generator.eval().requires_grad_(False)
+        self.config: ModelConfig = generator.config
+        self.compute_dtype = compute_dtype or torch.float32
+        frame_rate = self.config.sample_rate / self.hop_length
+        self.decode_window_frames = max(1, round(decode_window_s * frame_rate))
+        self.decode_context_frames = round(decode_context_s * frame_rate)
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
+                        dtype: torch.dtype | None = None) -> SimVQCodec:
+        """Load a model directory (``config.json`` with the model config, ``model.safetensors``)."""
+        config_dict, state = load_model_dir(path)
+        config = config_from_dict({"model": config_dict}, where=str(Path(path) / CONFIG_NAME))
+        generator = Generator(config.model)
+        try:
+            check_state_dict(generator, state)
+        except UserInputError as error:
+            raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
+                                 ) from None
+        generator.load_state_dict(state)
+        codec = cls(generator, compute_dtype=dtype)
+        return codec.to(device) if device is not None else codec
+
+    @classmethod
+    def from_config(cls, config: str | os.PathLike | ModelConfig,
+                    device: str | torch.device | None = None,
+                    dtype: torch.dtype | None = None) -> SimVQCodec:
+        """An untrained codec of a recipe YAML (or a :class:`ModelConfig`): tests, benchmarks."""
+        model = config if isinstance(config, ModelConfig) else load_config(config).model
+        codec = cls(Generator(model), compute_dtype=dtype)
+        return codec.to(device) if device is not None else codec
+
+    def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
+        """Write the model directory that :meth:`from_pretrained` reads."""
+        return save_model_dir(path, dataclasses.asdict(self.config),
+                              self.generator.state_dict(), card)
+
+    def to(self, device: str | torch.device | torch.dtype | None = None,
+           dtype: torch.dtype | None = None) -> SimVQCodec:
+        """Move to ``device`` and/or set the compute dtype (``codec.to("cuda")``,
+        ``codec.to(torch.bfloat16)``). Returns the codec."""
+        if isinstance(device, torch.dtype):
+            device, dtype = None, device
+        if dtype is not None:
+            if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+                raise UserInputError(f"compute dtype must be float32, bfloat16 or float16, "
+                                     f"got {dtype}")
+            self.compute_dtype = dtype
+        if device is not None:
+            self.generator.to(device)
+        return self
+
+    # -- properties -----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.quantizer.num_codes
+
+    @functools.cached_property
+    def model_hash(self) -> str:
+        """Identity of the weights (:func:`simvq_audio.model_dir.model_hash`); computed once."""
+        return model_hash(self.generator.state_dict())
+
+    # -- encoding -------------------------------------------------------------------------------
+    def encode(self, wav: torch.Tensor | np.ndarray, sample_rate: int,
+               lengths: torch.Tensor | np.ndarray | list[int] | None = None) -> Tokens:
+        """Waveforms -> :class:`Tokens`.
+
+        Args:
+            wav: float ``[T]``, ``[C, T]`` or ``[B, C, T]`` (tensor or array); channels are
+                averaged; a batch of mono signals is ``[B, 1, T]``.
+            sample_rate: the rate of ``wav``; it is resampled to :attr:`sample_rate` (soxr HQ).
+            lengths: ``[B]`` valid samples per item of a padded batch (default: all ``T``).
+        """
+        items = _split_items(wav, lengths)
+        items = [resample(item[None], sample_rate, self.sample_rate)[0] for item in items]
+        num_samples = torch.tensor([item.shape[-1] for item in items])
+        batch = torch.zeros(len(items), int(num_samples.max()))
+        for row, item in zip(batch, items):
+            row[:item.shape[-1]] = item
+        stream = self.streaming_encoder(batch_size=len(items))
+        tokens = torch.cat([stream.feed(batch), stream.flush()], dim=-1)
+        return self._tokens(tokens, num_samples)
+
+    def streaming_encoder(self, sample_rate: int | None = None,
+                          batch_size: int = 1) -> StreamingEncoder:
+        """A :class:`~simvq_audio.streaming.StreamingEncoder` (``feed``/``flush``) of ``batch_size``
+        signals at ``sample_rate`` (default: the model rate)."""
+        if sample_rate is not None and sample_rate <= 0:
+            raise UserInputError(f"sample rate must be positive, got {sample_rate}")
+        return StreamingEncoder(self.generator, sample_rate, batch_size,
+                                compute_dtype=self.compute_dtype)
+
+    def encode_file(self, path: str | os.PathLike, block_seconds: float = 30.0) -> Tokens:
+        """Encode an audio file (any format soundfile reads) in bounded memory: it is read,
+        downmixed and resampled block by block; the tokens equal ``encode`` of the whole file."""
+        rate = audio_file_rate(path)
+        stream = self.streaming_encoder(sample_rate=rate)
+        pieces = [stream.feed(block)
+                  for block in read_mono_blocks(path, max(1, round(block_seconds * rate)))]
+        pieces.append(stream.flush())
+        return self._tokens(torch.cat(pieces, dim=-1), torch.tensor([stream.num_samples]))
+
+    def save_codes(self, tokens: Tokens, target, channels: int = 1) -> None:
+        """Write one item of ``tokens`` to a ``.codes`` path (atomically) or binary stream."""
+        if len(tokens) != 1:
+            raise UserInputError(f"a .codes file holds one item, got a batch of {len(tokens)}")
+        item = tokens[0]
+        header = CodesHeader(self.model_hash, self.codebook_size, self.sample_rate,
+                             self.hop_length, int(item.num_samples[0]), channels,
+                             (int(item.lengths[0]),))
+        write_codes(target, item.tokens[0], header)
+
+    def load_codes(self, source, force: bool = False) -> Tokens:
+        """Read a ``.codes`` path or binary stream written by this model (``force``: any model
+        with the same codebook size, hop and rate)."""
+        header, tokens = read_codes(source)
+        check_model(header, self.model_hash, force)
+        expected = (self.codebook_size, self.sample_rate, self.hop_length)
+        found = (header.codebook_size, header.sample_rate, header.hop_length)
+        if found != expected or len(header.grid) != 1:
+            raise UserInputError(f"these codes (codebook size, rate, hop = {found}, grid "
+                                 f"{list(header.grid)}) do not fit this model {expected}")
+        return Tokens(tokens[None], torch.tensor([header.num_frames]),
+                      torch.tensor([header.num_samples]), header.sample_rate)
+
+    # -- decoding -------------------------------------------------------------------------------
+    def decode(self, tokens: Tokens | torch.Tensor | np.ndarray,
+               lengths: torch.Tensor | list[int] | None = None) -> torch.Tensor:
+        """Tokens -> waveforms at :attr:`sample_rate`, float32 on the codec's device.
+
+        ``tokens``: :class:`Tokens` (output ``[B, max(num_samples)]``, each item trimmed to its
+        ``num_samples`` and zero after), or ids ``[B, T']`` with optional ``lengths [B]`` valid
+        frames (output ``[B, T' * hop]``, zero past ``lengths * hop``), or ids ``[T']`` (output
+        ``[T' * hop]``). Each item is decoded on its own frames only, so results do not depend
+        on the batch.
+        """
+        squeeze = not isinstance(tokens, Tokens) and np.ndim(tokens) == 1
+        tokens = self._as_tokens(tokens, lengths)
+        ids = tokens.tokens.to(self.device)
+        out = torch.zeros(len(tokens), int(tokens.num_samples.max()), device=self.device)
+        frames = tokens.lengths.tolist()
+        for length in sorted(set(frames)):
+            rows = [i for i, f in enumerate(frames) if f == length]
+            wav = self._decode_ids(ids[rows, :length])
+            for row, item in zip(rows, wav):
+                count = int(tokens.num_samples[row])
+                out[row, :count] = item[:count]
+        return out[0] if squeeze else out
+
+    def decode_file(self, codes: str | os.PathLike, wav_path: str | os.PathLike,
+                    force: bool = False) -> None:
+        """Decode a ``.codes`` file into a 16-bit wav at the model rate (written atomically)."""
+        write_audio(wav_path, self.decode(self.load_codes(codes, force)), self.sample_rate)
+
+    # -- helpers --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _decode_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids [b, T']`` -> ``wav [b, T' * hop]`` float32."""
+        with torch.autocast(self.device.type, dtype=self.compute_dtype,
+                            enabled=self.compute_dtype != torch.float32):
+            wav = decode_in_windows(self.generator, ids, self.decode_window_frames,
+                                    self.decode_context_frames)
+        return wav.float()
+
+    def _tokens(self, tokens: torch.Tensor, num_samples: torch.Tensor) -> Tokens:
+        lengths = -(-num_samples // self.hop_length)
+        valid = torch.arange(tokens.shape[-1]) < lengths[:, None]
+        return Tokens(tokens.cpu() * valid, lengths, num_samples, self.sample_rate)
+
+    def _as_tokens(self, tokens, lengths) -> Tokens:
+        """Validate ids (and lengths) and wrap plain ids as :class:`Tokens`."""
+        if isinstance(tokens, Tokens):
+            if lengths is not None:
+                raise UserInputError("lengths are given by the Tokens; do not pass them again")
+            if tokens.sample_rate != self.sample_rate:
+                raise UserInputError(f"these tokens are at {tokens.sample_rate} Hz, the model "
+                                     f"at {self.sample_rate} Hz")
+            ids, frames, num_samples = tokens.tokens, tokens.lengths, tokens.num_samples
+            low, high = (tokens.lengths - 1) * self.hop_length, tokens.lengths * self.hop_length
+            if num_samples.shape != frames.shape or bool(((num_samples <= low)
+                                                          | (num_samples > high)).any()):
+                raise UserInputError("Tokens.num_samples do not fit Tokens.lengths: each item "
+                                     f"needs ceil(num_samples / {self.hop_length}) frames")
+        else:
+            ids = torch.as_tensor(tokens)
+            ids = ids[None] if ids.dim() == 1 else ids
+            frames = torch.full((ids.shape[0],), ids.shape[-1]) if lengths is None else (
+                torch.as_tensor(lengths))
+            num_samples = None
+        if ids.dim() != 2 or ids.dtype not in _ID_DTYPES:
+            raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got "
+                                 f"{ids.dtype} {tuple(ids.shape)}")
+        if ids.shape[-1] == 0 or ids.shape[0] == 0:
+            raise UserInputError("there are no tokens to decode (empty tensor)")
+        frames = _check_lengths(frames, ids.shape[0], ids.shape[-1], "frames")
+        valid = torch.arange(ids.shape[-1]) < frames[:, None]
+        bad = ((ids < 0) | (ids >= self.codebook_size)) & valid.to(ids.device)
+        if bad.any():
+            value = int(ids[bad][0])
+            raise UserInputError(f"token id {value} is out of range for this model's codebook "
+                                 f"of {self.codebook_size} codes")
+        if num_samples is None:
+            num_samples = frames * self.hop_length
+        return Tokens(ids.long(), frames, num_samples, self.sample_rate)
+
+
+def _split_items(wav, lengths) -> list[torch.Tensor]:
+    """``[T]``, ``[C, T]`` or ``[B, C, T]`` float -> mono float32 ``[T_i]`` per item."""
+    wav = torch.as_tensor(wav)
+    if not wav.is_floating_point():
+        raise UserInputError(f"the codec expects float samples in [-1, 1], got {wav.dtype}")
+    if wav.dim() not in (1, 2, 3):
+        raise UserInputError(f"the codec expects wav [T], [C, T] or [B, C, T], got "
+                             f"{tuple(wav.shape)}")
+    wav = wav.reshape((1,) * (3 - wav.dim()) + tuple(wav.shape))
+    if wav.shape[0] == 0 or wav.shape[1] == 0 or wav.shape[-1] == 0:
+        raise UserInputError(f"the audio is empty (shape {tuple(wav.shape)})")
+    sizes = _check_lengths(torch.full((wav.shape[0],), wav.shape[-1]) if lengths is None
+                           else torch.as_tensor(lengths), wav.shape[0], wav.shape[-1], "samples")
+    items = [item[:, :size].float().mean(dim=0) for item, size in zip(wav, sizes.tolist())]
+    for index, item in enumerate(items):
+        if not torch.isfinite(item).all():
+            where = f" (batch item {index})" if len(items) > 1 else ""
+            raise UserInputError(f"the audio contains NaN or infinite samples{where}")
+    return [item.cpu() for item in items]
+
+
+def _check_lengths(lengths: torch.Tensor, batch: int, size: int, unit: str) -> torch.Tensor:
+    """``lengths [batch]`` integers in ``[1, size]``, as int64 on the CPU."""
+    lengths = lengths.cpu()
+    if lengths.shape != (batch,) or lengths.is_floating_point():
+        raise UserInputError(f"lengths must be {batch} integers (one per item), got "
+                             f"{lengths.dtype} {tuple(lengths.shape)}")
+    if bool((lengths < 1).any() | (lengths > size).any()):
+        raise UserInputError(f"lengths must lie in [1, {size}] {unit}, got {lengths.tolist()}")
+    return lengths.long()

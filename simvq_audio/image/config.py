@@ -1,0 +1,125 @@
+"""The typed configuration of the image tokenizer and its training, filled from YAML with the
+same checked loader as the audio codec (:mod:`simvq_audio.config`).
+
+The defaults are the paper's image setting: 128x128 RGB -> 16x16 tokens (three 2x
+downsamplings), code dimension 128, L1 + PatchGAN (hinge) + quantizer loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from simvq_audio.config import QuantizerConfig, build_dataclass, read_config_file
+from simvq_audio.errors import UserInputError
+
+
+@dataclass
+class ImageModelConfig:
+    """Conv autoencoder. ``channel_mult`` has one entry per resolution level: ``len - 1``
+    downsamplings by 2, so the token grid is ``resolution / 2^(len - 1)`` on each side."""
+
+    resolution: int = 128
+    in_channels: int = 3
+    channels: int = 128
+    channel_mult: list[int] = field(default_factory=lambda: [1, 1, 2, 4])
+    res_blocks: int = 2
+    attention: bool = True
+    quantizer: QuantizerConfig = field(
+        default_factory=lambda: QuantizerConfig(num_codes=65536, dim=128))
+
+    @property
+    def downsampling(self) -> int:
+        return 2 ** (len(self.channel_mult) - 1)
+
+    @property
+    def token_grid(self) -> tuple[int, int]:
+        side = self.resolution // self.downsampling
+        return side, side
+
+
+@dataclass
+class PatchDiscriminatorConfig:
+    """PatchGAN: ``layers`` strided 4x4 convs from ``channels`` doubling (at most 8x)."""
+
+    channels: int = 64
+    layers: int = 3
+
+
+@dataclass
+class ImageLossConfig:
+    """``perceptual_weights``: a local LPIPS weights file (none ships; see losses.py)."""
+
+    l1_weight: float = 1.0
+    quantizer_weight: float = 1.0
+    adversarial_weight: float = 0.1
+    perceptual_weight: float = 1.0
+    perceptual_weights: str | None = None
+
+
+@dataclass
+class ImageTrainConfig:
+    """Field names shared with :class:`simvq_audio.config.TrainConfig` mean the same (the
+    optimizer and schedule of :mod:`simvq_audio.train.optim` read them)."""
+
+    lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
+    weight_decay: float = 0.0
+    warmup_steps: int = 1000
+    scheduler: Literal["constant", "cosine"] = "cosine"
+    grad_clip: float = 1.0
+    batch_size: int = 32
+    max_steps: int = 400_000
+    gan_start_step: int = 20_000
+    ema_decay: float = 0.999
+    mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"
+    checkpoint_every: int = 5000
+    keep_checkpoints: int = 3
+    log_every: int = 100
+    valid_every: int = 5000
+    num_workers: int = 4
+    seed: int = 0
+
+
+@dataclass
+class ImageConfig:
+    model: ImageModelConfig = field(default_factory=ImageModelConfig)
+    discriminator: PatchDiscriminatorConfig = field(default_factory=PatchDiscriminatorConfig)
+    loss: ImageLossConfig = field(default_factory=ImageLossConfig)
+    train: ImageTrainConfig = field(default_factory=ImageTrainConfig)
+
+
+def load_image_config(path: str | Path) -> ImageConfig:
+    """Read and check an image YAML config (``base:`` files allowed, as for audio configs)."""
+    return image_config_from_dict(read_config_file(path), where=str(path))
+
+
+def image_config_from_dict(data: dict[str, Any], where: str = "config") -> ImageConfig:
+    config = build_dataclass(ImageConfig, data, where)
+    check_image_model(config.model, where)
+    if len(config.train.betas) != 2:
+        raise UserInputError(f"{where}: train.betas must have two values")
+    return config
+
+
+def image_config_to_dict(config: ImageConfig | ImageModelConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def check_image_model(model: ImageModelConfig, where: str = "config") -> None:
+    """Raise :class:`UserInputError` for model values of the right type that cannot work."""
+    problems = [
+        (model.in_channels > 0 and model.channels > 0 and model.quantizer.dim > 0,
+         "model.in_channels, model.channels and model.quantizer.dim must be positive"),
+        (len(model.channel_mult) > 0 and all(m > 0 for m in model.channel_mult),
+         "model.channel_mult must be a non-empty list of positive integers"),
+        (model.res_blocks >= 0, "model.res_blocks must be >= 0"),
+        (model.resolution > 0 and model.resolution % model.downsampling == 0,
+         f"model.resolution must be a positive multiple of the downsampling "
+         f"{model.downsampling}, got {model.resolution}"),
+    ]
+    for ok, message in problems:
+        if not ok:
+            raise UserInputError(f"{where}: {message}")

@@ -50,7 +50,8 @@ def test_score_directories_with_codes(corpus, capsys):
                    "--codes", codes, "--num-codes", 16, "--tokens-per-second", 50,
                    "--name", "noisy") == 0
     printed = capsys.readouterr().out
-    assert "| PESQ-wb ↑ |" in printed and "UTMOS: not available (no local checkpoint given)" in printed
+    assert "| PESQ-wb ↑ |" in printed
+    assert "UTMOS: not available (no local checkpoint given)" in printed
 
     with open(out / "scores.csv", newline="") as handle:
         rows = {row["utt_id"]: row for row in csv.DictReader(handle)}
@@ -89,7 +90,8 @@ def test_two_processes_score_like_one(corpus):
     from simvq_audio.metrics.inputs import list_audio, pair_up
 
     pairs = pair_up(list_audio(corpus / "ref"), list_audio(corpus / "hyp"))
-    parallel, serial = score_files(pairs, jobs=2, progress=False), score_files(pairs, progress=False)
+    parallel = score_files(pairs, jobs=2, progress=False)
+    serial = score_files(pairs, progress=False)
     assert [row["utt_id"] for row in parallel] == [row["utt_id"] for row in serial]
     for parallel_row, serial_row in zip(parallel, serial):
         assert parallel_row.keys() == serial_row.keys()
@@ -102,8 +104,10 @@ def test_two_processes_score_like_one(corpus):
 
 @pytest.mark.parametrize("change, message", [
     (lambda root: (root / "hyp" / "b.flac").unlink(), "only in the references: b"),
-    (lambda root: write(root / "hyp" / "extra.wav", np.zeros(100)), "only in the hypotheses: extra"),
-    (lambda root: write(root / "hyp" / "b.wav", np.zeros(100)), "two audio files for utterance 'b'"),
+    (lambda root: write(root / "hyp" / "extra.wav", np.zeros(100)),
+     "only in the hypotheses: extra"),
+    (lambda root: write(root / "hyp" / "b.wav", np.zeros(100)),
+     "two audio files for utterance 'b'"),
 ], ids=["missing-hyp", "extra-hyp", "duplicate-id"])
 def test_mismatched_sets_are_refused(corpus, capsys, change, message):
     change(corpus)
@@ -129,6 +133,7 @@ def test_input_errors(corpus, capsys, monkeypatch):
         (("--ref", ref, "--hyp", hyp, "--nj", 0), "--nj must be at least 1"),
         (("--ref", ref, "--hyp", hyp, "--utmos-checkpoint", corpus / "none.ckpt"),
          "no such UTMOS checkpoint"),
+        (("--ref", ref, "--hyp", hyp, "--utmos-checkpoint", ref / "b.wav"), "not implemented"),
     ]
     for arguments, message in cases:
         assert run_cli("score", *arguments, "--out", out) == 2, message

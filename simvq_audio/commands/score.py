@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     except NotImplementedError as error:
         raise UserInputError(f"--utmos-checkpoint: {error}") from None
     pairs = pair_up(list_audio(args.ref), list_audio(args.hyp))
-    usage, codebook = _codebook(args, [utt_id for utt_id, _, _ in pairs]) if args.codes else (None, None)
+    usage, codebook = (_codebook(args, [utt_id for utt_id, _, _ in pairs]) if args.codes
+                       else (None, None))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -1,0 +1,200 @@
+"""SimVQCodec: layouts and rates, batches equal to items, exact lookup decoding, files, errors."""
+
+import io
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from simvq_audio.codec import SimVQCodec, Tokens
+from simvq_audio.data.audio_io import read_audio
+from simvq_audio.errors import UserInputError
+from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
+from simvq_audio.windowed_decode import decode_in_windows
+
+HOP = 320
+
+
+@pytest.fixture(scope="module")
+def codec():
+    torch.manual_seed(0)
+    return SimVQCodec.from_config("recipes/tiny.yaml")
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_round_trip_every_rate_and_channel_count(codec, rate, channels):
+    wav = np.random.default_rng(rate).standard_normal((channels, rate // 5)) * 0.1
+    tokens = codec.encode(wav, rate)
+    samples = round(rate // 5 * 24000 / rate)
+    assert tokens.num_samples.tolist() == [samples]
+    assert tokens.lengths.tolist() == [math.ceil(samples / HOP)] == [tokens.tokens.shape[-1]]
+    assert tokens.tokens.dtype == torch.int64 and int(tokens.tokens.max()) < 1024
+    audio = codec.decode(tokens)
+    assert audio.shape == (1, samples) and torch.isfinite(audio).all()
+
+
+def test_layouts_give_the_same_tokens(codec):
+    mono = torch.randn(4000) * 0.1
+    reference = codec.encode(mono, 24000).tokens
+    assert torch.equal(codec.encode(mono[None], 24000).tokens, reference)
+    assert torch.equal(codec.encode(mono[None, None].numpy(), 24000).tokens, reference)
+    stereo = torch.stack([mono, mono])
+    assert torch.equal(codec.encode(stereo, 24000).tokens, reference)
+    assert codec.decode(reference[0]).shape == (4000 // HOP * HOP + HOP,)
+    assert codec.decode(reference).shape == (1, reference.shape[-1] * HOP)
+
+
+def test_padded_batch_equals_items(codec):
+    sizes = [8000, 3333, 1]
+    batch = torch.randn(3, 2, 8000) * 0.1
+    batch[1, :, 3333:] = 5.0  # garbage in the padding must not matter
+    tokens = codec.encode(batch, 16000, lengths=sizes)
+    audio = codec.decode(tokens)
+    assert audio.shape == (3, int(tokens.num_samples.max()))
+    for i, size in enumerate(sizes):
+        alone = codec.encode(batch[i, :, :size], 16000)
+        assert torch.equal(tokens[i].tokens, alone.tokens)
+        assert torch.equal(tokens.tokens[i, tokens.lengths[i]:], torch.zeros_like(
+            tokens.tokens[i, tokens.lengths[i]:]))
+        count = int(alone.num_samples[0])
+        assert int(tokens.num_samples[i]) == count
+        torch.testing.assert_close(audio[i, :count], codec.decode(alone)[0])
+        assert not audio[i, count:].any()
+
+
+def test_plain_ids_with_lengths_decode_each_item_alone(codec):
+    ids = torch.randint(0, 1024, (2, 12))
+    audio = codec.decode(ids, lengths=[12, 5])
+    assert audio.shape == (2, 12 * HOP)
+    torch.testing.assert_close(audio[1, :5 * HOP], codec.decode(ids[1, :5]))
+    assert not audio[1, 5 * HOP:].any()
+
+
+def test_decode_is_the_lookup_of_the_effective_codes(codec):
+    ids = torch.randint(0, 1024, (2, 9))
+    with torch.inference_mode():
+        quantizer = codec.generator.quantizer
+        codes = quantizer.codebook @ quantizer.linear.weight.T + quantizer.linear.bias
+        expected = codec.generator.decoder(codes[ids].transpose(1, 2))
+    assert torch.equal(codec.decode(ids), expected)
+
+
+def test_encoding_is_deterministic_and_silence_is_fine(codec):
+    silence = torch.zeros(2, 4800)
+    first, second = codec.encode(silence, 24000), codec.encode(silence, 24000)
+    assert torch.equal(first.tokens, second.tokens)
+    assert torch.isfinite(codec.decode(first)).all()
+
+
+def test_windowed_decode_keeps_each_window_middle(codec):
+    ids = torch.randint(0, 1024, (1, 10))
+    with torch.inference_mode():
+        whole = codec.generator.decode_tokens(ids)
+        # context covering the whole sequence: every window sees everything -> exact
+        windowed = decode_in_windows(codec.generator, ids, window_frames=3, context_frames=10)
+        short = decode_in_windows(codec.generator, ids, window_frames=3, context_frames=1)
+    torch.testing.assert_close(windowed, whole)
+    assert short.shape == whole.shape and not torch.equal(short, whole)
+
+
+def test_pretrained_round_trip(codec, tmp_path):
+    path = codec.save_pretrained(tmp_path / "model")
+    loaded = SimVQCodec.from_pretrained(path, device="cpu")
+    assert loaded.model_hash == codec.model_hash
+    wav = torch.randn(3000) * 0.1
+    assert torch.equal(loaded.encode(wav, 24000).tokens, codec.encode(wav, 24000).tokens)
+    assert json.loads((path / CONFIG_NAME).read_text())["quantizer"]["num_codes"] == 1024
+
+
+def test_from_pretrained_refuses_bad_directories(codec, tmp_path):
+    path = codec.save_pretrained(tmp_path / "model")
+    with pytest.raises(UserInputError, match="does not exist"):
+        SimVQCodec.from_pretrained(tmp_path / "nowhere")
+    config = json.loads((path / CONFIG_NAME).read_text())
+    (path / CONFIG_NAME).write_text(json.dumps({"model": config, "train": {}}))
+    with pytest.raises(UserInputError, match="unknown key"):
+        SimVQCodec.from_pretrained(path)
+    config["quantizer"]["num_codes"] = 4096
+    (path / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(UserInputError, match="do not fit its config.json"):
+        SimVQCodec.from_pretrained(path)
+    (path / WEIGHTS_NAME).write_bytes(pickle.dumps({"weights": 1}))
+    with pytest.raises(UserInputError, match="pickle"):
+        SimVQCodec.from_pretrained(path)
+
+
+def test_file_helpers_and_codes(codec, tmp_path):
+    wav = np.random.default_rng(0).standard_normal((44100, 2)).astype(np.float32) * 0.1
+    soundfile.write(tmp_path / "in.flac", wav, 44100)
+    tokens = codec.encode_file(tmp_path / "in.flac", block_seconds=0.1)
+    audio, rate = read_audio(tmp_path / "in.flac")
+    expected = codec.encode(audio, rate)
+    assert torch.equal(tokens.tokens, expected.tokens)
+    assert torch.equal(tokens.num_samples, expected.num_samples)
+    codec.save_codes(tokens, tmp_path / "x.codes")
+    loaded = codec.load_codes(tmp_path / "x.codes")
+    assert torch.equal(loaded.tokens, tokens.tokens) and loaded.num_samples.tolist() == [24000]
+    codec.decode_file(tmp_path / "x.codes", tmp_path / "out.wav")
+    info = soundfile.info(tmp_path / "out.wav")
+    assert (info.samplerate, info.frames, info.subtype) == (24000, 24000, "PCM_16")
+    stream = io.BytesIO()
+    codec.save_codes(tokens, stream)
+    stream.seek(0)
+    assert torch.equal(codec.load_codes(stream).tokens, tokens.tokens)
+
+
+def test_codes_from_another_model_are_refused_unless_forced(codec, tmp_path):
+    torch.manual_seed(1)
+    other = SimVQCodec.from_config("recipes/tiny.yaml")
+    other.save_codes(other.encode(torch.randn(2000) * 0.1, 24000), tmp_path / "x.codes")
+    with pytest.raises(UserInputError, match="made by model"):
+        codec.load_codes(tmp_path / "x.codes")
+    assert codec.load_codes(tmp_path / "x.codes", force=True).lengths.tolist() == [7]
+
+
+@pytest.mark.parametrize("wav, message", [
+    (torch.zeros(0), "empty"),
+    (torch.zeros(2, 0), "empty"),
+    (torch.tensor([0.0, float("nan")]), "NaN"),
+    (torch.tensor([0.0, float("inf")]), "NaN"),
+    (torch.zeros(100, dtype=torch.int16), "float"),
+    (torch.zeros(1, 1, 1, 100), r"\[B, C, T\]"),
+])
+def test_encode_refuses_bad_audio(codec, wav, message):
+    with pytest.raises(UserInputError, match=message):
+        codec.encode(wav, 24000)
+
+
+def test_encode_refuses_bad_lengths_and_rates(codec):
+    with pytest.raises(UserInputError, match="lengths"):
+        codec.encode(torch.zeros(2, 1, 100), 24000, lengths=[100, 101])
+    with pytest.raises(UserInputError, match="lengths"):
+        codec.encode(torch.zeros(2, 1, 100), 24000, lengths=[100])
+    with pytest.raises(UserInputError, match="sample rates"):
+        codec.encode(torch.zeros(100), 0)
+
+
+@pytest.mark.parametrize("ids, message", [
+    (torch.tensor([1, 1024]), "out of range"),
+    (torch.tensor([-1, 3]), "out of range"),
+    (torch.zeros(1, 0, dtype=torch.long), "no tokens"),
+    (torch.zeros(3), "integer ids"),
+    (torch.zeros(1, 1, 3, dtype=torch.long), "integer ids"),
+])
+def test_decode_refuses_bad_ids(codec, ids, message):
+    with pytest.raises(UserInputError, match=message):
+        codec.decode(ids)
+
+
+def test_decode_refuses_inconsistent_tokens(codec):
+    tokens = Tokens(torch.zeros(1, 4, dtype=torch.long), torch.tensor([4]),
+                    torch.tensor([5 * HOP]), 24000)
+    with pytest.raises(UserInputError, match="num_samples"):
+        codec.decode(tokens)
+    with pytest.raises(UserInputError, match="lengths"):
+        codec.decode(torch.zeros(2, 4, dtype=torch.long), lengths=[4, 5])

@@ -88,10 +88,17 @@ class SimVQCodec:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
                         dtype: torch.dtype | None = None) -> SimVQCodec:
-        """Load a model directory (``config.json`` with the model config, ``model.safetensors``)."""
+        """Load a model directory: ``config.json`` holding ``{"model": <model config>}`` (and
+        optionally ``"training"``: what produced it, as ``simvq-audio export`` writes), and
+        ``model.safetensors``."""
         config_dict, state = load_model_dir(path)
-        config = config_from_dict({"model": config_dict}, where=str(Path(path) / CONFIG_NAME))
-        generator = Generator(config.model)
+        where = str(Path(path) / CONFIG_NAME)
+        extra = sorted(config_dict.keys() - {"model", "training"})
+        if "model" not in config_dict or extra:
+            raise UserInputError(f"{where} is not a codec model config: expected the keys "
+                                 f"'model' (and optionally 'training'), found "
+                                 f"{sorted(config_dict)}")
+        generator = Generator(config_from_dict({"model": config_dict["model"]}, where).model)
         try:
             check_state_dict(generator, state)
         except UserInputError as error:
@@ -112,7 +119,7 @@ class SimVQCodec:
 
     def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
         """Write the model directory that :meth:`from_pretrained` reads."""
-        return save_model_dir(path, dataclasses.asdict(self.config),
+        return save_model_dir(path, {"model": dataclasses.asdict(self.config)},
                               self.generator.state_dict(), card)
 
     def to(self, device: str | torch.device | torch.dtype | None = None,

@@ -108,7 +108,7 @@ def test_pretrained_round_trip(codec, tmp_path):
     assert loaded.model_hash == codec.model_hash
     wav = torch.randn(3000) * 0.1
     assert torch.equal(loaded.encode(wav, 24000).tokens, codec.encode(wav, 24000).tokens)
-    assert json.loads((path / CONFIG_NAME).read_text())["quantizer"]["num_codes"] == 1024
+    assert json.loads((path / CONFIG_NAME).read_text())["model"]["quantizer"]["num_codes"] == 1024
 
 
 def test_from_pretrained_refuses_bad_directories(codec, tmp_path):
@@ -116,10 +116,18 @@ def test_from_pretrained_refuses_bad_directories(codec, tmp_path):
     with pytest.raises(UserInputError, match="does not exist"):
         SimVQCodec.from_pretrained(tmp_path / "nowhere")
     config = json.loads((path / CONFIG_NAME).read_text())
-    (path / CONFIG_NAME).write_text(json.dumps({"model": config, "train": {}}))
-    with pytest.raises(UserInputError, match="unknown key"):
+    (path / CONFIG_NAME).write_text(json.dumps({**config, "train": {}}))
+    with pytest.raises(UserInputError, match="not a codec model config"):
         SimVQCodec.from_pretrained(path)
-    config["quantizer"]["num_codes"] = 4096
+    (path / CONFIG_NAME).write_text(json.dumps(config["model"]))
+    with pytest.raises(UserInputError, match="not a codec model config"):
+        SimVQCodec.from_pretrained(path)
+    config["model"]["decoder"]["typo"] = 1
+    (path / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(UserInputError, match="unknown key 'model.decoder.typo'"):
+        SimVQCodec.from_pretrained(path)
+    del config["model"]["decoder"]["typo"]
+    config["model"]["quantizer"]["num_codes"] = 4096
     (path / CONFIG_NAME).write_text(json.dumps(config))
     with pytest.raises(UserInputError, match="do not fit its config.json"):
         SimVQCodec.from_pretrained(path)

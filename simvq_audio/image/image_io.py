@@ -1,0 +1,82 @@
+"""Reading and writing image files with PIL, and finding them in ImageFolder-style trees.
+
+Images are float tensors ``[3, H, W]`` in [0, 1]. Greyscale, palette and alpha images are
+converted to RGB (alpha dropped); anything PIL cannot decode is refused with one clear message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from simvq_audio.atomic import atomic_path
+from simvq_audio.errors import UserInputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def read_image(path: str | os.PathLike) -> torch.Tensor:
+    """The RGB image at ``path`` as float32 ``[3, H, W]`` in [0, 1]."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            rgb = image.convert("RGB")
+    except FileNotFoundError:
+        raise UserInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserInputError(f"{path}: is a directory, not an image file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UserInputError(f"{path}: not an image file PIL can read ({error})") from None
+    if rgb.width == 0 or rgb.height == 0:
+        raise UserInputError(f"{path}: the image is empty ({rgb.width}x{rgb.height})")
+    return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+
+def write_image(path: str | os.PathLike, image: torch.Tensor) -> None:
+    """Write ``image [3, H, W]`` in [0, 1] (rounded to 8 bits) atomically as PNG or JPEG (by
+    the suffix of ``path``)."""
+    path = Path(path)
+    kind = WRITE_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise UserInputError(f"{path}: images are written as {', '.join(WRITE_FORMATS)}")
+    pixels = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy()).save(tmp, format=kind)
+
+
+def find_images(root: str | os.PathLike) -> list[Path]:
+    """Image files under ``root`` (recursively, by suffix), sorted; an error if there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserInputError(f"image folder {root} does not exist or is not a directory")
+    files = sorted(p for p in root.rglob("*")
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise UserInputError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+    return files
+
+
+def center_square(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``image [3, H, W]`` -> ``[3, size, size]``: the shorter side resized to ``size``
+    (antialiased bicubic), then the centre cropped."""
+    return resized_crop(image, size, offset=(0.5, 0.5))
+
+
+def resized_crop(image: torch.Tensor, size: int, offset: tuple[float, float]) -> torch.Tensor:
+    """``image [3, H, W]`` -> ``[3, size, size]``: shorter side resized to ``size``, then the
+    square at relative ``offset`` (0: top/left, 1: bottom/right) along the longer side."""
+    _, height, width = image.shape
+    scale = size / min(height, width)
+    new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
+    if (new_h, new_w) != (height, width):
+        image = torch.nn.functional.interpolate(image[None], size=(new_h, new_w), mode="bicubic",
+                                                antialias=True, align_corners=False)[0]
+    top, left = round((new_h - size) * offset[0]), round((new_w - size) * offset[1])
+    return image[:, top:top + size, left:left + size].clamp(0, 1)

@@ -6,7 +6,7 @@
 * :class:`StopSignals` turns SIGTERM/SIGINT into a flag the loop checks after each step, so it
   can write a checkpoint and exit cleanly.
 * :func:`nan_steps_from_env` is a test hook: ``SIMVQ_AUDIO_INJECT_NAN_STEPS="3,4,5"`` makes the
-  generator loss NaN at those (0-based) steps. For testing the fault handling only.
+  generator loss NaN at those steps (1-based, as in the log messages). For testing only.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class BadStepCounter:
 
     def __init__(self, max_in_a_row: int):
         if max_in_a_row < 1:
-            raise UserInputError(f"the limit of bad steps in a row must be >= 1, got {max_in_a_row}")
+            raise UserInputError(f"the limit of bad steps in a row must be >= 1, "
+                                 f"got {max_in_a_row}")
         self.max_in_a_row = max_in_a_row
         self.total = 0
         self.in_a_row = 0

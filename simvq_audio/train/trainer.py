@@ -40,8 +40,8 @@ from simvq_audio.train.validation import validate, write_examples
 
 @dataclass
 class TrainOptions:
-    """Run settings outside the YAML config. ``nan_steps``: steps (0-based) whose generator loss
-    is made NaN, for testing the fault handling only."""
+    """Run settings outside the YAML config. ``nan_steps``: steps (1-based, as in the messages
+    and checkpoint names) whose generator loss is made NaN, for testing the fault handling only."""
 
     exp_dir: Path
     train_dir: Path
@@ -115,53 +115,53 @@ class Trainer:
         monitor = TrainingMonitor(accelerator, self.exp_dir, quantizer.num_codes, train.log_every,
                                   self.options.usage_window, self.step, train.max_steps)
         try:
-            return self._loop(monitor)
+            with StopSignals() as signals:
+                return self._loop(monitor, signals)
         finally:
             monitor.close()
 
-    def _loop(self, monitor: TrainingMonitor) -> int:
+    def _loop(self, monitor: TrainingMonitor, signals: StopSignals) -> int:
         accelerator, train = self.accelerator, self.config.train
         raw_generator = accelerator.unwrap_model(self.generator)
         weight = getattr(getattr(raw_generator.quantizer, "linear", None), "weight", None)
         epoch = self.sampler.epoch
-        with StopSignals() as signals:
-            while self.step < train.max_steps:
-                self.sampler.set_epoch(epoch)
-                self.dataset.set_epoch(epoch)
-                consumed = self.sampler.state_dict()["batches_consumed"]
-                for batch in self.loader:
-                    wav = batch.wav.to(accelerator.device, non_blocking=True)
-                    lengths = batch.lengths.to(accelerator.device, non_blocking=True)
-                    result = self.gan_step(wav, lengths, self.step,
-                                           inject_nan=self.step in self.options.nan_steps)
-                    self.step += 1
-                    consumed += 1
-                    self.sampler_state = self.sampler.state_dict(batches_consumed=consumed)
-                    if result.skipped is None:
-                        self.bad_steps.good()
-                        self.ema.update(raw_generator)
-                    else:
-                        monitor.message(f"step {self.step}: skipped, {result.skipped} "
-                                        f"({self.bad_steps.in_a_row + 1} in a row, "
-                                        f"{self.bad_steps.total + 1} in total)")
-                        self.bad_steps.bad(self.step, result.skipped,
-                                           self.last_checkpoint and str(self.last_checkpoint))
-                    seconds = float(batch.lengths.sum()) / self.config.model.sample_rate
-                    monitor.step(self.step, result, seconds, weight)
-                    signum = self._stop_signal(signals)
-                    done = self.step >= train.max_steps
-                    if self.valid_set is not None and (self.step % train.valid_every == 0
-                                                       or done):
-                        self._validate(monitor)
-                    if self.step % train.checkpoint_every == 0 or done or signum:
-                        self._save(monitor)
-                    if signum:
-                        monitor.message(f"stopped by signal {signum} at step {self.step}; "
-                                        f"resume with --resume")
-                        return 128 + signum
-                    if done:
-                        break
-                epoch += 1
+        while self.step < train.max_steps:
+            self.sampler.set_epoch(epoch)
+            self.dataset.set_epoch(epoch)
+            consumed = self.sampler.state_dict()["batches_consumed"]
+            for batch in self.loader:
+                wav = batch.wav.to(accelerator.device, non_blocking=True)
+                lengths = batch.lengths.to(accelerator.device, non_blocking=True)
+                result = self.gan_step(wav, lengths, self.step,
+                                       inject_nan=self.step + 1 in self.options.nan_steps)
+                self.step += 1
+                consumed += 1
+                self.sampler_state = self.sampler.state_dict(batches_consumed=consumed)
+                if result.skipped is None:
+                    self.bad_steps.good()
+                    self.ema.update(raw_generator)
+                else:
+                    monitor.message(f"step {self.step}: skipped, {result.skipped} "
+                                    f"({self.bad_steps.in_a_row + 1} in a row, "
+                                    f"{self.bad_steps.total + 1} in total)")
+                    self.bad_steps.bad(self.step, result.skipped,
+                                       self.last_checkpoint and str(self.last_checkpoint))
+                seconds = float(batch.lengths.sum()) / self.config.model.sample_rate
+                monitor.step(self.step, result, seconds, weight)
+                signum = self._stop_signal(signals)
+                done = self.step >= train.max_steps
+                if self.valid_set is not None and (self.step % train.valid_every == 0
+                                                   or done):
+                    self._validate(monitor)
+                if self.step % train.checkpoint_every == 0 or done or signum:
+                    self._save(monitor)
+                if signum:
+                    monitor.message(f"stopped by signal {signum} at step {self.step}; "
+                                    f"resume with --resume")
+                    return 128 + signum
+                if done:
+                    break
+            epoch += 1
         return 0
 
     def _stop_signal(self, signals: StopSignals) -> int:

@@ -35,9 +35,9 @@ def validate(generator: nn.Module, dataset: ValidationDataset, mel_loss: MultiRe
 @torch.no_grad()
 def write_examples(writer, generator: nn.Module, dataset: ValidationDataset, count: int,
                    step: int, device: torch.device) -> None:
-    """Real and decoded audio of the first ``count`` valid utterances, and an image of both
-    100-band log-mel spectrograms (real on top, low frequencies down), under ``valid_audio/<utt-id>/...`` and ``valid_mel/...``.
-    """
+    """Real and decoded audio of the first ``count`` valid utterances (``valid_audio/<utt-id>/``)
+    and an image of both 100-band log-mel spectrograms (``valid_mel/<utt-id>``: real on top,
+    low frequencies down) to the TensorBoard ``writer``."""
     mel = MelSpectrogram(dataset.sample_rate, 1024, 256, 100).to(device)
     for index in range(min(count, len(dataset))):
         segment = dataset[index]

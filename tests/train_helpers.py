@@ -1,0 +1,67 @@
+"""Shared set-up of the trainer tests: a few short generated wavs in a data dir, and a training
+config far smaller than recipes/tiny.yaml so that a step takes a fraction of a second."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import yaml
+
+from simvq_audio.data.kaldi_dir import write_data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_RATE = 24000
+
+
+def make_data_dir(root: Path, count: int = 6) -> Path:
+    """``count`` tones of 0.15-0.4 s with a little noise; returns the data dir."""
+    rng = np.random.default_rng(0)
+    (root / "wav").mkdir(parents=True, exist_ok=True)
+    wav_scp, utt2dur = {}, {}
+    for i in range(count):
+        n = int(SAMPLE_RATE * (0.15 + 0.05 * i))
+        t = np.arange(n) / SAMPLE_RATE
+        wav = 0.3 * np.sin(2 * np.pi * (150 + 40 * i) * t) + 0.01 * rng.standard_normal(n)
+        path = root / "wav" / f"utt{i}.wav"
+        soundfile.write(path, wav.astype(np.float32), SAMPLE_RATE)
+        wav_scp[f"utt{i}"], utt2dur[f"utt{i}"] = str(path), n / SAMPLE_RATE
+    write_data_dir(root / "data", wav_scp, utt2dur=utt2dur)
+    return root / "data"
+
+
+def write_config(path: Path, **train: object) -> Path:
+    """A micro codec on recipes/tiny.yaml (dropout on, so RNG restore matters); ``train``
+    overrides the train section."""
+    config = {
+        "base": str(REPO / "recipes" / "tiny.yaml"),
+        "model": {"decoder": {"num_layers": 1, "resnet_blocks": 1, "dropout": 0.1}},
+        "discriminators": {"multi_period": None, "multi_band": None,
+                           "multi_resolution": {"resolutions": [[256, 64]], "channels": 4}},
+        "loss": {"mel_resolutions": [{"n_fft": 512, "hop_length": 128, "n_mels": 40}]},
+        "train": {"batch_size": 2, "segment_seconds": 0.1, "warmup_steps": 2,
+                  "gan_start_step": 1, "max_steps": 4, "checkpoint_every": 2, "log_every": 2,
+                  "valid_every": 1000, "num_workers": 0, **train},
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def train_args(config: Path, data: Path, exp_dir: Path, *extra: str) -> list[str]:
+    return ["train", "--config", str(config), "--train-dir", str(data), "--exp-dir",
+            str(exp_dir), "--cpu", *extra]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **extra}
+
+
+def start_cli(args: list[str], log: Path, **env: str) -> subprocess.Popen:
+    """``python -m simvq_audio.cli ARGS`` in the background, output to ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "simvq_audio.cli", *args], stdout=out,
+                                stderr=subprocess.STDOUT, env=subprocess_env(**env), cwd=REPO)

@@ -17,12 +17,16 @@ from simvq_audio.errors import UserInputError
 
 # (subcommand, module under simvq_audio.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
+    ("encode", "encode", "encode audio files into .codes files"),
+    ("decode", "decode", "decode .codes files into wav files"),
+    ("export", "export", "export a training run to a model dir, or a model to ONNX"),
     ("info", "info", "check a .codes file (checksums included) and print its header"),
     ("validate-data", "validate_data", "check a Kaldi-style data dir and list every problem"),
     ("score", "score", "score reconstructions against references (PESQ, STOI, V/UV F1, ...)"),
     ("compare", "compare", "put several systems' summary.json side by side in one table"),
     ("train", "train", "train a codec (accelerate: CPU, one or many GPUs, many nodes)"),
     ("params", "params", "print the parameter count of each part of a codec config"),
+    ("image", "image", "image tokenizer: sample patches, train, export, encode, decode, score"),
 ]
 
 

@@ -22,8 +22,10 @@ class ResBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
         self.body = nn.Sequential(
-            group_norm(in_channels), nn.SiLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1),
-            group_norm(out_channels), nn.SiLU(), nn.Conv2d(out_channels, out_channels, 3, padding=1))
+            group_norm(in_channels), nn.SiLU(),
+            nn.Conv2d(in_channels, out_channels, 3, padding=1),
+            group_norm(out_channels), nn.SiLU(),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.skip = (nn.Identity() if in_channels == out_channels
                      else nn.Conv2d(in_channels, out_channels, 1))
 

@@ -23,7 +23,8 @@ def _middle(channels: int, attention: bool) -> list[nn.Module]:
 
 
 class Encoder(nn.Module):
-    """``images [B, C_in, H, W]`` -> ``z [B, d, H / f, W / f]``, ``f = 2^(len(channel_mult) - 1)``."""
+    """``images [B, C_in, H, W]`` -> ``z [B, d, H / f, W / f]``,
+    ``f = 2^(len(channel_mult) - 1)``."""
 
     def __init__(self, config: ImageModelConfig):
         super().__init__()

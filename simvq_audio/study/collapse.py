@@ -1,0 +1,85 @@
+"""The codebook-collapse study: the same small model trained with VanillaVQ and with SimVQ for
+several codebook sizes, plus SimVQ's ablations at one size (C trained with W; uniform C).
+
+Library entry point :func:`run_study`; command line ``tools/collapse_study.py``; write-up
+``docs/collapse_study.md``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from simvq_audio.study.data import DataOptions, load_study_data
+from simvq_audio.study.report import write_report
+from simvq_audio.study.runs import RunSpec, TrainConfig, train_and_evaluate
+
+DEFAULT_KS = (1024, 8192, 65536)
+DEFAULT_ABLATION_K = 8192
+
+
+def study_specs(ks: Sequence[int], ablation_k: int, vanilla_init: str = "uniform"
+                ) -> list[RunSpec]:
+    """Vanilla and SimVQ (Gaussian C, frozen: the paper's setting) for every K in ``ks``, then at
+    ``ablation_k`` SimVQ with C trained together with W and SimVQ with a uniform C (and the
+    paper's setting there too when ``ablation_k`` is not in ``ks``)."""
+    specs = [spec for k in ks for spec in (RunSpec("vanilla", k, vanilla_init),
+                                           RunSpec("simvq", k, "normal"))]
+    if ablation_k not in ks:
+        specs.append(RunSpec("simvq", ablation_k, "normal", group="ablation"))
+    specs += [RunSpec("simvq", ablation_k, "normal", freeze_codebook=False, group="ablation"),
+              RunSpec("simvq", ablation_k, "uniform", group="ablation")]
+    return specs
+
+
+def machine() -> str:
+    """One line naming this machine: CPU model, cores, torch threads."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return (f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+            f"torch {torch.__version__}")
+
+
+def run_study(out: Path, data_options: DataOptions, config: TrainConfig,
+              ks: Sequence[int] = DEFAULT_KS, ablation_k: int = DEFAULT_ABLATION_K,
+              vanilla_init: str = "uniform", command: str = "",
+              log: Callable[[str], None] = print) -> dict:
+    """Run every spec of :func:`study_specs` on the same data and write the report into ``out``.
+
+    Returns the study as written to ``out/results.json``: ``command``, ``date``, ``machine``,
+    ``config``, ``ablation_k``, ``data`` (what was used, see
+    :func:`~simvq_audio.study.data.load_study_data`), ``runs`` (one dict per run, see
+    :func:`~simvq_audio.study.runs.train_and_evaluate`) and ``total_seconds``.
+    """
+    start = time.perf_counter()
+    data = load_study_data(data_options, log)
+    for k in sorted(set(ks) | {ablation_k}):
+        if len(data.heldout) < 4 * k:
+            log(f"warning: {len(data.heldout)} held-out vectors < 4 x K = {4 * k}: full "
+                f"utilisation is out of reach at K={k}; give more held-out audio")
+    runs = [train_and_evaluate(spec, config, data.train, data.heldout, log)
+            for spec in study_specs(ks, ablation_k, vanilla_init)]
+    study = {
+        "command": command,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "config": asdict(config),
+        "ablation_k": ablation_k,
+        "data": data.description,
+        "runs": runs,
+        "total_seconds": time.perf_counter() - start,
+    }
+    for path in write_report(study, out):
+        log(f"wrote {path}")
+    return study

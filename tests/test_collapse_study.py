@@ -1,0 +1,154 @@
+"""The collapse study: its measurements on constructed inputs, its windows, and a tiny study."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from simvq_audio.audio.mel import MelSpectrogram, log_mel
+from simvq_audio.quantize import SimVQ, VanillaVQ
+from simvq_audio.study.collapse import run_study, study_specs
+from simvq_audio.study.data import DataOptions
+from simvq_audio.study.evaluate import code_matrix_rank, evaluate, uniform_use_bound
+from simvq_audio.study.mel_windows import (FRAME_STEP, N_FFT, N_MELS, SAMPLE_RATE, MelWindows,
+                                           hop_for, window_count)
+from simvq_audio.study.model import FrameAutoencoder
+from simvq_audio.study.runs import RunSpec, TrainConfig, train_and_evaluate
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "collapse_study.py"
+
+
+class Rows:
+    """A stand-in for MelWindows: fixed vectors ``[N, D]``."""
+
+    def __init__(self, rows: torch.Tensor):
+        self.rows = rows
+        self.dim = rows.shape[1]
+
+    def __len__(self) -> int:
+        return self.rows.shape[0]
+
+    def gather(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.rows[ids]
+
+
+def identity_model(quantizer) -> FrameAutoencoder:
+    model = FrameAutoencoder(quantizer.dim, 8, quantizer)
+    model.encoder, model.decoder = nn.Identity(), nn.Identity()
+    return model
+
+
+def test_evaluate_counts_the_known_nearest_codes():
+    quantizer = VanillaVQ(16, 4)
+    codes = torch.randn(16, 4) * 10  # far apart: a small perturbation keeps the nearest code
+    quantizer.codebook.data.copy_(codes)
+    chosen = torch.tensor([3, 3, 3, 7, 7, 11, 0])
+    noise = torch.randn(len(chosen), 4) * 1e-3
+    result = evaluate(identity_model(quantizer), Rows(codes[chosen] + noise), batch_size=3)
+    counts = torch.tensor([3.0, 2.0, 1.0, 1.0])
+    p = counts / counts.sum()
+    assert result["vectors"] == 7
+    assert result["used_codes"] == 4
+    assert result["utilisation"] == pytest.approx(4 / 16)
+    assert result["perplexity"] == pytest.approx(math.exp(-(p * p.log()).sum().item()))
+    assert result["normalised_entropy"] == pytest.approx(-(p * p.log()).sum().item()
+                                                          / math.log(16))
+    assert result["mse"] == pytest.approx(noise.pow(2).mean().item(), rel=1e-3)
+
+
+def test_uniform_use_bound_matches_the_occupancy_formula():
+    for vectors, codes in [(10, 4), (4 * 1024, 1024), (100, 65536)]:
+        assert uniform_use_bound(vectors, codes) == pytest.approx(1 - (1 - 1 / codes) ** vectors)
+    assert uniform_use_bound(0, 8) == 0
+
+
+def test_code_matrix_rank_reads_simvq_w_and_the_vanilla_codebook():
+    simvq = SimVQ(32, 6)
+    simvq.linear.weight.data.copy_(torch.diag(torch.tensor([2.0, 2.0, 2.0, 0, 0, 0])))
+    assert code_matrix_rank(simvq) == pytest.approx(3.0)
+    vanilla = VanillaVQ(32, 6)
+    vanilla.codebook.data.copy_(torch.randn(32, 1) * torch.randn(1, 6))  # rank one
+    assert code_matrix_rank(vanilla) == pytest.approx(1.0, abs=1e-4)
+    vanilla.codebook.data.copy_(torch.linalg.qr(torch.randn(32, 6))[0])  # six equal directions
+    assert code_matrix_rank(vanilla) == pytest.approx(6.0)
+
+
+def test_windows_cut_at_a_fine_hop_are_windows_of_the_frame_step_spectrogram():
+    wav = torch.randn(SAMPLE_RATE // 2)
+    windows = MelWindows([wav, wav[:3000]], context=3, hop=64)
+    assert len(windows) == window_count([wav.numel(), 3000], 3, 64)
+    assert windows.dim == 3 * N_MELS
+    coarse = log_mel(MelSpectrogram(SAMPLE_RATE, N_FFT, FRAME_STEP, N_MELS)(wav[None]))[0].t()
+    for j in (0, 5, 20):  # the window starting at sample 256 j = fine frame 4 j
+        expected = coarse[j:j + 3].reshape(-1)
+        assert torch.allclose(windows.gather(torch.tensor([4 * j]))[0], expected, atol=1e-3)
+    windows.keep(10)
+    assert len(windows) == 10 and windows.starts[0] == 0
+
+
+def test_hop_for_takes_the_coarsest_hop_that_gives_enough_windows():
+    lengths = [SAMPLE_RATE] * 10  # 10 s of audio
+    assert hop_for(lengths, window_count(lengths, 4, 256), 4) == 256
+    assert hop_for(lengths, window_count(lengths, 4, 256) + 1, 4) == 128
+    assert hop_for(lengths, window_count(lengths, 4, 32), 4) == 32
+    assert hop_for(lengths, 10 ** 9, 4) == 8
+
+
+def test_training_samples_the_rank_and_keeps_encoder_init_across_quantizers():
+    rows = Rows(torch.randn(64, 12))
+    config = TrainConfig(dim=4, hidden=8, steps=5, batch_size=8, rank_every=2)
+    result = train_and_evaluate(RunSpec("simvq", 16, "normal"), config, rows, rows, log=print)
+    assert [step for step, _ in result["rank_history"]] == [0, 2, 4, 5]
+    assert all(0 < rank <= 4 for _, rank in result["rank_history"])
+    from simvq_audio.study.runs import build_model
+    vanilla = build_model(RunSpec("vanilla", 16, "uniform"), config, 12)
+    simvq = build_model(RunSpec("simvq", 16, "normal"), config, 12)
+    assert torch.equal(vanilla.encoder[0].weight, simvq.encoder[0].weight)
+    assert torch.equal(vanilla.decoder[-1].weight, simvq.decoder[-1].weight)
+
+
+def test_study_specs_cover_the_sweep_and_the_ablations():
+    names = [(s.name, s.num_codes, s.group) for s in study_specs([64, 128], 128)]
+    assert names == [("vanilla-uniform", 64, "sweep"), ("simvq-normal-C-frozen", 64, "sweep"),
+                     ("vanilla-uniform", 128, "sweep"), ("simvq-normal-C-frozen", 128, "sweep"),
+                     ("simvq-normal-C-trained", 128, "ablation"),
+                     ("simvq-uniform-C-frozen", 128, "ablation")]
+    extra = study_specs([64], 32)
+    assert ("simvq-normal-C-frozen", 32, "ablation") in [(s.name, s.num_codes, s.group)
+                                                         for s in extra]
+
+
+def test_tiny_study_writes_table_json_and_plots(tmp_path):
+    options = DataOptions(synthetic=True, heldout_vectors=200, train_seconds=8.0)
+    config = TrainConfig(dim=8, hidden=16, steps=6, batch_size=32, rank_every=3)
+    study = run_study(tmp_path, options, config, ks=[16, 64], ablation_k=64, log=print)
+    assert len(study["runs"]) == 6
+    assert study["data"]["heldout_vectors"] == 200
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [run["name"] for run in saved["runs"]] == [run["name"] for run in study["runs"]]
+    for run in saved["runs"]:
+        assert 0 < run["utilisation"] <= 1 and run["used_codes"] >= 1
+        assert [step for step, _ in run["rank_history"]] == [0, 3, 6]
+    table = (tmp_path / "results.md").read_text()
+    for run in saved["runs"]:
+        assert f"{100 * run['utilisation']:.1f} %" in table
+    assert "| 16 | vanilla-uniform |" in table and "| 64 | simvq-normal-C-frozen |" in table
+    assert "| uniform | frozen |" in table and "| normal | trained with W |" in table
+    for png in ("utilisation_vs_k.png", "rank_vs_step.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data-dir", "somewhere"], "give both --data-dir and --heldout-dir"),
+    (["--steps", "0"], "--steps must be a positive integer"),
+])
+def test_cli_reports_bad_options_in_one_line(tmp_path, args, message):
+    result = subprocess.run([sys.executable, str(TOOL), "--out", str(tmp_path), *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Codebook-collapse study: VanillaVQ vs SimVQ over codebook sizes, plus SimVQ ablations.
+
+Trains the same small log-mel autoencoder once per quantizer and codebook size (same seed, data,
+steps, optimiser, batch) and writes ``results.json``, ``results.md``, ``utilisation_vs_k.png``
+and ``rank_vs_step.png`` into ``--out``. See docs/collapse_study.md.
+
+    .venv/bin/python tools/collapse_study.py --out exp/collapse            # the default study
+    .venv/bin/python tools/collapse_study.py --out exp/c262k --ks 1024 8192 65536 262144
+    .venv/bin/python tools/collapse_study.py --out exp/mine \\
+        --data-dir data/train --heldout-dir data/dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from simvq_audio.corpora.command import run_command
+from simvq_audio.errors import UserInputError
+from simvq_audio.study.collapse import DEFAULT_ABLATION_K, DEFAULT_KS, run_study
+from simvq_audio.study.data import DataOptions
+from simvq_audio.study.runs import TrainConfig
+
+DEFAULTS = TrainConfig()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tools/collapse_study.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for results and plots")
+    parser.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS),
+                        help="codebook sizes of the sweep (default: %(default)s)")
+    parser.add_argument("--ablation-k", type=int, default=DEFAULT_ABLATION_K,
+                        help="codebook size of the SimVQ ablations (default: %(default)s)")
+    data = parser.add_argument_group("data (default: the espeak-ng mini corpus)")
+    data.add_argument("--data-dir", type=Path, help="Kaldi data dir to train on")
+    data.add_argument("--heldout-dir", type=Path, help="Kaldi data dir to measure on")
+    data.add_argument("--corpus-cache", type=Path,
+                      help="where the mini corpus is generated (default: OUT/corpus)")
+    data.add_argument("--utts-per-speaker", type=int, default=DataOptions.utts_per_speaker)
+    data.add_argument("--synthetic", action="store_true",
+                      help="use the synthetic speech-like source instead of espeak-ng")
+    data.add_argument("--heldout-vectors", type=int,
+                      help="held-out windows (default: 4 x the largest K)")
+    data.add_argument("--train-seconds", type=float, default=DataOptions.train_seconds,
+                      help="cap on training audio (default: %(default)s)")
+    train = parser.add_argument_group("training (shared by every run)")
+    train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="code dimension")
+    train.add_argument("--hidden", type=int, default=DEFAULTS.hidden)
+    train.add_argument("--steps", type=int, default=DEFAULTS.steps)
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    train.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    train.add_argument("--beta", type=float, default=DEFAULTS.beta)
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    train.add_argument("--rank-every", type=int, default=DEFAULTS.rank_every,
+                       help="steps between effective-rank samples")
+    train.add_argument("--vanilla-init", choices=("uniform", "normal"), default="uniform",
+                       help="VanillaVQ codebook init (default: %(default)s, the VQGAN init)")
+    train.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    positive = {"--steps": args.steps, "--batch-size": args.batch_size, "--dim": args.dim,
+                "--hidden": args.hidden, "--rank-every": args.rank_every,
+                "--utts-per-speaker": args.utts_per_speaker}
+    for flag, value in positive.items():
+        if value < 1:
+            raise UserInputError(f"{flag} must be a positive integer, got {value}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ks = list(dict.fromkeys(args.ks))
+    data = DataOptions(data_dir=args.data_dir, heldout_dir=args.heldout_dir,
+                       corpus_cache=args.corpus_cache or args.out / "corpus",
+                       utts_per_speaker=args.utts_per_speaker, synthetic=args.synthetic,
+                       heldout_vectors=args.heldout_vectors or 4 * max(ks + [args.ablation_k]),
+                       train_seconds=args.train_seconds, seed=args.seed)
+    config = TrainConfig(dim=args.dim, hidden=args.hidden, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, beta=args.beta,
+                         seed=args.seed, rank_every=args.rank_every)
+    command = shlex.join(["tools/collapse_study.py", *argv])
+    run_study(args.out, data, config, ks, args.ablation_k, args.vanilla_init, command)
+    return 0
+
+
+if __name__ == "__main__":
+    run_command("collapse_study", main)

@@ -41,9 +41,9 @@ class TrainConfig:
 
     dim: int = 32
     hidden: int = 256
-    steps: int = 600
+    steps: int = 800
     batch_size: int = 512
-    lr: float = 1e-3
+    lr: float = 3e-3
     beta: float = 0.25
     seed: int = 0
     rank_every: int = 25

@@ -18,7 +18,7 @@ from simvq_audio.study.evaluate import code_matrix_rank, evaluate, uniform_use_b
 from simvq_audio.study.mel_windows import (FRAME_STEP, N_FFT, N_MELS, SAMPLE_RATE, MelWindows,
                                            hop_for, window_count)
 from simvq_audio.study.model import FrameAutoencoder
-from simvq_audio.study.runs import RunSpec, TrainConfig, train_and_evaluate
+from simvq_audio.study.runs import RunSpec, TrainConfig, build_model, train_and_evaluate
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "collapse_study.py"
 
@@ -105,7 +105,6 @@ def test_training_samples_the_rank_and_keeps_encoder_init_across_quantizers():
     result = train_and_evaluate(RunSpec("simvq", 16, "normal"), config, rows, rows, log=print)
     assert [step for step, _ in result["rank_history"]] == [0, 2, 4, 5]
     assert all(0 < rank <= 4 for _, rank in result["rank_history"])
-    from simvq_audio.study.runs import build_model
     vanilla = build_model(RunSpec("vanilla", 16, "uniform"), config, 12)
     simvq = build_model(RunSpec("simvq", 16, "normal"), config, 12)
     assert torch.equal(vanilla.encoder[0].weight, simvq.encoder[0].weight)

@@ -9,7 +9,7 @@ from pathlib import Path
 from simvq_audio.atomic import atomic_path
 from simvq_audio.metrics.plots import _pyplot, _save
 
-MATRIX = {"simvq": "W", "vanilla": "codebook"}
+MATRIX = {"simvq": "W", "vanilla": "codebook matrix"}
 """Which matrix's effective rank a run tracks (see :func:`~.evaluate.code_matrix`)."""
 
 
@@ -129,7 +129,7 @@ def plot_ranks(runs: list[dict], path: Path) -> None:
             steps, ranks = zip(*run["rank_history"])
             axis.plot(steps, ranks, label=f"{run['name']} K={run['num_codes']}",
                       linestyle="-" if run["group"] == "sweep" else "--")
-        axis.set_title(f"{kind}: effective rank of the {MATRIX[kind]}")
+        axis.set_title(f"{kind}: effective rank of {MATRIX[kind]}")
         axis.set_xlabel("training step")
         axis.set_ylabel("effective rank")
         axis.grid(alpha=0.3)

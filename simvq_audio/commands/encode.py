@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-from pathlib import Path
 
 NAME = "encode"
 HELP = "encode audio files into .codes files"
@@ -28,13 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import soundfile
-
     from simvq_audio.commands.codec_jobs import load_codec, plan_jobs, run_jobs
+    from simvq_audio.data.audio_io import audio_suffixes
 
-    extensions = tuple(f".{name.lower()}" for name in soundfile.available_formats())
-    jobs, many = plan_jobs(args.input, args.output, extensions + (".oga", ".aif"), ".codes",
-                           allow_scp=True)
+    jobs, many = plan_jobs(args.input, args.output, audio_suffixes(), ".codes", allow_scp=True)
     codec = load_codec(args)
     return run_jobs(jobs, many, args.batch_size,
                     lambda batch: _encode_batch(codec, batch, args.max_batch_seconds), "encode")
@@ -42,73 +38,46 @@ def run(args: argparse.Namespace) -> int:
 
 def _encode_batch(codec, jobs, max_batch_seconds: float) -> list[str | None]:
     """Encode and write each job; the error message of each job, or None."""
-    import torch
-
     from simvq_audio.commands.codec_jobs import STDIO, output_error
-    from simvq_audio.data.audio_io import read_audio
     from simvq_audio.errors import UserInputError
+    from simvq_audio.tokenize.batch_encode import encode_files
 
-    errors: dict[int, str] = {}
-    results = {}  # job index -> (Tokens, channels)
-    short = []  # (job index, wav [T] at the model rate, channels)
-    for index, job in enumerate(jobs):
+    if jobs[0].source == STDIO:  # stdin is only ever a single job
         try:
-            if job.source == STDIO:
-                results[index] = _encode_stdin(codec)
-                continue
-            info = _info(job.source)
-            if info.duration > max_batch_seconds:
-                results[index] = (codec.encode_file(job.source), info.channels)
-            else:
-                short.append((index, read_audio(job.source, codec.sample_rate)[0][0],
-                              info.channels))
+            results = [_encode_stdin(codec)]
         except UserInputError as error:
-            errors[index] = str(error)
-    if short:
-        sizes = [len(wav) for _, wav, _ in short]
-        batch = torch.zeros(len(short), 1, max(sizes))
-        for row, (_, wav, _) in zip(batch, short):
-            row[0, :len(wav)] = wav
-        tokens = codec.encode(batch, codec.sample_rate, lengths=sizes)
-        for item, (index, _, channels) in enumerate(short):
-            results[index] = (tokens[item], channels)
-    for index, (tokens, channels) in results.items():
-        target = jobs[index].target
+            results = [str(error)]
+    else:
+        results = encode_files(codec, [job.source for job in jobs], max_batch_seconds)
+    errors: list[str | None] = []
+    for job, result in zip(jobs, results):
+        if isinstance(result, str):
+            errors.append(result)
+            continue
         try:
-            if target == STDIO:
+            if job.target == STDIO:
                 buffer = io.BytesIO()
-                codec.save_codes(tokens, buffer, channels)
+                codec.save_codes(result.tokens, buffer, result.channels)
                 sys.stdout.buffer.write(buffer.getvalue())
                 sys.stdout.buffer.flush()
             else:
-                codec.save_codes(tokens, target, channels)
+                codec.save_codes(result.tokens, job.target, result.channels)
+            errors.append(None)
         except OSError as error:
-            errors[index] = output_error(target, error)
-    return [errors.get(index) for index in range(len(jobs))]
-
-
-def _info(path: str):
-    import soundfile
-
-    from simvq_audio.errors import UserInputError
-
-    if not Path(path).is_file():
-        raise UserInputError(f"{path}: no such audio file")
-    try:
-        return soundfile.info(path)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise UserInputError(f"{path}: not a readable audio file ({error})") from None
+            errors.append(output_error(job.target, error))
+    return errors
 
 
 def _encode_stdin(codec):
-    """Read audio from stdin (any format soundfile reads) -> ``(Tokens, channels)``."""
+    """Read audio from stdin (any format soundfile reads) -> an ``EncodedFile``."""
     import soundfile
 
     from simvq_audio.errors import UserInputError
+    from simvq_audio.tokenize.batch_encode import EncodedFile
 
     try:
         data, rate = soundfile.read(io.BytesIO(sys.stdin.buffer.read()), dtype="float32",
                                     always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise UserInputError(f"stdin: not readable audio ({error})") from None
-    return codec.encode(data.T, rate), data.shape[1]
+    return EncodedFile(codec.encode(data.T, rate), data.shape[1])

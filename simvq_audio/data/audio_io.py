@@ -44,6 +44,11 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bo
     return prepare_waveform(wav, file_rate, sample_rate, mono), sample_rate or file_rate
 
 
+def audio_suffixes() -> tuple[str, ...]:
+    """Lower-case file name endings of the formats soundfile reads (``.wav``, ``.flac``, ...)."""
+    return tuple(f".{name.lower()}" for name in soundfile.available_formats()) + (".oga", ".aif")
+
+
 def check_waveform(wav: torch.Tensor, what: str) -> None:
     """Refuse an empty waveform or one with NaN/inf samples. ``wav``: ``[..., T]``."""
     if wav.shape[-1] == 0:

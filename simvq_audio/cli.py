@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("train", "train", "train a codec (accelerate: CPU, one or many GPUs, many nodes)"),
     ("params", "params", "print the parameter count of each part of a codec config"),
     ("image", "image", "image tokenizer: sample patches, train, export, encode, decode, score"),
+    ("tokenize", "tokenize", "tokenize a corpus into resumable ark/scp and parquet shards"),
 ]
 
 

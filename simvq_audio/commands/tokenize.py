@@ -1,0 +1,108 @@
+"""``simvq-audio tokenize``: tokens for every utterance of a corpus, in shards, resumable and
+spread over processes.
+
+    simvq-audio tokenize --model exp/simvq_65k/model --data-dir data/train --out dump/train
+    accelerate launch --multi_gpu --num_processes 8 -m simvq_audio.cli tokenize --device cuda ...
+    accelerate launch --multi_gpu --num_processes 2 -m simvq_audio.cli tokenize --device cpu ...
+
+(With accelerate 1.15, ``accelerate launch --cpu --num_processes N`` starts a single process:
+use ``--multi_gpu`` and ``--device cpu`` for several CPU processes, as above.)
+
+Writes ``OUT/shards/shard-NNNNN.{ark,scp,parquet,done.json}``, ``OUT/tokens.scp`` and
+``OUT/index.json``; see :mod:`simvq_audio.tokenize`. Exit status 0 when every utterance was
+tokenized (and ``--verify`` found nothing), 1 when some failed or a shard is damaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "tokenize"
+HELP = "tokenize a corpus into resumable ark/scp and parquet shards"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from simvq_audio.commands.codec_jobs import add_model_arguments
+
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data-dir", help="Kaldi data dir (wav.scp, optional utt2dur)")
+    source.add_argument("--audio-dir", help="directory of audio files (ids: relative paths "
+                        "without suffix)")
+    parser.add_argument("--out", required=True, help="output directory, e.g. dump/train")
+    parser.add_argument("--format", choices=("ark", "parquet", "both"), default="both",
+                        help="what to write (default: %(default)s)")
+    parser.add_argument("--batch-seconds", type=float, default=120.0,
+                        help="most padded audio per batch; longer files are streamed alone "
+                        "(default: %(default)s)")
+    parser.add_argument("--shard-size", type=int, default=500,
+                        help="utterances per shard (default: %(default)s)")
+    parser.add_argument("--verify", action="store_true",
+                        help="check every shard when done (checksums, ids, token range)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an output dir made by another model or plan")
+    add_model_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from simvq_audio.commands.codec_jobs import load_codec
+    from simvq_audio.tokenize import inputs
+    from simvq_audio.tokenize.finalize import finalize
+    from simvq_audio.tokenize.index import RunIdentity, open_output
+    from simvq_audio.tokenize.plan import plan_hash, plan_shards
+    from simvq_audio.tokenize.runner import tokenize_shards
+    from simvq_audio.tokenize.shard_files import FORMATS
+    from simvq_audio.tokenize.verify import verify_output
+
+    utterances = (inputs.from_data_dir(args.data_dir) if args.data_dir
+                  else inputs.from_audio_dir(args.audio_dir))
+    shards = plan_shards(utterances, args.shard_size)
+    rank, world_size = _join_processes(args)
+    codec = load_codec(args)
+    identity = RunIdentity(codec.model_hash, dataclasses.asdict(codec.config), plan_hash(shards),
+                           args.shard_size, len(utterances), len(shards), FORMATS[args.format])
+    out = Path(args.out)
+    open_output(out, identity, args.overwrite)
+    report = tokenize_shards(codec, out, shards, identity, args.batch_seconds, args.batch_size,
+                             rank, world_size)
+    rate = report.audio_seconds / max(report.wall_seconds, 1e-9)
+    print(f"simvq-audio tokenize: wrote {report.written} shard(s), skipped {report.skipped} "
+          f"done, {report.audio_seconds / 3600:.3f} h of audio in {report.wall_seconds:.1f} s "
+          f"({rate:.1f} audio-h per hour)", file=sys.stderr)
+    summary = finalize(out, shards, identity)
+    if summary is None:
+        print("simvq-audio tokenize: other processes are still writing shards; the last to "
+              f"finish completes {out}", file=sys.stderr)
+        return 0
+    for line in summary.lines():
+        print(f"simvq-audio tokenize: {line}", file=sys.stderr)
+    status = 1 if summary.failures else 0
+    if args.verify:
+        problems = verify_output(out, shards, identity, codec.codebook_size)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        print(f"simvq-audio tokenize: verify: {len(shards)} shard(s), "
+              f"{len(problems)} problem(s)", file=sys.stderr)
+        status = max(status, 1 if problems else 0)
+    return status
+
+
+def _join_processes(args: argparse.Namespace) -> tuple[int, int]:
+    """``(rank, world size)`` under ``accelerate launch`` (``(0, 1)`` without it); with several
+    processes, ``--device cuda`` becomes each process's own GPU."""
+    import torch
+    from accelerate import PartialState
+
+    from simvq_audio.errors import UserInputError
+
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        raise UserInputError(f"--device {args.device!r}: {error}") from None
+    state = PartialState(cpu=device.type == "cpu")
+    if state.num_processes > 1 and device.type == "cuda" and device.index is None:
+        args.device = str(state.device)
+    return state.process_index, state.num_processes

@@ -1,0 +1,17 @@
+"""Tokenizing whole corpora: ``simvq-audio tokenize`` in shards, resumable, over many processes.
+
+The data path: :mod:`.inputs` (utterances of a data dir or audio dir) -> :mod:`.plan` (id-sorted
+shards, length-sorted batches; the same for any number of processes) -> :mod:`.batch_encode`
+(files -> tokens) -> :mod:`.shard_files` (ark/scp and parquet, atomic) -> :mod:`.markers` (a done
+marker per shard with checksums) -> :mod:`.finalize` (merged ``tokens.scp``, complete
+:mod:`.index`) and :mod:`.verify`. :mod:`.runner` drives one process's shards.
+
+An output directory ``OUT``::
+
+    OUT/index.json                   model hash + config, plan, formats, totals, failures
+    OUT/tokens.scp                   all shards' scp lines, in id order (ark formats)
+    OUT/shards/shard-00000.ark/.scp  Kaldi int32 vectors (kaldiio.load_scp reads them)
+    OUT/shards/shard-00000.parquet   utt_id, tokens, num_frames, num_samples, sample_rate,
+                                     model_hash (pandas, HuggingFace datasets)
+    OUT/shards/shard-00000.done.json done marker: counts, sha256 per file, failures
+"""

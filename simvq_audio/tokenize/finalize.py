@@ -1,0 +1,80 @@
+"""Finishing an output directory once every shard is done: the merged ``tokens.scp``, the complete
+``index.json`` and the summary.
+
+Any process may call :func:`finalize` at any time: it does nothing until all shards are done, and
+doing it twice writes the same bytes (every file is replaced atomically). Under ``accelerate
+launch`` every rank calls it after its own shards, so the last one to finish completes the
+directory, without a collective that could time out while a slow rank works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from simvq_audio.atomic import atomic_path
+from simvq_audio.tokenize.index import RunIdentity, write_index
+from simvq_audio.tokenize.markers import (ShardMarker, marker_path, marker_problems, read_marker,
+                                          shards_dir)
+from simvq_audio.tokenize.plan import Shard
+from simvq_audio.tokenize.shard_files import file_names
+
+SCP_NAME = "tokens.scp"
+
+
+@dataclass
+class Summary:
+    """The totals of a complete output directory."""
+
+    utterances: int
+    tokenized: int
+    frames: int
+    seconds: float
+    failures: dict[str, str]
+    """Utterance id -> why it could not be tokenized."""
+
+    def lines(self) -> list[str]:
+        """The summary for the terminal: hours, tokens, failures with reasons."""
+        lines = [f"tokenized {self.tokenized} of {self.utterances} utterances: "
+                 f"{self.seconds / 3600:.3f} h of audio, {self.frames} tokens"]
+        if self.failures:
+            lines.append(f"{len(self.failures)} utterance(s) failed and were skipped:")
+            lines += [f"  {utt_id}: {reason}" for utt_id, reason in self.failures.items()]
+        return lines
+
+
+def finalize(out: Path, shards: list[Shard], identity: RunIdentity) -> Summary | None:
+    """Complete ``out`` if every shard is done and return its summary; else None."""
+    if any(marker_problems(out, shard.name, identity.model_hash, identity.plan_hash,
+                           identity.formats) for shard in shards):
+        return None
+    markers: list[ShardMarker] = [read_marker(out, shard.name) for shard in shards]
+    _remove_foreign_files(out, shards, identity.formats)
+    if "ark" in identity.formats:
+        with atomic_path(out / SCP_NAME) as tmp:
+            tmp.write_text("".join((shards_dir(out) / f"{shard.name}.scp").read_text("utf-8")
+                                   for shard in shards), encoding="utf-8")
+    failures = {utt_id: reason for marker in markers for utt_id, reason in marker.failures.items()}
+    summary = Summary(identity.num_utterances, sum(marker.count for marker in markers),
+                      sum(marker.frames for marker in markers),
+                      sum(marker.seconds for marker in markers), failures)
+    write_index(out, identity, complete=True,
+                shards=[{"name": marker.shard, "count": marker.count, "files": marker.files}
+                        for marker in markers],
+                totals={"utterances": summary.utterances, "tokenized": summary.tokenized,
+                        "failed": len(failures), "frames": summary.frames,
+                        "hours": summary.seconds / 3600},
+                failures=failures)
+    return summary
+
+
+def _remove_foreign_files(out: Path, shards: list[Shard], formats: tuple[str, ...]) -> None:
+    """Delete files in ``shards/`` that are not part of this plan: shards of an overwritten run,
+    formats no longer asked for, temporary files of interrupted writes."""
+    keep = {marker_path(out, shard.name).name for shard in shards}
+    keep |= {name for shard in shards for name in file_names(shard.name, formats)}
+    for path in shards_dir(out).iterdir():
+        if path.name not in keep and path.is_file():
+            path.unlink(missing_ok=True)
+    if "ark" not in formats:
+        (out / SCP_NAME).unlink(missing_ok=True)

@@ -1,0 +1,78 @@
+"""The tokenization plan: utterances -> shards -> length-sorted batches.
+
+Shard ``i`` holds utterances ``[i * shard_size, (i + 1) * shard_size)`` of the id-sorted list, so
+the plan depends only on the utterances and the shard size, never on the number of processes:
+any world size writes the same shards, byte for byte. Under ``accelerate launch`` rank ``r`` of
+``w`` takes shards ``r, r + w, r + 2w, ...``. Inside a shard, utterances are sorted by duration
+and cut into batches of similar length; batching changes only the speed, not the tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from simvq_audio.errors import UserInputError
+from simvq_audio.tokenize.inputs import Utterance
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of a plan: its utterances, sorted by id."""
+
+    index: int
+    utterances: tuple[Utterance, ...]
+
+    @property
+    def name(self) -> str:
+        return f"shard-{self.index:05d}"
+
+
+def plan_shards(utterances: list[Utterance], shard_size: int) -> list[Shard]:
+    """Cut the id-sorted ``utterances`` into shards of ``shard_size`` (the last may be smaller)."""
+    if shard_size < 1:
+        raise UserInputError(f"--shard-size must be at least 1, got {shard_size}")
+    if not utterances:
+        raise UserInputError("there are no utterances to tokenize")
+    ordered = sorted(utterances, key=lambda utt: utt.utt_id.encode("utf-8"))
+    return [Shard(number, tuple(ordered[start:start + shard_size]))
+            for number, start in enumerate(range(0, len(ordered), shard_size))]
+
+
+def plan_hash(shards: list[Shard]) -> str:
+    """Identity of the plan: which ids lie in which shard (sha256 hex, first 32 characters)."""
+    digest = hashlib.sha256()
+    for shard in shards:
+        digest.update(f"{shard.name}\n".encode())
+        for utt in shard.utterances:
+            digest.update(f"{utt.utt_id}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def rank_shards(shards: list[Shard], rank: int, world_size: int) -> list[Shard]:
+    """The shards process ``rank`` of ``world_size`` writes: every ``world_size``-th."""
+    return shards[rank::world_size]
+
+
+def plan_batches(shard: Shard, batch_seconds: float, batch_size: int) -> list[list[Utterance]]:
+    """The shard's utterances in batches of similar duration, shortest first.
+
+    A batch holds at most ``batch_size`` utterances and at most ``batch_seconds`` of padded
+    audio (its size times its longest duration); a longer utterance, or one of unknown duration,
+    is a batch of its own.
+    """
+    if batch_seconds <= 0 or batch_size < 1:
+        raise UserInputError(f"--batch-seconds must be positive and --batch-size at least 1, got "
+                             f"{batch_seconds} and {batch_size}")
+    known = sorted((utt for utt in shard.utterances if utt.duration is not None),
+                   key=lambda utt: (utt.duration, utt.utt_id))
+    batches: list[list[Utterance]] = []
+    for utt in known:
+        current = batches[-1] if batches else []
+        fits = current and len(current) < batch_size and (
+            (len(current) + 1) * utt.duration <= batch_seconds)
+        if fits:
+            current.append(utt)
+        else:
+            batches.append([utt])
+    return batches + [[utt] for utt in shard.utterances if utt.duration is None]

@@ -1,0 +1,94 @@
+"""The files of one shard, written atomically, and read back.
+
+* ``ark``: ``<shard>.ark`` (Kaldi binary int32 vectors, one per utterance, as ``copy-int-vector``
+  writes them) and ``<shard>.scp`` (``utt-id <out>/shards/<shard>.ark:offset``), both through
+  kaldiio, so ESPnet-style pipelines read them with ``kaldiio.load_scp``.
+* ``parquet``: ``<shard>.parquet`` with the columns ``utt_id`` (string), ``tokens``
+  (list<int32>), ``num_frames`` (int32), ``num_samples`` (int64, at the model rate),
+  ``sample_rate`` (int32) and ``model_hash`` (string), for pandas or HuggingFace ``datasets``.
+
+Records are written in utterance-id order, so a shard's bytes depend only on its tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simvq_audio.atomic import atomic_path
+
+FORMATS = {"ark": ("ark",), "parquet": ("parquet",), "both": ("ark", "parquet")}
+"""``--format`` choices -> the shard formats they write."""
+
+
+@dataclass
+class TokenRecord:
+    """One utterance's tokens: ``tokens [T']`` int32, ``num_samples`` at the model rate."""
+
+    utt_id: str
+    tokens: np.ndarray
+    num_samples: int
+
+
+def file_names(shard_name: str, formats: tuple[str, ...]) -> list[str]:
+    """The names of the files a shard has in ``formats``."""
+    names = {"ark": [f"{shard_name}.ark", f"{shard_name}.scp"], "parquet": [f"{shard_name}.parquet"]}
+    return [name for fmt in formats for name in names[fmt]]
+
+
+def write_shard(folder: Path, shard_name: str, records: list[TokenRecord],
+                formats: tuple[str, ...], model_hash: str, sample_rate: int) -> None:
+    """Write the shard's files in ``formats`` into ``folder``, each atomically."""
+    records = sorted(records, key=lambda record: record.utt_id.encode("utf-8"))
+    if "ark" in formats:
+        _write_ark(folder, shard_name, records)
+    if "parquet" in formats:
+        _write_parquet(folder / f"{shard_name}.parquet", records, model_hash, sample_rate)
+
+
+def read_ark(path: Path) -> list[tuple[str, np.ndarray]]:
+    """``(utt-id, tokens [T'])`` per record of an ark, in file order."""
+    import kaldiio
+
+    return [(utt_id, np.asarray(tokens)) for utt_id, tokens in kaldiio.load_ark(str(path))]
+
+
+def read_parquet(path: Path):
+    """A shard's parquet file as a ``pyarrow.Table``."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
+
+
+def _write_ark(folder: Path, shard_name: str, records: list[TokenRecord]) -> None:
+    """``<shard>.ark`` and its ``<shard>.scp``, whose lines name the final ark path."""
+    import kaldiio
+
+    ark = folder / f"{shard_name}.ark"
+    with atomic_path(ark) as tmp_ark, atomic_path(folder / f"{shard_name}.scp") as tmp_scp:
+        kaldiio.save_ark(str(tmp_ark), {r.utt_id: r.tokens.astype(np.int32) for r in records},
+                         scp=str(tmp_scp))
+        lines = []
+        for line in tmp_scp.read_text(encoding="utf-8").splitlines():
+            utt_id, location = line.split(" ", 1)
+            lines.append(f"{utt_id} {ark}:{location.rpartition(':')[2]}\n")
+        tmp_scp.write_text("".join(lines), encoding="utf-8")
+
+
+def _write_parquet(path: Path, records: list[TokenRecord], model_hash: str,
+                   sample_rate: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "utt_id": pa.array([r.utt_id for r in records], pa.string()),
+        "tokens": pa.array([r.tokens.astype(np.int32) for r in records], pa.list_(pa.int32())),
+        "num_frames": pa.array([len(r.tokens) for r in records], pa.int32()),
+        "num_samples": pa.array([r.num_samples for r in records], pa.int64()),
+        "sample_rate": pa.array([sample_rate] * len(records), pa.int32()),
+        "model_hash": pa.array([model_hash] * len(records), pa.string()),
+    })
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)

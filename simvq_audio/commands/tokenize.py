@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-size", type=int, default=500,
                         help="utterances per shard (default: %(default)s)")
     parser.add_argument("--verify", action="store_true",
-                        help="check every shard when done (checksums, ids, token range)")
+                        help="only check the output dir: every shard's checksums, counts, ids "
+                        "and token range; exit 1 listing damaged shards (a run without "
+                        "--verify redoes them)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an output dir made by another model or plan")
     add_model_arguments(parser)
@@ -55,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from simvq_audio.tokenize.plan import plan_hash, plan_shards
     from simvq_audio.tokenize.runner import tokenize_shards
     from simvq_audio.tokenize.shard_files import FORMATS
-    from simvq_audio.tokenize.verify import verify_output
 
     utterances = (inputs.from_data_dir(args.data_dir) if args.data_dir
                   else inputs.from_audio_dir(args.audio_dir))
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     identity = RunIdentity(codec.model_hash, dataclasses.asdict(codec.config), plan_hash(shards),
                            args.shard_size, len(utterances), len(shards), FORMATS[args.format])
     out = Path(args.out)
+    if args.verify:
+        return _verify(out, shards, identity, codec.codebook_size)
     open_output(out, identity, args.overwrite)
     report = tokenize_shards(codec, out, shards, identity, args.batch_seconds, args.batch_size,
                              rank, world_size)
@@ -79,15 +82,25 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for line in summary.lines():
         print(f"simvq-audio tokenize: {line}", file=sys.stderr)
-    status = 1 if summary.failures else 0
-    if args.verify:
-        problems = verify_output(out, shards, identity, codec.codebook_size)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        print(f"simvq-audio tokenize: verify: {len(shards)} shard(s), "
-              f"{len(problems)} problem(s)", file=sys.stderr)
-        status = max(status, 1 if problems else 0)
-    return status
+    return 1 if summary.failures else 0
+
+
+def _verify(out: Path, shards, identity, codebook_size: int) -> int:
+    """Check ``out`` against the plan and model; print the problems; exit status 0 or 1."""
+    from simvq_audio.errors import UserInputError
+    from simvq_audio.tokenize.verify import verify_output
+
+    if not out.is_dir():
+        raise UserInputError(f"--out {out}: no such directory to verify")
+    problems = verify_output(out, shards, identity, codebook_size)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    damaged = sorted({problem.split(":")[0] for problem in problems
+                      if problem.startswith("shard-")})
+    print(f"simvq-audio tokenize: verify {out}: {len(shards)} shard(s), {len(damaged)} damaged"
+          f"{' (' + ', '.join(damaged) + '; run without --verify to redo them)' if damaged else ''}"
+          f", {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _join_processes(args: argparse.Namespace) -> tuple[int, int]:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from simvq_audio.atomic import atomic_path
 from simvq_audio.tokenize.index import RunIdentity, write_index
-from simvq_audio.tokenize.markers import (ShardMarker, marker_path, marker_problems, read_marker,
-                                          shards_dir)
+from simvq_audio.tokenize.markers import (MARKERS_DIR, ShardMarker, marker_path, marker_problems,
+                                          read_marker)
 from simvq_audio.tokenize.plan import Shard
-from simvq_audio.tokenize.shard_files import file_names
+from simvq_audio.tokenize.shard_files import file_names, shard_path
 
 SCP_NAME = "tokens.scp"
 
@@ -52,7 +52,7 @@ def finalize(out: Path, shards: list[Shard], identity: RunIdentity) -> Summary |
     _remove_foreign_files(out, shards, identity.formats)
     if "ark" in identity.formats:
         with atomic_path(out / SCP_NAME) as tmp:
-            tmp.write_text("".join((shards_dir(out) / f"{shard.name}.scp").read_text("utf-8")
+            tmp.write_text("".join(shard_path(out, shard.name, "scp").read_text("utf-8")
                                    for shard in shards), encoding="utf-8")
     failures = {utt_id: reason for marker in markers for utt_id, reason in marker.failures.items()}
     summary = Summary(identity.num_utterances, sum(marker.count for marker in markers),
@@ -69,12 +69,13 @@ def finalize(out: Path, shards: list[Shard], identity: RunIdentity) -> Summary |
 
 
 def _remove_foreign_files(out: Path, shards: list[Shard], formats: tuple[str, ...]) -> None:
-    """Delete files in ``shards/`` that are not part of this plan: shards of an overwritten run,
-    formats no longer asked for, temporary files of interrupted writes."""
-    keep = {marker_path(out, shard.name).name for shard in shards}
-    keep |= {name for shard in shards for name in file_names(shard.name, formats)}
-    for path in shards_dir(out).iterdir():
-        if path.name not in keep and path.is_file():
-            path.unlink(missing_ok=True)
+    """Delete files in ``ark/``, ``parquet/`` and ``done/`` that are not part of this run: shards
+    of an overwritten run, formats no longer asked for, temporary files of interrupted writes."""
+    keep = {marker_path(out, shard.name) for shard in shards}
+    keep |= {out / name for shard in shards for name in file_names(shard.name, formats)}
+    for folder in ("ark", "parquet", MARKERS_DIR):
+        for path in (out / folder).glob("*") if (out / folder).is_dir() else ():
+            if path not in keep and path.is_file():
+                path.unlink(missing_ok=True)
     if "ark" not in formats:
         (out / SCP_NAME).unlink(missing_ok=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from simvq_audio.atomic import atomic_path
 from simvq_audio.errors import UserInputError
-from simvq_audio.tokenize.markers import shards_dir
 
 INDEX_NAME = "index.json"
 FORMAT_VERSION = 1
@@ -75,7 +74,7 @@ def open_output(out: Path, identity: RunIdentity, overwrite: bool) -> None:
         index["plan"]["hash"] == identity.plan_hash and
         index.get("formats") == list(identity.formats))
     if not same:
-        shards_dir(out).mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         write_index(out, identity, complete=False)
 
 

@@ -1,4 +1,4 @@
-"""Per-shard done markers: ``shards/<shard>.done.json``, written (atomically) after the shard's
+"""Per-shard done markers: ``done/<shard>.json``, written (atomically) after the shard's
 files, so a shard with a valid marker is complete.
 
 A marker records the model and plan it was made with, the number of utterances written, a hash of
@@ -17,7 +17,7 @@ from pathlib import Path
 from simvq_audio.atomic import atomic_path
 from simvq_audio.tokenize.shard_files import file_names
 
-SHARDS_DIR = "shards"
+MARKERS_DIR = "done"
 
 
 @dataclass
@@ -35,17 +35,13 @@ class ShardMarker:
     seconds: float
     """Audio written, in seconds at the model rate."""
     files: dict[str, str] = field(default_factory=dict)
-    """File name -> sha256 hex of its bytes."""
+    """File path relative to the output dir -> sha256 hex of its bytes."""
     failures: dict[str, str] = field(default_factory=dict)
     """Utterance id -> why it could not be tokenized."""
 
 
-def shards_dir(out: Path) -> Path:
-    return out / SHARDS_DIR
-
-
 def marker_path(out: Path, shard_name: str) -> Path:
-    return shards_dir(out) / f"{shard_name}.done.json"
+    return out / MARKERS_DIR / f"{shard_name}.json"
 
 
 def ids_sha256(utt_ids: list[str]) -> str:
@@ -62,8 +58,8 @@ def file_sha256(path: Path) -> str:
 
 def write_marker(out: Path, marker: ShardMarker, formats: tuple[str, ...]) -> None:
     """Checksum the shard's files in ``formats`` into ``marker`` and write it atomically."""
-    marker.files = {name: file_sha256(shards_dir(out) / name)
-                    for name in file_names(marker.shard, formats)}
+    marker.files = {name: file_sha256(out / name) for name in file_names(marker.shard, formats)}
+    marker_path(out, marker.shard).parent.mkdir(exist_ok=True)
     with atomic_path(marker_path(out, marker.shard)) as tmp:
         tmp.write_text(json.dumps(asdict(marker), indent=1, sort_keys=True) + "\n",
                        encoding="utf-8")
@@ -90,7 +86,7 @@ def marker_problems(out: Path, shard_name: str, model_hash: str, plan_hash: str,
         return ["written for another plan (other utterances or --shard-size)"]
     problems = []
     for name in file_names(shard_name, formats):
-        path = shards_dir(out) / name
+        path = out / name
         if name not in marker.files:
             problems.append(f"{name} is not recorded in the done marker")
         elif not path.is_file():

@@ -17,8 +17,7 @@ import numpy as np
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.tokenize.batch_encode import encode_files
 from simvq_audio.tokenize.index import RunIdentity
-from simvq_audio.tokenize.markers import (ShardMarker, ids_sha256, marker_problems, shards_dir,
-                                          write_marker)
+from simvq_audio.tokenize.markers import ShardMarker, ids_sha256, marker_problems, write_marker
 from simvq_audio.tokenize.plan import Shard, plan_batches, rank_shards
 from simvq_audio.tokenize.shard_files import TokenRecord, write_shard
 
@@ -91,7 +90,7 @@ def _tokenize_shard(codec: SimVQCodec, out: Path, shard: Shard, identity: RunIde
                                        num_samples))
             batch_samples += num_samples
         progress.advance(len(batch), batch_samples / codec.sample_rate)
-    write_shard(shards_dir(out), shard.name, records, identity.formats, identity.model_hash,
+    write_shard(out, shard.name, records, identity.formats, identity.model_hash,
                 codec.sample_rate)
     ids = sorted((record.utt_id for record in records), key=lambda utt_id: utt_id.encode())
     write_marker(out, ShardMarker(

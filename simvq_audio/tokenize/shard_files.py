@@ -1,9 +1,10 @@
 """The files of one shard, written atomically, and read back.
 
-* ``ark``: ``<shard>.ark`` (Kaldi binary int32 vectors, one per utterance, as ``copy-int-vector``
-  writes them) and ``<shard>.scp`` (``utt-id <out>/shards/<shard>.ark:offset``), both through
-  kaldiio, so ESPnet-style pipelines read them with ``kaldiio.load_scp``.
-* ``parquet``: ``<shard>.parquet`` with the columns ``utt_id`` (string), ``tokens``
+* ``ark``: ``ark/<shard>.ark`` (Kaldi binary int32 vectors, one per utterance, as
+  ``copy-int-vector`` writes them) and ``ark/<shard>.scp`` (``utt-id <out>/ark/<shard>.ark:offset``),
+  both through kaldiio, so ESPnet-style pipelines read them with ``kaldiio.load_scp``.
+* ``parquet``: ``parquet/<shard>.parquet`` (the folder holds nothing else, so
+  ``pandas.read_parquet("<out>/parquet")`` reads them all) with the columns ``utt_id`` (string), ``tokens``
   (list<int32>), ``num_frames`` (int32), ``num_samples`` (int64, at the model rate),
   ``sample_rate`` (int32) and ``model_hash`` (string), for pandas or HuggingFace ``datasets``.
 
@@ -32,20 +33,33 @@ class TokenRecord:
     num_samples: int
 
 
+_FOLDERS = {"ark": "ark", "scp": "ark", "parquet": "parquet"}
+"""File suffix -> the folder of the output dir that holds such files."""
+
+
+def shard_path(out: Path, shard_name: str, suffix: str) -> Path:
+    """Where the shard's ``ark``, ``scp`` or ``parquet`` file lies in the output dir ``out``."""
+    return out / _FOLDERS[suffix] / f"{shard_name}.{suffix}"
+
+
 def file_names(shard_name: str, formats: tuple[str, ...]) -> list[str]:
-    """The names of the files a shard has in ``formats``."""
-    names = {"ark": [f"{shard_name}.ark", f"{shard_name}.scp"], "parquet": [f"{shard_name}.parquet"]}
-    return [name for fmt in formats for name in names[fmt]]
+    """The paths (relative to the output dir) of the files a shard has in ``formats``."""
+    suffixes = {"ark": ("ark", "scp"), "parquet": ("parquet",)}
+    return [shard_path(Path(), shard_name, suffix).as_posix()
+            for fmt in formats for suffix in suffixes[fmt]]
 
 
-def write_shard(folder: Path, shard_name: str, records: list[TokenRecord],
+def write_shard(out: Path, shard_name: str, records: list[TokenRecord],
                 formats: tuple[str, ...], model_hash: str, sample_rate: int) -> None:
-    """Write the shard's files in ``formats`` into ``folder``, each atomically."""
+    """Write the shard's files in ``formats`` under the output dir ``out``, each atomically."""
     records = sorted(records, key=lambda record: record.utt_id.encode("utf-8"))
+    for fmt in formats:
+        (out / fmt).mkdir(parents=True, exist_ok=True)
     if "ark" in formats:
-        _write_ark(folder, shard_name, records)
+        _write_ark(shard_path(out, shard_name, "ark"), shard_path(out, shard_name, "scp"),
+                   records)
     if "parquet" in formats:
-        _write_parquet(folder / f"{shard_name}.parquet", records, model_hash, sample_rate)
+        _write_parquet(shard_path(out, shard_name, "parquet"), records, model_hash, sample_rate)
 
 
 def read_ark(path: Path) -> list[tuple[str, np.ndarray]]:
@@ -62,12 +76,11 @@ def read_parquet(path: Path):
     return pq.read_table(path)
 
 
-def _write_ark(folder: Path, shard_name: str, records: list[TokenRecord]) -> None:
-    """``<shard>.ark`` and its ``<shard>.scp``, whose lines name the final ark path."""
+def _write_ark(ark: Path, scp: Path, records: list[TokenRecord]) -> None:
+    """The ark and its scp, whose lines name the final ark path."""
     import kaldiio
 
-    ark = folder / f"{shard_name}.ark"
-    with atomic_path(ark) as tmp_ark, atomic_path(folder / f"{shard_name}.scp") as tmp_scp:
+    with atomic_path(ark) as tmp_ark, atomic_path(scp) as tmp_scp:
         kaldiio.save_ark(str(tmp_ark), {r.utt_id: r.tokens.astype(np.int32) for r in records},
                          scp=str(tmp_scp))
         lines = []

@@ -9,30 +9,38 @@ and ``tokens.scp`` must be the shards' scp files joined.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from simvq_audio.tokenize.finalize import SCP_NAME
-from simvq_audio.tokenize.index import RunIdentity, read_index
-from simvq_audio.tokenize.markers import (ids_sha256, marker_problems, read_marker,
-                                          shards_dir)
+from simvq_audio.tokenize.index import RunIdentity, index_path, read_index
+from simvq_audio.tokenize.markers import ids_sha256, marker_problems, read_marker
 from simvq_audio.tokenize.plan import Shard
-from simvq_audio.tokenize.shard_files import read_ark, read_parquet
+from simvq_audio.tokenize.shard_files import FORMATS, read_ark, read_parquet, shard_path
 
 
 def verify_output(out: Path, shards: list[Shard], identity: RunIdentity,
                   codebook_size: int) -> list[str]:
-    """Every problem found, as ``<where>: <what>`` lines (an empty list when all is well)."""
+    """Every problem found, as ``<where>: <what>`` lines (an empty list when all is well).
+
+    The formats checked are those the index records (``identity.formats`` without an index).
+    """
     problems = []
     index = read_index(out)
     if index is None or not index.get("complete"):
-        problems.append(f"{out / 'index.json'}: missing or not complete")
+        problems.append(f"{index_path(out)}: missing or not complete (the run has not finished)")
+    elif index["model"]["hash"] != identity.model_hash:
+        problems.append(f"{index_path(out)}: written by another model ({index['model']['hash']})")
+    if index is not None and isinstance(index.get("formats"), list) and (
+            set(index["formats"]) <= set(FORMATS["both"])):
+        identity = replace(identity, formats=tuple(index["formats"]))
     for shard in shards:
         problems += [f"{shard.name}: {problem}" for problem in
                      _shard_problems(out, shard, identity, codebook_size)]
     if "ark" in identity.formats:
-        joined = "".join(_read_text(shards_dir(out) / f"{shard.name}.scp") or ""
+        joined = "".join(_read_text(shard_path(out, shard.name, "scp")) or ""
                          for shard in shards)
         if _read_text(out / SCP_NAME) != joined:
             problems.append(f"{out / SCP_NAME}: differs from the shards' scp files joined")
@@ -56,9 +64,9 @@ def _shard_problems(out: Path, shard: Shard, identity: RunIdentity,
     contents = {}
     try:
         if "ark" in identity.formats:
-            contents["ark"] = read_ark(shards_dir(out) / f"{shard.name}.ark")
+            contents["ark"] = read_ark(shard_path(out, shard.name, "ark"))
         if "parquet" in identity.formats:
-            table = read_parquet(shards_dir(out) / f"{shard.name}.parquet")
+            table = read_parquet(shard_path(out, shard.name, "parquet"))
             problems += _parquet_problems(table, identity)
             contents["parquet"] = list(zip(table["utt_id"].to_pylist(),
                                            map(np.asarray, table["tokens"].to_pylist())))

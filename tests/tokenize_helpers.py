@@ -1,0 +1,65 @@
+"""Shared set-up of the tokenize tests: a tiny model dir, a small corpus with one corrupt file,
+and reading an output directory back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from simvq_audio.codec import SimVQCodec
+from simvq_audio.data.kaldi_dir import write_data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+CORRUPT = "utt3"
+SHARD_SIZE = 2
+
+
+def save_model(path: Path, seed: int = 0) -> tuple[SimVQCodec, Path]:
+    torch.manual_seed(seed)
+    codec = SimVQCodec.from_config(REPO / "recipes" / "tiny.yaml")
+    return codec, codec.save_pretrained(path)
+
+
+def make_corpus(root: Path, count: int = 7) -> Path:
+    """``count`` noisy tones of 0.1-0.4 s at various rates and channel counts, ``utt3`` not audio
+    at all; returns the data dir (absolute paths, no utt2dur)."""
+    rng = np.random.default_rng(0)
+    (root / "wav").mkdir(parents=True, exist_ok=True)
+    wav_scp = {}
+    for i in range(count):
+        utt_id, path = f"utt{i}", root / "wav" / f"utt{i}.wav"
+        rate, channels = [(16000, 1), (24000, 1), (44100, 2)][i % 3]
+        n = int(rate * (0.1 + 0.05 * ((i * 3) % 7)))
+        t = np.arange(n) / rate
+        wav = 0.3 * np.sin(2 * np.pi * (120 + 50 * i) * t) + 0.02 * rng.standard_normal(n)
+        soundfile.write(path, np.repeat(wav[:, None], channels, 1).astype(np.float32), rate)
+        if utt_id == CORRUPT:
+            path.write_bytes(b"RIFF not really a wav file")
+        wav_scp[utt_id] = str(path)
+    write_data_dir(root / "data", wav_scp)
+    return root / "data"
+
+
+def expected_tokens(codec: SimVQCodec, data: Path) -> dict[str, np.ndarray]:
+    """``codec.encode`` of each readable file of the data dir, alone."""
+    result = {}
+    for line in (data / "wav.scp").read_text().splitlines():
+        utt_id, path = line.split(" ", 1)
+        if utt_id != CORRUPT:
+            wav, rate = soundfile.read(path, dtype="float32", always_2d=True)
+            result[utt_id] = codec.encode(wav.T, rate)[0].tokens[0].numpy()
+    return result
+
+
+def output_files(out: Path) -> list[Path]:
+    """Every file of an output dir's shards (data files and done markers)."""
+    return sorted(path for folder in ("ark", "parquet", "done") for path in (out / folder).glob("*"))
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    """The token files of an output dir (ark and parquet: they hold no paths) by name."""
+    return {path.name: path.read_bytes() for path in output_files(out)
+            if path.suffix in (".ark", ".parquet")}

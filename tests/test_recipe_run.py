@@ -130,7 +130,7 @@ esac
     ("2", "2", "--num_processes 4 --num_machines 2 --machine_rank 1 --main_process_ip 10.0.0.1 "
                "--main_process_port 29500 --multi_gpu", "--max-steps 5"),
 ])
-def test_stages_3_to_7_call_the_codec_commands(ngpu, machines, launch, train_args, tmp_path):
+def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_args, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("accelerate", "simvq-audio"):
@@ -156,6 +156,13 @@ def test_stages_3_to_7_call_the_codec_commands(ngpu, machines, launch, train_arg
         assert f"simvq-audio decode --model {exp}/model {decoded}/codes {decoded}/wav" in lines
         assert (f"simvq-audio score --ref {data}/{x}/wav.scp --hyp {decoded}/wav --codes "
                 f"{decoded}/codes --out {exp}/scores/{x} --nj 3") in lines
-    assert len(lines) == 8
+    token_launch, device = ("--multi_gpu --num_processes 3 --num_machines 1 --mixed_precision "
+                            "no --dynamo_backend no", "cpu") if ngpu == "0" else (
+        launch, "cuda")
+    for x in ("train_filtered", "dev_clean_filtered", "test_clean", "test_other"):
+        assert (f"accelerate launch {token_launch} -m simvq_audio.cli tokenize --model "
+                f"{exp}/model --data-dir {data}/{x} --out {exp}/tokens/{x} --format both "
+                f"--shard-size 1000 --device {device}") in lines
+    assert len(lines) == 12
     assert "| metric | value |" in result.stdout
     assert tarfile.open(exp / "t.tar.gz").getnames() == ["model", "model/model.safetensors"]

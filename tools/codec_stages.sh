@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stages 3-7, the same for every corpus: train, export, decode the test sets, score, pack.
+# Stages 3-8, the same for every corpus: train, export, decode the test sets, score, pack, and
+# dump the tokens of every set (for TTS / speech-LM recipes).
 # Source after tools/recipe.sh (before parse_options, so the options below exist) and call
 # codec_stages after the corpus stages 0-2. Reads config, tag, ngpu, nj, data_dir, exp_dir and
 # the recipe's train_set, valid_set and test_sets (names of data dirs under $data_dir).
@@ -9,6 +10,8 @@ machine_rank=0              # rank of this machine (0: the main one)
 main_process_ip=127.0.0.1   # address of machine 0 (multi-machine training)
 main_process_port=29500     # port of machine 0 (multi-machine training)
 train_args=                 # extra arguments for simvq-audio train, e.g. "--max-steps 200"
+token_format=both           # stage 8 token files: ark (Kaldi ark/scp), parquet or both
+token_shard_size=1000       # stage 8: utterances per token shard
 
 codec_stages() {
     local exp=$exp_dir/$tag launch=(--cpu --num_processes 1)
@@ -27,6 +30,29 @@ codec_stages() {
     run_stage 6 "$exp" "score $test_sets" score_sets "$data_dir" "$exp/decode" "$exp/scores" \
         "$nj" $test_sets
     run_stage 7 "$exp" "pack the model" pack_model "$exp/model" "$exp/$tag.tar.gz"
+    local sets="$train_set $valid_set $test_sets"
+    run_stage 8 "$exp" "dump tokens of $sets" dump_tokens "$exp/model" "$data_dir" \
+        "$exp/tokens" "${launch[@]}" -- $sets
+}
+
+# dump_tokens MODEL DATA_DIR OUT LAUNCH_ARGS... -- SET...: OUT/<set>/ (tokens.scp, ark/, parquet/,
+# index.json) per set, over accelerate processes: the training GPUs, or nj CPU processes.
+dump_tokens() {
+    local model=$1 data=$2 out=$3 device=cpu x launch=()
+    shift 3
+    while [ "$1" != -- ]; do launch+=("$1"); shift; done
+    shift
+    if (( ngpu > 0 )); then
+        device=cuda
+    elif (( nj > 1 )); then  # accelerate's --cpu starts one process: --multi_gpu gives nj ranks
+        launch=(--multi_gpu --num_processes "$nj" --num_machines 1 --mixed_precision no
+                --dynamo_backend no)
+    fi
+    for x in "$@"; do
+        accelerate launch "${launch[@]}" -m simvq_audio.cli tokenize --model "$model" \
+            --data-dir "$data/$x" --out "$out/$x" --format "$token_format" \
+            --shard-size "$token_shard_size" --device "$device"
+    done
 }
 
 # decode_sets MODEL DATA_DIR DECODE_DIR SET...: encode each set to .codes, decode them to wav.

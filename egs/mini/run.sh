@@ -3,6 +3,7 @@
 # (10 synthetic speakers, ~6 min of speech, train/dev/test split by speaker). Stages:
 #   0 generate the corpus   1 Kaldi data dirs   2 duration filter
 #   3 train (tiny model, CPU)   4 export   5 encode + decode the test set   6 score   7 pack
+#   8 dump the tokens of every set (exp/<tag>/tokens/<set>)
 # Usage: bash egs/mini/run.sh [--stage N] [--stop_stage M]   (options: --help)
 cd "$(dirname "$0")" && source ../../tools/recipe.sh && source ../../tools/codec_stages.sh
 

@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
                              rank, world_size)
     rate = report.audio_seconds / max(report.wall_seconds, 1e-9)
     print(f"simvq-audio tokenize: wrote {report.written} shard(s), skipped {report.skipped} "
-          f"done, {report.audio_seconds / 3600:.3f} h of audio in {report.wall_seconds:.1f} s "
-          f"({rate:.1f} audio-h per hour)", file=sys.stderr)
+          f"done, {report.audio_seconds / 3600:.4g} h of audio in {report.wall_seconds:.1f} s "
+          f"({rate:.4g} audio-h per hour)", file=sys.stderr)
     summary = finalize(out, shards, identity)
     if summary is None:
         print("simvq-audio tokenize: other processes are still writing shards; the last to "

@@ -36,7 +36,7 @@ class Summary:
     def lines(self) -> list[str]:
         """The summary for the terminal: hours, tokens, failures with reasons."""
         lines = [f"tokenized {self.tokenized} of {self.utterances} utterances: "
-                 f"{self.seconds / 3600:.3f} h of audio, {self.frames} tokens"]
+                 f"{self.seconds / 3600:.4g} h of audio, {self.frames} tokens"]
         if self.failures:
             lines.append(f"{len(self.failures)} utterance(s) failed and were skipped:")
             lines += [f"  {utt_id}: {reason}" for utt_id, reason in self.failures.items()]

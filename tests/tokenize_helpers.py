@@ -56,7 +56,8 @@ def expected_tokens(codec: SimVQCodec, data: Path) -> dict[str, np.ndarray]:
 
 def output_files(out: Path) -> list[Path]:
     """Every file of an output dir's shards (data files and done markers)."""
-    return sorted(path for folder in ("ark", "parquet", "done") for path in (out / folder).glob("*"))
+    folders = ("ark", "parquet", "done")
+    return sorted(path for folder in folders for path in (out / folder).glob("*"))
 
 
 def shard_bytes(out: Path) -> dict[str, bytes]:

@@ -8,9 +8,10 @@ spread over processes.
 (With accelerate 1.15, ``accelerate launch --cpu --num_processes N`` starts a single process:
 use ``--multi_gpu`` and ``--device cpu`` for several CPU processes, as above.)
 
-Writes ``OUT/shards/shard-NNNNN.{ark,scp,parquet,done.json}``, ``OUT/tokens.scp`` and
-``OUT/index.json``; see :mod:`simvq_audio.tokenize`. Exit status 0 when every utterance was
-tokenized (and ``--verify`` found nothing), 1 when some failed or a shard is damaged.
+Writes ``OUT/ark/shard-NNNNN.{ark,scp}``, ``OUT/parquet/shard-NNNNN.parquet``,
+``OUT/done/shard-NNNNN.json``, ``OUT/tokens.scp`` and ``OUT/index.json``; see
+:mod:`simvq_audio.tokenize`. A rerun skips the finished shards. Exit status 0 when every utterance
+was tokenized (or ``--verify`` found nothing wrong), 1 when some failed or a shard is damaged.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an output dir made by another model or plan")
     add_model_arguments(parser)
+    parser.set_defaults(batch_size=32)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,29 +7,22 @@ so one bad file never stops the job.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from simvq_audio.data.kaldi_dir import Utterance, read_data_dir
 from simvq_audio.errors import UserInputError
 
 
-@dataclass(frozen=True)
-class Utterance:
-    """One utterance to tokenize: ``path`` absolute, ``duration`` in seconds (None: unknown)."""
-
-    utt_id: str
-    path: str
-    duration: float | None
-
-
 def from_data_dir(path: str | os.PathLike) -> list[Utterance]:
-    """The utterances of a Kaldi data dir, sorted by id (the tables are validated; the audio
-    files are only opened for their duration when there is no ``utt2dur``)."""
-    from simvq_audio.data.kaldi_dir import read_data_dir
+    """The utterances of a Kaldi data dir, sorted by id, each with its duration (None: unknown).
 
-    return [Utterance(utt.utt_id, str(utt.path),
-                      utt.duration if utt.duration is not None else _duration(utt.path))
+    The tables are validated; the audio files are only opened for their duration when there is
+    no ``utt2dur``.
+    """
+    return [utt if utt.duration is not None else
+            dataclasses.replace(utt, duration=_duration(utt.path))
             for utt in read_data_dir(path, check_audio=False)]
 
 
@@ -54,7 +47,7 @@ def from_audio_dir(path: str | os.PathLike) -> list[Utterance]:
         if utt_id in by_id:
             raise UserInputError(f"{file} and {by_id[utt_id]} would both have the id {utt_id!r}")
         by_id[utt_id] = file
-    return [Utterance(utt_id, str(by_id[utt_id].absolute()), _duration(by_id[utt_id]))
+    return [Utterance(utt_id, by_id[utt_id].absolute(), _duration(by_id[utt_id]))
             for utt_id in sorted(by_id, key=lambda key: key.encode("utf-8"))]
 
 

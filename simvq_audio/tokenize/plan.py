@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.errors import UserInputError
-from simvq_audio.tokenize.inputs import Utterance
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """The files of one shard, written atomically, and read back.
 
 * ``ark``: ``ark/<shard>.ark`` (Kaldi binary int32 vectors, one per utterance, as
-  ``copy-int-vector`` writes them) and ``ark/<shard>.scp`` (``utt-id <out>/ark/<shard>.ark:offset``),
-  both through kaldiio, so ESPnet-style pipelines read them with ``kaldiio.load_scp``.
+  ``copy-int-vector`` writes them) and ``ark/<shard>.scp`` (lines
+  ``utt-id <out>/ark/<shard>.ark:offset``), both through kaldiio, so ESPnet-style pipelines read
+  them with ``kaldiio.load_scp``.
 * ``parquet``: ``parquet/<shard>.parquet`` (the folder holds nothing else, so
-  ``pandas.read_parquet("<out>/parquet")`` reads them all) with the columns ``utt_id`` (string), ``tokens``
-  (list<int32>), ``num_frames`` (int32), ``num_samples`` (int64, at the model rate),
+  ``pandas.read_parquet("<out>/parquet")`` reads them all) with the columns ``utt_id`` (string),
+  ``tokens`` (list<int32>), ``num_frames`` (int32), ``num_samples`` (int64, at the model rate),
   ``sample_rate`` (int32) and ``model_hash`` (string), for pandas or HuggingFace ``datasets``.
 
 Records are written in utterance-id order, so a shard's bytes depend only on its tokens.
@@ -54,7 +55,7 @@ def write_shard(out: Path, shard_name: str, records: list[TokenRecord],
     """Write the shard's files in ``formats`` under the output dir ``out``, each atomically."""
     records = sorted(records, key=lambda record: record.utt_id.encode("utf-8"))
     for fmt in formats:
-        (out / fmt).mkdir(parents=True, exist_ok=True)
+        (out / _FOLDERS[fmt]).mkdir(parents=True, exist_ok=True)
     if "ark" in formats:
         _write_ark(shard_path(out, shard_name, "ark"), shard_path(out, shard_name, "scp"),
                    records)

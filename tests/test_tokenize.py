@@ -4,11 +4,13 @@ writing the same bytes (in process; the accelerate launch run is in test_tokeniz
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
 import kaldiio
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -141,9 +143,21 @@ def test_verify_checks_the_contents_against_the_data_dir(corpus, reference, tmp_
     marker = json.loads(marker_path.read_text())
     marker["count"] += 1
     marker_path.write_text(json.dumps(marker))
+    parquet = out / "parquet" / "shard-00001.parquet"
+    table = pq.read_table(parquet)
+    rows = table.to_pylist()
+    rows[0]["tokens"][0] = codec.codebook_size  # one past the last code
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), parquet)
+    marker_path = out / "done" / "shard-00001.json"
+    marker = json.loads(marker_path.read_text())
+    marker["files"]["parquet/shard-00001.parquet"] = hashlib.sha256(
+        parquet.read_bytes()).hexdigest()
+    marker_path.write_text(json.dumps(marker))
     assert tokenize(model, data, out, "--verify") == 1
-    assert "shard-00000: the done marker does not match the data dir's ids" in (
-        capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert "shard-00000: the done marker does not match the data dir's ids" in err
+    assert "shard-00001: parquet: tokens outside [0, 1024)" in err
+    assert "shard-00001: the ark and parquet files hold different tokens" in err
 
 
 def test_another_models_output_is_refused_unless_overwrite(corpus, tmp_path, capsys):

@@ -33,6 +33,9 @@ codec_stages() {
     local sets="$train_set $valid_set $test_sets"
     run_stage 8 "$exp" "dump tokens of $sets" dump_tokens "$exp/model" "$data_dir" \
         "$exp/tokens" "${launch[@]}" -- $sets
+    if (( stop_stage >= 6 )); then
+        show_scores "$exp/scores" $test_sets
+    fi
 }
 
 # dump_tokens MODEL DATA_DIR OUT LAUNCH_ARGS... -- SET...: OUT/<set>/ (tokens.scp, ark/, parquet/,
@@ -72,8 +75,18 @@ score_sets() {
     for x in "$@"; do
         simvq-audio score --ref "$data/$x/wav.scp" --hyp "$decoded/$x/wav" \
             --codes "$decoded/$x/codes" --out "$out/$x" --nj "$jobs"
+    done
+}
+
+# show_scores SCORE_DIR SET...: the table and plots of each set scored so far (the recipe's end).
+show_scores() {
+    local out=$1 x
+    shift
+    for x in "$@"; do
+        [ -f "$out/$x/summary.md" ] || continue
+        recipe_log "scores of $x (per utterance: $out/$x/scores.csv)"
         cat "$out/$x/summary.md"
-        echo "plots: $out/$x/*.png"
+        recipe_log "plots: $(echo "$out/$x"/*.png)"
     done
 }
 

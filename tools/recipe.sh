@@ -110,10 +110,12 @@ sys.exit(not (u.find_spec('simvq_audio') and u.find_spec('torch')))"
     recipe_log "stages $stage..$stop_stage, tag $tag, logs in $exp_dir/$tag/logs"
 }
 
+# Each line with a time stamp; a progress bar's redraw ('\r') counts as a line, so that training
+# progress shows while it runs, not in one line at the end.
 _recipe_timestamp() {
     local line
-    while IFS= read -r line || [ -n "$line" ]; do
-        printf '%(%F %T)T %s\n' -1 "$line"
+    stdbuf -oL tr '\r' '\n' | while IFS= read -r line || [ -n "$line" ]; do
+        if [ -n "$line" ]; then printf '%(%F %T)T %s\n' -1 "$line"; fi
     done
 }
 

@@ -126,9 +126,11 @@ class LossConfig:
 
 
 @dataclass
-class TrainConfig:
-    """Training defaults the trainer reads. ``max_steps``: about 50 epochs of LibriTTS-960
-    utterances (one random 1 s crop per utterance) at batch 20."""
+class RunConfig:
+    """The optimisation and run settings every trainer reads (the codec's :class:`TrainConfig`
+    and the image tokenizer's ``ImageTrainConfig`` extend it): the optimizer and schedule of
+    :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
+    defaults are the codec's; a subclass redeclares the fields whose defaults differ."""
 
     lr: float = 1e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
@@ -137,18 +139,25 @@ class TrainConfig:
     scheduler: Literal["constant", "cosine"] = "cosine"
     grad_clip: float = 1.0
     batch_size: int = 20
-    segment_seconds: float = 1.0
     max_steps: int = 900_000
     ema_decay: float = 0.999
     mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"
     gan_start_step: int = 0
-    gan_loss: Literal["hinge", "lsgan"] = "hinge"
     checkpoint_every: int = 5000
     keep_checkpoints: int = 3
     log_every: int = 100
     valid_every: int = 5000
     num_workers: int = 4
     seed: int = 0
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """Training defaults the codec's trainer reads. ``max_steps``: about 50 epochs of
+    LibriTTS-960 utterances (one random 1 s crop per utterance) at batch 20."""
+
+    segment_seconds: float = 1.0
+    gan_loss: Literal["hinge", "lsgan"] = "hinge"
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from simvq_audio.config import QuantizerConfig, build_dataclass, read_config_file
+from simvq_audio.config import QuantizerConfig, RunConfig, build_dataclass, read_config_file
 from simvq_audio.errors import UserInputError
 
 
@@ -60,27 +60,13 @@ class ImageLossConfig:
 
 
 @dataclass
-class ImageTrainConfig:
-    """Field names shared with :class:`simvq_audio.config.TrainConfig` mean the same (the
-    optimizer and schedule of :mod:`simvq_audio.train.optim` read them)."""
+class ImageTrainConfig(RunConfig):
+    """The shared run settings (:class:`simvq_audio.config.RunConfig`) with the image
+    setting's defaults."""
 
-    lr: float = 1e-4
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
-    weight_decay: float = 0.0
-    warmup_steps: int = 1000
-    scheduler: Literal["constant", "cosine"] = "cosine"
-    grad_clip: float = 1.0
     batch_size: int = 32
     max_steps: int = 400_000
     gan_start_step: int = 20_000
-    ema_decay: float = 0.999
-    mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"
-    checkpoint_every: int = 5000
-    keep_checkpoints: int = 3
-    log_every: int = 100
-    valid_every: int = 5000
-    num_workers: int = 4
-    seed: int = 0
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 
 from simvq_audio.image.losses import patch_discriminator_loss
-from simvq_audio.train.optim import learning_rate, set_learning_rate
 from simvq_audio.train.step import GanStep, StepResult, frozen
 
 
@@ -19,10 +18,7 @@ class ImageGanStep(GanStep):
     (``tokens [B, h, w]``); ``loss`` is an :class:`~simvq_audio.image.losses.ImageGeneratorLoss`."""
 
     def __call__(self, images: torch.Tensor, step: int, inject_nan: bool = False) -> StepResult:
-        lr = learning_rate(step, self.config)
-        for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
-            set_learning_rate(optimizer, lr)
-        scalars = {"lr": torch.tensor(lr)}
+        scalars = self._set_learning_rate(step)
         with self.accelerator.autocast():
             reconstruction, tokens, quantizer_loss, _ = self.generator(images)
         reconstruction = reconstruction.float()
@@ -35,13 +31,7 @@ class ImageGanStep(GanStep):
             with frozen(self.raw_discriminator), self.accelerator.autocast():
                 fake_logits = self.raw_discriminator(reconstruction).float()
         total, parts = self.loss(reconstruction, images, quantizer_loss.float(), fake_logits)
-        if inject_nan:
-            total = total * float("nan")
-        scalars.update({f"loss/{name}": value for name, value in parts.items()})
-        scalars["loss/generator"] = total.detach()
-        skipped = self._update(total, self.generator, self.generator_optimizer, "generator",
-                               scalars)
-        return StepResult(skipped, scalars, tokens)
+        return self._generator_update(total, parts, scalars, tokens, inject_nan)
 
     def _patch_update(self, images: torch.Tensor, reconstruction: torch.Tensor,
                       scalars: dict[str, torch.Tensor]) -> str | None:

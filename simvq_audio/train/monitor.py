@@ -1,8 +1,9 @@
 """What a run shows while it trains: a progress bar (main process) and TensorBoard scalars.
 
 Every ``log_every`` steps: the mean of each loss, gradient norm and the lr over the applied steps
-of the interval (averaged over processes), throughput (``train/audio_seconds_per_second``,
-``train/steps_per_second``, all processes together) and the count of skipped steps. Every
+of the interval (averaged over processes), throughput (``train/<unit>_per_second``, e.g.
+``train/audio_seconds_per_second`` or ``train/images_per_second``, and ``train/steps_per_second``,
+all processes together) and the count of skipped steps. Every
 ``usage_window`` steps: codebook statistics of the tokens of those steps, summed over processes
 (``codebook/utilisation``, ``codebook/perplexity``, ``codebook/dead_codes``) and, for SimVQ, the
 effective rank of its linear map W (``codebook/rank_W``). All processes must call :meth:`step`.
@@ -23,8 +24,13 @@ from simvq_audio.train.step import StepResult
 
 class TrainingMonitor:
     def __init__(self, accelerator: Accelerator, exp_dir: Path, num_codes: int,
-                 log_every: int, usage_window: int, start_step: int, max_steps: int):
+                 log_every: int, usage_window: int, start_step: int, max_steps: int,
+                 unit: str = "audio_seconds", unit_label: str = "audio_s"):
+        """``unit``: what :meth:`step` counts (the throughput scalar is
+        ``train/<unit>_per_second``); ``unit_label``: its short name on the progress bar."""
         self.accelerator = accelerator
+        self.throughput_tag = f"train/{unit}_per_second"
+        self.throughput_label = f"{unit_label}/s"
         self.log_every, self.usage_window = max(log_every, 1), max(usage_window, 1)
         self.usage = CodeUsage(num_codes, accelerator.device)
         self.writer = None
@@ -39,14 +45,15 @@ class TrainingMonitor:
         self._counts: dict[str, int] = {}
         self._applied = 0
         self._skipped = 0
-        self._audio_seconds = 0.0
+        self._units = 0.0
         self._started = time.perf_counter()
 
-    def step(self, step: int, result: StepResult, audio_seconds: float,
+    def step(self, step: int, result: StepResult, units: float,
              quantizer_weight: torch.Tensor | None) -> None:
-        """Record finished step ``step`` (1-based count of steps done) with ``audio_seconds`` of
-        this process's batch; ``quantizer_weight`` is SimVQ's W (``None`` for other quantizers)."""
-        self._audio_seconds += audio_seconds
+        """Record finished step ``step`` (1-based count of steps done) with ``units`` (audio
+        seconds, images) of this process's batch; ``quantizer_weight`` is SimVQ's W (``None``
+        for other quantizers)."""
+        self._units += units
         self.usage.update(result.tokens)
         if result.skipped is None:
             self._applied += 1
@@ -72,17 +79,17 @@ class TrainingMonitor:
             means = self.accelerator.reduce(means, reduction="mean")
             scalars = {name: float(value) for name, value in zip(names, means.cpu())}
         processes = self.accelerator.num_processes
-        scalars["train/audio_seconds_per_second"] = self._audio_seconds * processes / elapsed
+        scalars[self.throughput_tag] = self._units * processes / elapsed
         scalars["train/steps_per_second"] = (self._applied + self._skipped) / elapsed
         scalars["train/skipped_steps"] = float(self._skipped)
         self._write(step, scalars)
         if self.bar is not None:
             shown = {"g": "loss/generator", "d": "loss/discriminator", "mel": "loss/mel",
-                     "audio_s/s": "train/audio_seconds_per_second"}
+                     self.throughput_label: self.throughput_tag}
             self.bar.set_postfix({k: f"{scalars[v]:.3g}" for k, v in shown.items()
                                   if v in scalars}, refresh=False)
         self._sums, self._counts, self._applied, self._skipped = {}, {}, 0, 0
-        self._audio_seconds, self._started = 0.0, time.perf_counter()
+        self._units, self._started = 0.0, time.perf_counter()
 
     def _log_codebook(self, step: int, quantizer_weight: torch.Tensor | None) -> None:
         counts = self.usage.total_counts()  # summed over processes

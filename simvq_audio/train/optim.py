@@ -12,17 +12,17 @@ from collections.abc import Iterable
 
 import torch
 
-from simvq_audio.config import TrainConfig
+from simvq_audio.config import RunConfig
 
 
-def build_optimizer(parameters: Iterable[torch.nn.Parameter], config: TrainConfig
+def build_optimizer(parameters: Iterable[torch.nn.Parameter], config: RunConfig
                     ) -> torch.optim.Adam:
     """Adam over the trainable ``parameters`` (lr set per step by :func:`set_learning_rate`)."""
     return torch.optim.Adam([p for p in parameters if p.requires_grad], lr=config.lr,
                             betas=tuple(config.betas), weight_decay=config.weight_decay)
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
+def learning_rate(step: int, config: RunConfig) -> float:
     """Learning rate for optimizer step ``step`` (0-based): ``lr * (step + 1) / warmup_steps``
     during warm-up, then ``lr`` (constant) or ``lr * 0.5 (1 + cos(pi * progress))`` (cosine),
     ``progress`` going from 0 after warm-up to 1 at ``max_steps``."""

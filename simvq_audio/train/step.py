@@ -62,10 +62,7 @@ class GanStep:
 
     def __call__(self, wav: torch.Tensor, lengths: torch.Tensor, step: int,
                  inject_nan: bool = False) -> StepResult:
-        lr = learning_rate(step, self.config)
-        for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
-            set_learning_rate(optimizer, lr)
-        scalars = {"lr": torch.tensor(lr)}
+        scalars = self._set_learning_rate(step)
         valid = torch.arange(wav.shape[-1], device=wav.device) < lengths[:, None]
         with self.accelerator.autocast():
             wav_hat, tokens, quantizer_loss, _ = self.generator(wav)
@@ -78,6 +75,19 @@ class GanStep:
                 return StepResult(skipped, scalars, tokens)
             gan_inputs = self._generator_gan_inputs(wav, wav_hat)
         total, parts = self.loss(wav_hat, wav, quantizer_loss.float(), **gan_inputs)
+        return self._generator_update(total, parts, scalars, tokens, inject_nan)
+
+    def _set_learning_rate(self, step: int) -> dict[str, torch.Tensor]:
+        """Set the schedule's lr for ``step`` on both optimizers; the step's first scalars."""
+        lr = learning_rate(step, self.config)
+        for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
+            set_learning_rate(optimizer, lr)
+        return {"lr": torch.tensor(lr)}
+
+    def _generator_update(self, total: torch.Tensor, parts: dict[str, torch.Tensor],
+                          scalars: dict[str, torch.Tensor], tokens: torch.Tensor,
+                          inject_nan: bool) -> StepResult:
+        """Record the generator's losses (``total`` and its ``parts``) and update it."""
         if inject_nan:
             total = total * float("nan")
         scalars.update({f"loss/{name}": value for name, value in parts.items()})

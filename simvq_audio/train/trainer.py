@@ -34,14 +34,15 @@ from simvq_audio.train.flat_state import flatten_state, unflatten_state
 from simvq_audio.train.monitor import TrainingMonitor
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.rng import capture_rng, restore_rng
-from simvq_audio.train.step import GanStep
+from simvq_audio.train.step import GanStep, StepResult
 from simvq_audio.train.validation import validate, write_examples
 
 
 @dataclass
-class TrainOptions:
-    """Run settings outside the YAML config. ``nan_steps``: steps (1-based, as in the messages
-    and checkpoint names) whose generator loss is made NaN, for testing the fault handling only."""
+class RunOptions:
+    """Run settings outside the YAML config that every trainer reads. ``nan_steps``: steps
+    (1-based, as in the messages and checkpoint names) whose generator loss is made NaN, for
+    testing the fault handling only."""
 
     exp_dir: Path
     train_dir: Path
@@ -50,10 +51,16 @@ class TrainOptions:
     cpu: bool = False
     max_bad_steps: int = 10
     usage_window: int = 1000
+    nan_steps: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass
+class TrainOptions(RunOptions):
+    """The codec trainer's run settings: :class:`RunOptions` and the validation subset."""
+
     valid_utterances: int = 100
     valid_seconds: float = 10.0
     valid_clips: int = 3
-    nan_steps: frozenset[int] = field(default_factory=frozenset)
 
 
 class Trainer:
@@ -64,42 +71,69 @@ class Trainer:
         UserInputError: bad data dirs (before any model is built), an exp dir that already has
             checkpoints without ``resume``, checkpoint weights that do not fit the config, or
             :class:`~simvq_audio.train.faults.TrainingDiverged`.
+
+    A subclass for another modality (:class:`~simvq_audio.image.trainer.ImageTrainer`) builds
+    its own models and data with the ``_begin`` ... ``_start_state`` helpers and overrides
+    :meth:`_train_batch` and :meth:`_validate`; the loop, checkpoints and resume are shared.
     """
 
+    #: what :meth:`_train_batch` counts, as the monitor's (``unit``, ``unit_label``)
+    throughput_unit = ("audio_seconds", "audio_s")
+
     def __init__(self, config: Config, options: TrainOptions):
-        self.config, self.options = config, options
-        self.exp_dir = Path(options.exp_dir)
+        self._begin(config, options)
         train = config.train
-        if train.mixed_precision == "fp16" and (options.cpu or not torch.cuda.is_available()):
-            raise UserInputError("mixed_precision fp16 needs a GPU; use bf16 or no on CPU")
         self.accelerator = accelerator = Accelerator(cpu=options.cpu,
                                                      mixed_precision=train.mixed_precision)
         dirs = [Path(options.train_dir)] + ([Path(options.valid_dir)] if options.valid_dir else [])
         utterances = read_data_dirs(dirs, check_audio=accelerator.is_main_process)
-        if ckpt.list_checkpoints(self.exp_dir) and not options.resume:
-            raise UserInputError(f"{self.exp_dir} already has checkpoints: pass --resume to "
-                                 f"continue that run, or choose another --exp-dir")
+        self._refuse_existing_run()
 
         set_seed(train.seed)  # identical initial weights on every process
         generator = Generator(config.model)
         discriminator = build_discriminators(config.discriminators)
         self.loss = GeneratorLoss(config.loss, config.model.sample_rate,
                                   train.gan_loss).to(accelerator.device)
-        self.generator, self.discriminator, g_opt, d_opt = accelerator.prepare(
-            generator, discriminator, build_optimizer(generator.parameters(), train),
-            build_optimizer(discriminator.parameters(), train))
-        self.optimizers = {"generator": g_opt, "discriminator": d_opt}
-        self.ema = EMA(generator, train.ema_decay)
-        self.gan_step = GanStep(accelerator, self.generator, self.discriminator, g_opt, d_opt,
-                                self.loss, train)
-        set_seed(train.seed, device_specific=True)  # different dropout on each process
+        self._prepare_models(generator, discriminator, GanStep)
 
         self.dataset, self.sampler, self.loader = training_loader(
             utterances[0], config, accelerator.num_processes, accelerator.process_index,
             pin_memory=accelerator.device.type == "cuda")
         self.valid_set = (validation_set(utterances[1], config, options.valid_utterances,
                                          options.valid_seconds) if options.valid_dir else None)
-        self.bad_steps = BadStepCounter(options.max_bad_steps)
+        self._start_state()
+
+    # -- construction helpers ------------------------------------------------------------------
+    def _begin(self, config, options: RunOptions) -> None:
+        """Keep the config and options; refuse fp16 without a GPU."""
+        self.config, self.options = config, options
+        self.exp_dir = Path(options.exp_dir)
+        if config.train.mixed_precision == "fp16" and (options.cpu
+                                                       or not torch.cuda.is_available()):
+            raise UserInputError("mixed_precision fp16 needs a GPU; use bf16 or no on CPU")
+
+    def _refuse_existing_run(self) -> None:
+        if ckpt.list_checkpoints(self.exp_dir) and not self.options.resume:
+            raise UserInputError(f"{self.exp_dir} already has checkpoints: pass --resume to "
+                                 f"continue that run, or choose another --exp-dir")
+
+    def _prepare_models(self, generator: torch.nn.Module, discriminator: torch.nn.Module,
+                        step_class: type[GanStep]) -> None:
+        """Prepare the freshly built models and their optimizers under accelerate, make the EMA
+        copy and the GAN step (with ``self.loss``), then seed each process differently."""
+        accelerator, train = self.accelerator, self.config.train
+        self.generator, self.discriminator, g_opt, d_opt = accelerator.prepare(
+            generator, discriminator, build_optimizer(generator.parameters(), train),
+            build_optimizer(discriminator.parameters(), train))
+        self.optimizers = {"generator": g_opt, "discriminator": d_opt}
+        self.ema = EMA(generator, train.ema_decay)
+        self.gan_step = step_class(accelerator, self.generator, self.discriminator, g_opt,
+                                   d_opt, self.loss, train)
+        set_seed(train.seed, device_specific=True)  # different dropout on each process
+
+    def _start_state(self) -> None:
+        """The counters of a run at step 0 (``self.sampler`` must exist)."""
+        self.bad_steps = BadStepCounter(self.options.max_bad_steps)
         self.step = 0
         self.sampler_state = self.sampler.state_dict()
         self.last_checkpoint: Path | None = None
@@ -112,8 +146,10 @@ class Trainer:
         if self.options.resume:
             self._resume()
         quantizer = self.ema.module.quantizer
+        unit, unit_label = self.throughput_unit
         monitor = TrainingMonitor(accelerator, self.exp_dir, quantizer.num_codes, train.log_every,
-                                  self.options.usage_window, self.step, train.max_steps)
+                                  self.options.usage_window, self.step, train.max_steps,
+                                  unit=unit, unit_label=unit_label)
         try:
             with StopSignals() as signals:
                 return self._loop(monitor, signals)
@@ -130,10 +166,7 @@ class Trainer:
             self.dataset.set_epoch(epoch)
             consumed = self.sampler.state_dict()["batches_consumed"]
             for batch in self.loader:
-                wav = batch.wav.to(accelerator.device, non_blocking=True)
-                lengths = batch.lengths.to(accelerator.device, non_blocking=True)
-                result = self.gan_step(wav, lengths, self.step,
-                                       inject_nan=self.step + 1 in self.options.nan_steps)
+                result, units = self._train_batch(batch)
                 self.step += 1
                 consumed += 1
                 self.sampler_state = self.sampler.state_dict(batches_consumed=consumed)
@@ -146,8 +179,7 @@ class Trainer:
                                     f"{self.bad_steps.total + 1} in total)")
                     self.bad_steps.bad(self.step, result.skipped,
                                        self.last_checkpoint and str(self.last_checkpoint))
-                seconds = float(batch.lengths.sum()) / self.config.model.sample_rate
-                monitor.step(self.step, result, seconds, weight)
+                monitor.step(self.step, result, units, weight)
                 signum = self._stop_signal(signals)
                 done = self.step >= train.max_steps
                 if self.valid_set is not None and (self.step % train.valid_every == 0
@@ -163,6 +195,16 @@ class Trainer:
                     break
             epoch += 1
         return 0
+
+    def _train_batch(self, batch) -> tuple[StepResult, float]:
+        """One GAN step (number ``self.step``) on ``batch`` from ``self.loader``: its result and
+        the batch's size in ``throughput_unit`` (here seconds of audio)."""
+        device = self.accelerator.device
+        wav = batch.wav.to(device, non_blocking=True)
+        lengths = batch.lengths.to(device, non_blocking=True)
+        result = self.gan_step(wav, lengths, self.step,
+                               inject_nan=self.step + 1 in self.options.nan_steps)
+        return result, float(batch.lengths.sum()) / self.config.model.sample_rate
 
     def _stop_signal(self, signals: StopSignals) -> int:
         """The signal received by any process (0 if none), the same on every process."""

@@ -13,6 +13,7 @@ config=../../recipes/tiny.yaml
 utts_per_speaker=10   # utterances each synthetic speaker reads
 min_dur=0.5           # seconds: shorter training utterances are dropped
 max_dur=20.0          # seconds: longer training utterances are dropped
+train_args="--max-steps 120"   # extra arguments for simvq-audio train (120 steps: ~4 min)
 
 parse_options "$@"
 recipe_setup

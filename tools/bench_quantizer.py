@@ -7,9 +7,11 @@ Compares, for one training step of a quantizer on ``N`` vectors of dimension ``d
   like ours) — install with ``pip install -e .[bench]``;
 * ``naive``: C W^T + b materialised with autograd, ``torch.cdist`` + ``argmin``.
 
-Each case runs in its own process so that peak memory is measured cleanly: the peak resident
-set size during the first step minus the resident size just before it (model, codebook and
-inputs already allocated). Times are the median of ``--repeats`` further steps.
+Each case runs in its own process so that peak memory is measured cleanly: the kernel's peak
+resident set size (``VmHWM``, reset through ``/proc/self/clear_refs`` just before the step, so
+building the model does not count) during the first step minus the resident size just before it
+(model, codebook and inputs already allocated). Times are the median of ``--repeats`` further
+steps.
 
     python tools/bench_quantizer.py                  # d 512, N 1500, K 4096 / 65536 / 262144
     python tools/bench_quantizer.py --ks 4096 --repeats 2
@@ -35,8 +37,16 @@ def current_rss_mb() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
+def reset_peak_rss() -> None:
+    """Set the kernel's high-water mark of this process to its current resident size."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    with open("/proc/self/status") as handle:
+        line = next(row for row in handle if row.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024  # kB
 
 
 def build_step(method: str, num_codes: int, dim: int):
@@ -87,6 +97,7 @@ def run_case(method: str, num_codes: int, dim: int, n: int, repeats: int, thread
     step = build_step(method, num_codes, dim)
     z = torch.randn(1, n, dim, requires_grad=True)
     before = current_rss_mb()
+    reset_peak_rss()
     start = time.perf_counter()
     step(z)
     first = time.perf_counter() - start

@@ -23,9 +23,9 @@ def init_codebook(num_codes: int, dim: int, kind: str = "normal") -> torch.Tenso
     """A ``[K, d]`` codebook: ``"normal"`` draws N(0, d^-0.5) (SimVQ's frozen C);
     ``"uniform"`` draws U(-1/K, 1/K) (the classic VQ-VAE/VQGAN codebook init)."""
     if kind == "normal":
-        return torch.randn(num_codes, dim) * dim ** -0.5
+        return torch.randn(num_codes, dim).mul_(dim ** -0.5)  # in place: no second K x d copy
     if kind == "uniform":
-        return (torch.rand(num_codes, dim) * 2 - 1) / num_codes
+        return torch.rand(num_codes, dim).mul_(2).sub_(1).div_(num_codes)
     raise UserInputError(f"codebook_init must be 'normal' or 'uniform', got {kind!r}")
 
 

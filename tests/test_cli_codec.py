@@ -150,6 +150,17 @@ def test_unwritable_output_directory(model, tmp_path, capsys):
         locked.chmod(0o700)
 
 
+def test_output_under_a_regular_file_is_unwritable_even_for_root(model, tmp_path, capsys):
+    _, path = model
+    wav = write_wav(tmp_path / "a.wav")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    assert cli("encode", "--model", path, wav, blocker / "a.codes") == 2
+    error = capsys.readouterr().err
+    assert "cannot write" in error and len(error.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a directory"
+
+
 def test_missing_model(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SIMVQ_AUDIO_MODEL", raising=False)
     wav = write_wav(tmp_path / "a.wav")

@@ -4,7 +4,7 @@
    real-time factor is processing time / audio time (lower is faster; < 1 is faster than real
    time).
 2. Long file: a file of ``--hours`` of audio is written to disk and encoded with
-   ``encode_file`` in a subprocess that reports its peak RSS (``resource.getrusage``); its first
+   ``encode_file`` in a subprocess that reports its peak RSS (``VmHWM``, see peak_memory.py); its first
    ``--prefix-seconds`` of tokens are compared with a one-pass ``Generator.encode`` of that prefix.
 3. Windowed decode: the difference between one-pass and windowed decoding of 60 s.
 
@@ -58,14 +58,15 @@ def long_file(config: str, hours: float, prefix_seconds: float, folder: Path) ->
 
 def child(config: str, path: str, prefix_seconds: float) -> None:
     """Runs in the subprocess: encode the file, compare the prefix, print JSON."""
-    import resource
+    from peak_memory import peak_rss_mb, reset_peak_rss
 
     torch.manual_seed(0)
     codec = SimVQCodec.from_config(config)
+    reset_peak_rss()  # the process's whole peak during encode_file, model included
     start = time.perf_counter()
     tokens = codec.encode_file(path).tokens[0]
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     prefix, _ = soundfile.read(path, frames=round(prefix_seconds * RATE), dtype="float32")
     with torch.inference_mode():
         reference = codec.generator.encode(torch.from_numpy(prefix)[None])[0]

@@ -22,31 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
+from peak_memory import current_rss_mb, peak_rss_mb, reset_peak_rss
+
 METHODS = ("simvq-audio", "vqp", "naive")
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
-
-
-def reset_peak_rss() -> None:
-    """Set the kernel's high-water mark of this process to its current resident size."""
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-
-
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as handle:
-        line = next(row for row in handle if row.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024  # kB
 
 
 def build_step(method: str, num_codes: int, dim: int):

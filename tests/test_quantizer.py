@@ -233,3 +233,13 @@ def test_largest_codebook_builds_and_quantizes():
         q, idx, _, _ = quantizer(torch.randn(100, 8))
     assert idx.max() < 262144 and torch.equal(quantizer.lookup(idx), q)
     assert quantizer.bits_per_code == 18
+
+
+def test_build_quantizer_by_name():
+    from simvq_audio.quantize.factory import build_quantizer
+
+    assert type(build_quantizer("simvq", 16, 4)) is SimVQ
+    assert type(build_quantizer("vanilla", 16, 4)) is VanillaVQ
+    assert build_quantizer("simvq", 16, 4, bias=False).linear.bias is None
+    with pytest.raises(UserInputError, match="'simvq' or 'vanilla'"):
+        build_quantizer("rvq", 16, 4)

@@ -8,17 +8,9 @@ from torch import nn
 
 from simvq_audio.audio.decoder import Decoder
 from simvq_audio.audio.encoder import Encoder
-from simvq_audio.config import ModelConfig, QuantizerConfig
+from simvq_audio.config import ModelConfig
 from simvq_audio.errors import UserInputError
-from simvq_audio.quantize import SimVQ, VanillaVQ, VectorQuantizer
-
-
-def build_quantizer(config: QuantizerConfig) -> VectorQuantizer:
-    """SimVQ or the VQ baseline, channel-first (``z [B, d, T]``)."""
-    if config.type == "simvq":
-        return SimVQ(config.num_codes, config.dim, config.beta, bias=config.bias,
-                     channel_first=True)
-    return VanillaVQ(config.num_codes, config.dim, config.beta, channel_first=True)
+from simvq_audio.quantize.factory import build_quantizer
 
 
 class Generator(nn.Module):
@@ -34,7 +26,8 @@ class Generator(nn.Module):
         self.config = config
         self.hop_length = config.hop_length
         self.encoder = Encoder(config.encoder, config.quantizer.dim)
-        self.quantizer = build_quantizer(config.quantizer)
+        q = config.quantizer  # channel-first: z [B, d, T]
+        self.quantizer = build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias)
         self.decoder = Decoder(config.decoder, config.quantizer.dim, self.hop_length)
 
     def forward(self, wav: torch.Tensor

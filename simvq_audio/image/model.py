@@ -1,7 +1,7 @@
 """The image autoencoder: conv encoder -> SimVQ (or VQ) -> conv decoder, VQGAN-style.
 
 The quantizer is built by the same function, from the same classes and search back ends, as the
-audio codec's (:func:`simvq_audio.audio.generator.build_quantizer`): channel-first, so it takes
+audio codec's (:func:`simvq_audio.quantize.factory.build_quantizer`): channel-first, so it takes
 ``z [B, d, h, w]`` and returns ``tokens [B, h, w]``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simvq_audio.audio.generator import build_quantizer
+from simvq_audio.quantize.factory import build_quantizer
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.blocks import Downsample, ResBlock, SelfAttention, Upsample, group_norm
 from simvq_audio.image.config import ImageModelConfig, check_image_model
@@ -80,7 +80,8 @@ class ImageAutoencoder(nn.Module):
         self.config = config
         self.downsampling = config.downsampling
         self.encoder = Encoder(config)
-        self.quantizer = build_quantizer(config.quantizer)
+        q = config.quantizer
+        self.quantizer = build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias)
         self.decoder = Decoder(config)
 
     def forward(self, images: torch.Tensor

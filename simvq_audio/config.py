@@ -27,7 +27,18 @@ T = TypeVar("T")
 @dataclass
 class EncoderConfig:
     """Causal SEANet encoder. The hop is the product of ``strides``; the output size is the
-    quantizer's ``dim``."""
+    quantizer's ``dim``.
+
+    ``padding`` is how each causal conv sees the signal's edges:
+
+    * ``"zeros"``: zeros before the start; the input is zero-padded once at the end to a whole
+      number of frames (model directories written before this option existed behave so).
+    * ``"reflect"``: the SEANet reference (the SimVQ authors' code): each conv's left padding
+      reflects the signal's first samples, and when the length is not a whole number of frames
+      every strided conv reflects its input's last samples on the right. Token ``t`` then also
+      depends on up to ``left_padding`` samples after the start of each layer's input (a stream
+      emits its first tokens once about 7 frames have arrived).
+    """
 
     channels: int = 32
     strides: list[int] = field(default_factory=lambda: [2, 4, 5, 8])
@@ -36,6 +47,7 @@ class EncoderConfig:
     residual_kernel_size: int = 3
     residual_units: int = 1
     lstm_layers: int = 2
+    padding: Literal["zeros", "reflect"] = "zeros"
 
 
 @dataclass

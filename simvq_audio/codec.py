@@ -7,8 +7,8 @@
 Batches of different lengths go in padded, with ``lengths`` in samples, and come out padded with
 zeros past each item's own length (``tokens.lengths`` frames, ``tokens.num_samples`` samples);
 every item's result equals encoding or decoding that item alone. Encoding runs the causal
-encoder in pieces of at most 30 s (see :mod:`simvq_audio.streaming`), so its tokens equal one
-pass over the whole signal for any length; decoding runs one pass up to ``decode_window_s`` and
+encoder in pieces of at most 30 s with explicit state (see :mod:`simvq_audio.streaming`), so its
+tokens equal one pass over the whole signal for any length; decoding runs one pass up to ``decode_window_s`` and
 in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is always in eval mode
 and runs under ``torch.inference_mode``.
 """
@@ -32,7 +32,8 @@ from simvq_audio.data.audio_io import resample, write_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
                                    save_model_dir)
-from simvq_audio.streaming import StreamingEncoder
+from simvq_audio.streaming import (DEFAULT_CHUNK_SECONDS, StreamingEncoder, chunk_samples,
+                                    encode_batch)
 from simvq_audio.windowed_decode import decode_in_windows
 
 _ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -173,11 +174,15 @@ class SimVQCodec:
         items = _split_items(wav, lengths)
         items = [resample(item[None], sample_rate, self.sample_rate)[0] for item in items]
         num_samples = torch.tensor([item.shape[-1] for item in items])
-        batch = torch.zeros(len(items), int(num_samples.max()))
+        batch = torch.zeros(len(items), int(num_samples.max()), device=self.device)
         for row, item in zip(batch, items):
             row[:item.shape[-1]] = item
-        stream = self.streaming_encoder(batch_size=len(items))
-        tokens = torch.cat([stream.feed(batch), stream.flush()], dim=-1)
+        per_item = encode_batch(self.generator, batch, num_samples.tolist(),
+                                chunk_samples(self.generator, DEFAULT_CHUNK_SECONDS),
+                                self.compute_dtype)
+        tokens = torch.zeros(len(items), max(len(t) for t in per_item), dtype=torch.long)
+        for row, item in zip(tokens, per_item):
+            row[:len(item)] = item.cpu()
         return self._tokens(tokens, num_samples)
 
     def streaming_encoder(self, sample_rate: int | None = None,

@@ -1,7 +1,10 @@
 """ONNX export of a codec: ``encoder.onnx`` (wav -> tokens) and ``decoder.onnx`` (tokens -> wav).
 
 * ``encoder.onnx``: input ``wav [B, T]`` float32 at the model rate, ``T`` a multiple of the hop
-  (pad with zeros at the end, as :meth:`Generator.encode` does); output ``tokens [B, T / hop]``
+  (with ``padding: zeros``, pad with zeros at the end, as :meth:`Generator.encode` does; with
+  the reference's ``reflect`` padding, ``T`` must also hold at least ``encoder.start_samples``,
+  and a signal whose length is not a whole number of frames gets a different last token than
+  :meth:`Generator.encode`, which mirrors its end); output ``tokens [B, T / hop]``
   int64, the nearest effective code by ``argmin ||c||^2 - 2 z.c`` over all codes (the scores are
   ``[B, T', K]``: encode long audio in pieces). Exported with the TorchScript exporter
   (``dynamo=False``): in torch 2.13 the dynamo exporter fixes the LSTM's sequence length to the

@@ -1,40 +1,101 @@
-"""Streaming encoding: a signal fed piece by piece gives exactly the tokens of one pass.
+"""Encoding in pieces: a signal fed piece by piece gives exactly the tokens of one pass.
 
-The encoder is causal: every :class:`~simvq_audio.audio.conv.CausalConv1d` pads its input with
-``left_padding`` zeros on the left, and the skip LSTM starts from a zero state. To continue a
-signal, each conv must see the last ``left_padding`` input samples of the previous piece instead
-of those zeros, and the LSTM must start from the state the previous piece ended in. This module
-does that without a second copy of the encoder's forward code: forward pre-hooks on each conv's
-inner ``nn.Conv1d`` replace the zero padding with the carried history, and hooks on the LSTM
-inject and record its ``(h, c)``. The hooks act only inside :meth:`StreamingEncoder._encode` (a
-context variable holds the active stream), so ordinary forward calls, other streams and other
-threads are unaffected. Pieces are whole multiples of the hop, so every strided conv sees the
-frame boundaries of the one-pass run.
+The encoder carries its streaming state explicitly (:class:`~simvq_audio.audio.encoder.
+EncoderState`: each causal conv's last input samples and the LSTM's ``(h, c)``), so continuing a
+signal is ``encoder.stream(piece, state, final)``. Pieces are whole multiples of the hop except
+the last, so every strided conv sees the frame boundaries of the one-pass run. With the
+reference's ``"reflect"`` padding the first frames also see a few frames ahead
+(``encoder.start_samples``): a stream holds its first tokens back until that much has arrived.
+
+* :class:`StreamingEncoder`: ``feed`` / ``flush`` for ``B`` signals of equal length, with
+  streaming resampling.
+* :func:`encode_batch`: signals of different lengths in one padded batch; each item's tokens
+  equal encoding it alone.
 """
 
 from __future__ import annotations
 
-import contextvars
-import weakref
+import contextlib
 
 import numpy as np
 import soxr
 import torch
-from torch import nn
 
-from simvq_audio.audio.conv import CausalConv1d
-from simvq_audio.audio.encoder import SkipLSTM
+from simvq_audio.audio.encoder import EncoderState
 from simvq_audio.audio.generator import Generator
 from simvq_audio.errors import UserInputError
 
 DEFAULT_CHUNK_SECONDS = 30.0
 """Largest piece run through the encoder at once: bounds activation memory."""
 
-_ACTIVE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("simvq_stream",
-                                                                      default=None)
-"""The carried state of the stream being encoded now: ``{module: history or (h, c)}``."""
-_HOOKED: weakref.WeakSet = weakref.WeakSet()
-"""Encoders whose modules already carry the (inactive unless streaming) hooks."""
+
+def chunk_samples(generator: Generator, chunk_seconds: float) -> int:
+    """Whole frames of about ``chunk_seconds``, and at least the encoder's first-piece length."""
+    hop, rate = generator.hop_length, generator.config.sample_rate
+    return max(round(chunk_seconds * rate / hop) * hop, generator.encoder.start_samples, hop)
+
+
+def encode_piece(generator: Generator, wav: torch.Tensor, state: EncoderState | None,
+                 final: bool, chunk: int) -> tuple[torch.Tensor, EncoderState | None]:
+    """Continue signals: ``wav [B, T]`` -> ``(tokens [B, ceil(T / hop)], state)``.
+
+    The encoder runs on sub-pieces of at most ``chunk`` samples (a multiple of the hop). Unless
+    ``final``, ``T`` is a multiple of the hop; a stream's first piece (``state`` None) that is
+    not final must hold at least ``encoder.start_samples``.
+    """
+    pieces = [torch.zeros(wav.shape[0], 0, dtype=torch.long, device=wav.device)]
+    for start in range(0, wav.shape[-1], chunk):
+        stop = min(start + chunk, wav.shape[-1])
+        last = final and stop == wav.shape[-1]
+        if state is None and not last and stop < generator.encoder.start_samples:
+            raise ValueError(f"the first piece of a stream needs at least "
+                             f"{generator.encoder.start_samples} samples, got {stop}")
+        z, state = generator.encoder.stream(wav[:, start:stop], state, final=last)
+        pieces.append(generator.quantizer(z)[1])
+    return torch.cat(pieces, dim=-1), state
+
+
+def encode_batch(generator: Generator, wav: torch.Tensor, lengths: list[int], chunk: int,
+                 compute_dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+    """Padded signals ``wav [B, T]`` with ``lengths [B]`` valid samples -> tokens
+    ``[ceil(lengths[i] / hop)]`` per item, each equal to encoding that item alone.
+
+    The items share one stream up to the end of their last whole frame; there each finishing
+    item continues alone from its slice of the state with its own last samples (which the
+    ``"reflect"`` padding mirrors). Items shorter than the encoder's first piece are encoded
+    alone in one pass.
+    """
+    hop, start = generator.hop_length, generator.encoder.start_samples
+    whole = [length - length % hop for length in lengths]
+    results: dict[int, torch.Tensor] = {}
+    with _inference(wav.device, compute_dtype):
+        for item in [i for i, w in enumerate(whole) if w < start]:
+            results[item] = encode_piece(generator, wav[item:item + 1, :lengths[item]], None,
+                                         True, chunk)[0][0]
+        active = [i for i, w in enumerate(whole) if w >= start]
+        pieces: dict[int, list[torch.Tensor]] = {i: [] for i in active}
+        state, position = None, 0
+        while active:
+            stop = min(min(whole[i] for i in active), position + chunk)
+            if stop > position:
+                tokens, state = encode_piece(generator, wav[active, position:stop], state,
+                                             False, chunk)
+                for row, item in enumerate(active):
+                    pieces[item].append(tokens[row])
+                position = stop
+            finishing = [row for row, item in enumerate(active) if whole[item] == position]
+            for row in finishing:
+                item = active[row]
+                tail = wav[item:item + 1, position:lengths[item]]
+                if tail.shape[-1]:
+                    pieces[item].append(encode_piece(generator, tail, state.select([row]), True,
+                                                     chunk)[0][0])
+                results[item] = torch.cat(pieces[item])
+            if finishing:
+                rows = [row for row in range(len(active)) if row not in finishing]
+                active = [active[row] for row in rows]
+                state = state.select(rows) if rows else None
+    return [results[item] for item in range(len(lengths))]
 
 
 class StreamingEncoder:
@@ -43,12 +104,13 @@ class StreamingEncoder:
     ``feed(samples)`` takes ``[T]`` or ``[B, T]`` float samples at ``sample_rate`` (any length,
     resampled to the model rate with a streaming soxr resampler whose output equals resampling
     the whole signal at once) and returns the tokens ``[B, n]`` of the frames completed so far
-    (``n`` may be 0). ``flush()`` ends the stream: it pads the remainder with zeros to a whole
-    frame, as one-pass encoding does, and returns the last tokens. In total the signal gives
-    ``ceil(T_model / hop)`` tokens per item, identical to ``Generator.encode``.
+    (``n`` may be 0; with ``"reflect"`` padding the first tokens come once
+    ``encoder.start_samples`` have arrived). ``flush()`` ends the stream and returns the last
+    tokens, the last partial frame completed as one-pass encoding does. In total the signal
+    gives ``ceil(T_model / hop)`` tokens per item, identical to ``Generator.encode``.
 
     Work is done in pieces of at most ``chunk_seconds``, so memory stays bounded for any length.
-    Do not run two feeds of streams on the same model concurrently from one thread's context.
+    Streams are independent: the state lives in the stream, not in the model.
     """
 
     def __init__(self, generator: Generator, sample_rate: int | None = None, batch_size: int = 1,
@@ -59,7 +121,7 @@ class StreamingEncoder:
         self.model_rate = generator.config.sample_rate
         self.batch_size = batch_size
         self.compute_dtype = compute_dtype
-        self.chunk_samples = max(1, round(chunk_seconds * self.model_rate / self.hop)) * self.hop
+        self.chunk_samples = chunk_samples(generator, chunk_seconds)
         rate = sample_rate or self.model_rate
         self.resampler = (None if rate == self.model_rate else soxr.ResampleStream(
             rate, self.model_rate, batch_size, dtype="float64", quality="HQ"))
@@ -67,9 +129,8 @@ class StreamingEncoder:
         self.num_samples = 0
         """Samples per item seen so far, at the model rate."""
         self._pending = torch.zeros(batch_size, 0, device=self.device)
-        self._state: dict = {}
+        self._state: EncoderState | None = None
         self._closed = False
-        _install_hooks(generator.encoder)
 
     def feed(self, samples: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``samples [T]`` or ``[B, T]`` -> tokens ``[B, n]`` int64 of the newly completed frames."""
@@ -77,19 +138,20 @@ class StreamingEncoder:
         self.num_samples += samples.shape[-1]
         pending = torch.cat([self._pending, samples.to(self.device)], dim=-1)
         ready = pending.shape[-1] - pending.shape[-1] % self.hop
+        if self._state is None and ready < self.generator.encoder.start_samples:
+            ready = 0
         self._pending = pending[:, ready:]
-        return self._encode(pending[:, :ready])
+        return self._encode(pending[:, :ready], final=False)
 
     def flush(self) -> torch.Tensor:
-        """End the stream: tokens ``[B, n]`` of the rest, padded with zeros to a whole frame."""
+        """End the stream: tokens ``[B, n]`` of the rest, the last partial frame completed as
+        in one pass (zeros or the reference's reflection)."""
         tail = self._resample(torch.zeros(self.batch_size, 0), last=True)
         self.num_samples += tail.shape[-1]
         pending = torch.cat([self._pending, tail.to(self.device)], dim=-1)
-        pending = nn.functional.pad(pending, (0, -pending.shape[-1] % self.hop))
         self._pending = pending[:, :0]
-        tokens = self._encode(pending)
         self._closed = True
-        return tokens
+        return self._encode(pending, final=True)
 
     def _as_batch(self, samples) -> torch.Tensor:
         if self._closed:
@@ -111,59 +173,19 @@ class StreamingEncoder:
         out = self.resampler.resample_chunk(samples.cpu().double().numpy().T, last=last)
         return torch.from_numpy(np.ascontiguousarray(out.T)).float()
 
-    @torch.inference_mode()
-    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
-        """``wav [B, T]`` (T a multiple of the hop) -> tokens ``[B, T / hop]``, carrying state."""
-        pieces = [torch.zeros(self.batch_size, 0, dtype=torch.long, device=self.device)]
-        token = _ACTIVE.set(self._state)
-        try:
-            with torch.autocast(self.device.type, dtype=self.compute_dtype,
-                                enabled=self.compute_dtype != torch.float32):
-                for start in range(0, wav.shape[-1], self.chunk_samples):
-                    pieces.append(self.generator.encode(wav[:, start:start + self.chunk_samples]))
-        finally:
-            _ACTIVE.reset(token)
-        return torch.cat(pieces, dim=-1)
+    def _encode(self, wav: torch.Tensor, final: bool) -> torch.Tensor:
+        """``wav [B, T]`` -> tokens ``[B, ceil(T / hop)]``, carrying the stream's state."""
+        if wav.shape[-1] == 0:
+            return torch.zeros(self.batch_size, 0, dtype=torch.long, device=self.device)
+        with _inference(self.device, self.compute_dtype):
+            tokens, self._state = encode_piece(self.generator, wav, self._state, final,
+                                               self.chunk_samples)
+        return tokens
 
 
-def _install_hooks(encoder: nn.Module) -> None:
-    """Give each causal conv and the LSTM of ``encoder`` hooks that carry streaming state."""
-    if encoder in _HOOKED:
-        return
-    for module in encoder.modules():
-        if isinstance(module, CausalConv1d) and module.left_padding > 0:
-            module.conv.register_forward_pre_hook(_conv_history_hook(module.left_padding))
-        elif isinstance(module, SkipLSTM):
-            module.lstm.register_forward_pre_hook(_lstm_state_in)
-            module.lstm.register_forward_hook(_lstm_state_out)
-    _HOOKED.add(encoder)
-
-
-def _conv_history_hook(pad: int):
-    """Pre-hook for a conv whose input arrives with ``pad`` zeros on the left: swap them for
-    the last ``pad`` input samples of the stream so far, and remember the new last ones."""
-
-    def hook(conv: nn.Module, args: tuple) -> tuple | None:
-        state = _ACTIVE.get()
-        if state is None:
-            return None
-        (padded,) = args
-        history = state.get(conv)
-        joined = padded if history is None else torch.cat([history, padded[..., pad:]], dim=-1)
-        state[conv] = joined[..., joined.shape[-1] - pad:]
-        return (joined,)
-
-    return hook
-
-
-def _lstm_state_in(lstm: nn.Module, args: tuple) -> tuple | None:
-    state = _ACTIVE.get()
-    if state is None or lstm not in state:
-        return None
-    return (args[0], state[lstm])
-
-
-def _lstm_state_out(lstm: nn.Module, args: tuple, output: tuple) -> None:
-    state = _ACTIVE.get()
-    if state is not None:
-        state[lstm] = output[1]
+@contextlib.contextmanager
+def _inference(device: torch.device, compute_dtype: torch.dtype):
+    """``inference_mode``, under autocast to ``compute_dtype`` unless it is float32."""
+    with torch.inference_mode(), torch.autocast(device.type, dtype=compute_dtype,
+                                                enabled=compute_dtype != torch.float32):
+        yield

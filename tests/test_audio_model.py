@@ -55,8 +55,9 @@ def test_encoder_frames_align_with_the_hop(tiny):
     for frames in (1, 3):
         z = tiny.encoder(torch.randn(1, frames * 320))
         assert z.shape == (1, 64, frames)
+    assert tiny.encoder(torch.randn(1, 321)).shape == (1, 64, 2)  # a last partial frame
     with pytest.raises(UserInputError, match="multiple of 320"):
-        tiny.encoder(torch.randn(1, 321))
+        tiny.encoder.stream(torch.randn(1, 321), None, final=False)
 
 
 def test_encoder_is_causal(tiny):

@@ -1,19 +1,38 @@
-"""Streaming and chunked encoding give exactly the tokens of one pass over the whole signal."""
+"""Streaming, chunked and batched encoding give exactly the tokens of one pass over each whole
+signal, with both encoder paddings (zeros, and the SEANet reference's reflection)."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.config import load_config
 from simvq_audio.errors import UserInputError
-from simvq_audio.streaming import StreamingEncoder
+from simvq_audio.streaming import StreamingEncoder, encode_batch
+
+HOP = 320
+PROPERTY = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(scope="module")
-def codec():
+def tiny_codec(padding: str) -> SimVQCodec:
+    model = load_config("recipes/tiny.yaml").model
+    model = dataclasses.replace(model, encoder=dataclasses.replace(model.encoder,
+                                                                   padding=padding))
     torch.manual_seed(0)
-    return SimVQCodec.from_config("recipes/tiny.yaml")
+    return SimVQCodec.from_config(model)
+
+
+CODECS = {padding: tiny_codec(padding) for padding in ("zeros", "reflect")}
+
+
+@pytest.fixture(params=["zeros", "reflect"])
+def codec(request):
+    return CODECS[request.param]
 
 
 def one_pass(codec, wav):
@@ -21,31 +40,88 @@ def one_pass(codec, wav):
         return codec.generator.encode(wav)
 
 
-def test_feed_pieces_of_any_size_equals_one_pass(codec):
-    wav = torch.randn(2, 12000) * 0.1
-    stream = StreamingEncoder(codec.generator, batch_size=2, chunk_seconds=0.2)
-    sizes = torch.randint(1, 3000, (8,), generator=torch.Generator().manual_seed(1)).tolist()
+def stream_in_pieces(codec, wav, sizes, chunk_seconds=30.0):
+    stream = StreamingEncoder(codec.generator, batch_size=wav.shape[0],
+                              chunk_seconds=chunk_seconds)
     pieces, start = [], 0
     for size in sizes:
-        if start >= wav.shape[-1]:
-            break
         pieces.append(stream.feed(wav[:, start:start + size]))
         start += size
     pieces.append(stream.feed(wav[:, start:]))
     pieces.append(stream.flush())
-    tokens = torch.cat(pieces, dim=-1)
-    assert torch.equal(tokens, one_pass(codec, wav))
     assert stream.num_samples == wav.shape[-1]
+    return torch.cat(pieces, dim=-1)
 
 
-def test_small_chunks_equal_one_pass_and_leave_plain_calls_alone(codec):
+def test_reflect_start_needs_seven_frames_of_the_paper_model():
+    assert CODECS["reflect"].generator.encoder.start_samples == 7 * HOP
+    assert CODECS["zeros"].generator.encoder.start_samples == HOP
+
+
+@PROPERTY
+@given(length=st.integers(1, 6000), cuts=st.lists(st.integers(1, 3000), max_size=6),
+       padding=st.sampled_from(["zeros", "reflect"]))
+def test_feed_pieces_of_any_size_equals_one_pass(length, cuts, padding):
+    codec = CODECS[padding]
+    wav = torch.randn(2, length, generator=torch.Generator().manual_seed(length)) * 0.1
+    tokens = stream_in_pieces(codec, wav, cuts, chunk_seconds=0.1)
+    assert tokens.shape[-1] == math.ceil(length / HOP)
+    assert torch.equal(tokens, one_pass(codec, wav))
+
+
+def test_small_chunks_equal_one_pass(codec):
     wav = torch.randn(1, 24000 + 77) * 0.1
-    before = one_pass(codec, wav)
-    stream = StreamingEncoder(codec.generator, chunk_seconds=0.1)  # 8 frames per piece
-    tokens = torch.cat([stream.feed(wav[0]), stream.flush()], dim=-1)
-    assert tokens.shape[-1] == math.ceil(wav.shape[-1] / 320)
-    assert torch.equal(tokens, before)
-    assert torch.equal(one_pass(codec, wav), before)  # hooks are inactive outside a stream
+    for chunk_seconds in (0.01, 0.1, 0.45):  # 0.01 s is less than a reflect stream's start
+        stream = StreamingEncoder(codec.generator, chunk_seconds=chunk_seconds)
+        tokens = torch.cat([stream.feed(wav[0]), stream.flush()], dim=-1)
+        assert torch.equal(tokens, one_pass(codec, wav))
+
+
+def test_reflect_stream_holds_its_first_tokens_back():
+    codec = CODECS["reflect"]
+    stream = StreamingEncoder(codec.generator)
+    wav = torch.randn(1, 10 * HOP) * 0.1
+    assert stream.feed(wav[:, :6 * HOP]).shape == (1, 0)  # less than 7 frames: nothing yet
+    assert stream.feed(wav[:, 6 * HOP:7 * HOP]).shape == (1, 7)
+    assert stream.feed(wav[:, 7 * HOP:]).shape == (1, 3)
+    assert stream.flush().shape == (1, 0)
+
+
+def test_reflect_first_frame_sees_its_reflection_and_zeros_does_not():
+    wav = torch.randn(1, 10 * HOP) * 0.1
+    later = wav.clone()
+    later[:, HOP + 10] += 1.0  # after frame 0's window, inside its mirror image at some layer
+    for padding, changes in (("zeros", False), ("reflect", True)):
+        tokens = one_pass(CODECS[padding], wav)
+        z, z_later = (CODECS[padding].generator.encoder(x) for x in (wav, later))
+        assert torch.equal(z[..., 0], z_later[..., 0]) is not changes, padding
+        assert tokens.shape == (1, 10)
+
+
+@PROPERTY
+@given(lengths=st.lists(st.integers(1, 5000), min_size=1, max_size=5),
+       padding=st.sampled_from(["zeros", "reflect"]))
+def test_batch_of_any_lengths_equals_each_item_alone(lengths, padding):
+    codec = CODECS[padding]
+    wav = torch.randn(len(lengths), max(lengths),
+                      generator=torch.Generator().manual_seed(sum(lengths))) * 0.1
+    for row, length in enumerate(lengths):
+        wav[row, length:] = 7.0  # garbage in the padding must not matter
+    with torch.inference_mode():
+        tokens = encode_batch(codec.generator, wav, lengths, chunk=8 * HOP)
+    for row, length in enumerate(lengths):
+        assert torch.equal(tokens[row], one_pass(codec, wav[row:row + 1, :length])[0])
+
+
+def test_codec_encode_batch_equals_items_with_reflect_padding():
+    codec = CODECS["reflect"]
+    sizes = [24123, 2239, 2240, 700, 24000]
+    wav = torch.randn(len(sizes), 1, max(sizes)) * 0.1
+    tokens = codec.encode(wav, 24000, lengths=sizes)
+    for row, size in enumerate(sizes):
+        alone = codec.encode(wav[row, :, :size], 24000)
+        assert torch.equal(tokens[row].tokens, alone.tokens)
+        assert torch.equal(alone.tokens, one_pass(codec, wav[row, :, :size]))
 
 
 def test_streaming_resampler_equals_encode_at_that_rate(codec):
@@ -69,6 +145,15 @@ def test_two_interleaved_streams_do_not_mix(codec):
     assert torch.equal(torch.cat(pieces_b + [second.flush()], -1), one_pass(codec, b[None]))
 
 
+def test_a_stream_leaves_the_model_untouched(codec):
+    wav = torch.randn(1, 5000) * 0.1
+    before = one_pass(codec, wav)
+    stream = StreamingEncoder(codec.generator)
+    stream.feed(wav[:, :3000])
+    assert torch.equal(one_pass(codec, wav), before)  # no state lives in the model
+    assert not codec.generator.encoder._forward_pre_hooks
+
+
 def test_stream_input_errors(codec):
     stream = StreamingEncoder(codec.generator, batch_size=2)
     assert stream.feed(torch.zeros(2, 100)).shape == (2, 0)
@@ -79,3 +164,7 @@ def test_stream_input_errors(codec):
     stream.flush()
     with pytest.raises(UserInputError, match="flushed"):
         stream.feed(torch.zeros(2, 10))
+
+
+def test_an_empty_stream_gives_no_tokens(codec):
+    assert StreamingEncoder(codec.generator).flush().shape == (1, 0)

@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+PADDING_MODES = ("zeros", "reflect")
+
 
 def wn_conv1d(*args, **kwargs) -> nn.Module:
     """``nn.Conv1d`` with weight normalisation."""
@@ -18,24 +20,61 @@ def wn_conv2d(*args, **kwargs) -> nn.Module:
     return weight_norm(nn.Conv2d(*args, **kwargs))
 
 
-class CausalConv1d(nn.Module):
-    """Weight-normalised ``Conv1d`` padded on the left only: ``x [B, C_in, T]`` ->
-    ``[B, C_out, T // stride]`` for ``T`` a multiple of ``stride``.
+def reflect_pad(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
+    """``x [B, C, T]`` -> ``[B, C, left + T + right]``, mirrored at both ends (the edge sample
+    is not repeated). When ``T`` is too short to mirror, ``x`` is first extended with zeros on
+    the right and those zeros are cut again afterwards (as the SEANet reference does)."""
+    extension = max(left, right) - x.shape[-1] + 1
+    if extension <= 0:
+        return F.pad(x, (left, right), mode="reflect")
+    padded = F.pad(F.pad(x, (0, extension)), (left, right), mode="reflect")
+    return padded[..., :padded.shape[-1] - extension]
 
-    Output frame ``n`` sees input samples up to ``(n + 1) * stride - 1`` and nothing later.
-    The zeros on the left stand for the ``left_padding`` input samples before the start; a
-    streaming encoder feeds chunks whose length is a multiple of ``stride`` and puts the last
-    ``left_padding`` samples of the previous chunk there instead, which gives the same output
-    as one pass over the whole input.
+
+class CausalConv1d(nn.Module):
+    """Weight-normalised ``Conv1d`` that sees no input after its output frame:
+    ``x [B, C_in, T]`` -> ``y [B, C_out, ceil(T / stride)]``.
+
+    Output frame ``n`` is computed from input samples up to ``(n + 1) * stride - 1``, with
+    ``left_padding`` samples before the first. What stands there depends on ``padding``:
+
+    * ``"zeros"``: zeros. ``T`` must be a multiple of ``stride``.
+    * ``"reflect"``: the mirror image of samples ``1 .. left_padding``; and when ``final`` and
+      ``T`` is not a multiple of ``stride``, the input is mirrored on the right up to the next
+      multiple (the SEANet reference). A first piece of a stream then needs more than
+      ``left_padding`` samples to equal a one-pass run on those frames.
+
+    ``forward(x, history, final)`` continues a signal: ``history [B, C_in, left_padding]`` (the
+    previous piece's last input samples, the second value returned by the previous call)
+    replaces the left padding; ``None`` starts the signal. Feeding pieces whose lengths are
+    multiples of ``stride`` (all but a ``final`` last one) gives the output of one pass.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 stride: int = 1, dilation: int = 1):
+                 stride: int = 1, dilation: int = 1, padding: str = "zeros"):
         super().__init__()
+        if padding not in PADDING_MODES:
+            raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
         self.conv = wn_conv1d(in_channels, out_channels, kernel_size, stride,
                               dilation=dilation)
         self.stride = stride
+        self.padding = padding
         self.left_padding = (kernel_size - 1) * dilation - (stride - 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pad(x, (self.left_padding, 0)))
+    def forward(self, x: torch.Tensor, history: torch.Tensor | None = None,
+                final: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B, C_in, T]`` -> ``(y [B, C_out, ceil(T / stride)], history [B, C_in, p])``."""
+        right = -x.shape[-1] % self.stride
+        if right and not (final and self.padding == "reflect"):
+            raise ValueError(f"CausalConv1d: {x.shape[-1]} input samples are not a multiple "
+                             f"of the stride {self.stride}")
+        if history is not None:
+            x = torch.cat([history, x], dim=-1)
+            if right:
+                x = reflect_pad(x, 0, right)
+        elif self.padding == "zeros":
+            x = F.pad(x, (self.left_padding, 0))
+        else:
+            x = reflect_pad(x, self.left_padding, right)
+        end = x.shape[-1] - right
+        return self.conv(x), x[..., end - self.left_padding:end]

@@ -1,8 +1,14 @@
-"""Causal SEANet encoder (EnCodec style): waveform ``[B, T]`` -> latents ``[B, d, T / hop]``."""
+"""Causal SEANet encoder (EnCodec style): waveform ``[B, T]`` -> latents ``[B, d, T / hop]``.
+
+Streaming is explicit: :meth:`Encoder.stream` takes and returns an :class:`EncoderState` (each
+causal conv's last input samples and the LSTM's ``(h, c)``), so a signal fed piece by piece
+gives the latents of one pass over the whole signal.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -11,67 +17,142 @@ from simvq_audio.audio.conv import CausalConv1d
 from simvq_audio.config import EncoderConfig
 from simvq_audio.errors import UserInputError
 
+LayerState = torch.Tensor | tuple[torch.Tensor, ...]
+"""One stateful layer's carried state; every tensor in it has the batch on dim 0."""
+
+
+@dataclass
+class EncoderState:
+    """What a stream carries from one piece to the next: one entry per stateful layer, in
+    order (causal conv: its last input samples ``[B, C, left_padding]``; residual unit: those
+    of its three convs; LSTM: ``(h, c)``, each ``[B, layers, C]``)."""
+
+    layers: list[LayerState]
+
+    def select(self, rows: list[int] | torch.Tensor) -> EncoderState:
+        """The state of batch items ``rows`` only (to continue those signals alone)."""
+        def pick(state: LayerState) -> LayerState:
+            if isinstance(state, torch.Tensor):
+                return state[rows]
+            return tuple(item[rows] for item in state)
+        return EncoderState([pick(state) for state in self.layers])
+
 
 class ResidualUnit(nn.Module):
-    """``x + block(x)`` with ``block = ELU, conv k (dim -> dim/2), ELU, conv 1 (dim/2 -> dim)``
-    and a 1x1 conv on the skip path. ``[B, dim, T]`` -> ``[B, dim, T]``."""
+    """``shortcut(x) + block(x)`` with ``block = ELU, conv k (dim -> dim/2), ELU, conv 1
+    (dim/2 -> dim)`` and a 1x1 conv shortcut. ``[B, dim, T]`` -> ``[B, dim, T]``."""
 
-    def __init__(self, dim: int, kernel_size: int, dilation: int = 1):
+    def __init__(self, dim: int, kernel_size: int, dilation: int, padding: str):
         super().__init__()
         self.block = nn.Sequential(
-            nn.ELU(), CausalConv1d(dim, dim // 2, kernel_size, dilation=dilation),
-            nn.ELU(), CausalConv1d(dim // 2, dim, 1))
-        self.shortcut = CausalConv1d(dim, dim, 1)
+            nn.ELU(), CausalConv1d(dim, dim // 2, kernel_size, dilation=dilation,
+                                   padding=padding),
+            nn.ELU(), CausalConv1d(dim // 2, dim, 1, padding=padding))
+        self.shortcut = CausalConv1d(dim, dim, 1, padding=padding)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.block(x)
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, ...] | None = None,
+                final: bool = True) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """``x [B, dim, T]`` -> ``(y [B, dim, T], state)``; ``state`` as for
+        :class:`CausalConv1d`, one history per conv (``None``: start of the signal)."""
+        first, second, skip = state if state is not None else (None, None, None)
+        h, first = self.block[1](self.block[0](x), first, final)
+        h, second = self.block[3](self.block[2](h), second, final)
+        shortcut, skip = self.shortcut(x, skip, final)
+        return shortcut + h, (first, second, skip)
 
 
 class SkipLSTM(nn.Module):
     """Unidirectional LSTM with a residual connection: ``[B, C, T]`` -> ``[B, C, T]``.
 
-    Causal; ``state`` is the LSTM's ``(h, c)``, which a streaming encoder carries between
-    chunks (``None``: zeros, the start of the signal)."""
+    Causal; ``state`` is the LSTM's ``(h, c)``, batch first (``[B, layers, C]`` each),
+    which a stream carries between pieces (``None``: zeros, the start of the signal)."""
 
     def __init__(self, dim: int, num_layers: int):
         super().__init__()
         self.lstm = nn.LSTM(dim, dim, num_layers)
 
-    def forward(self, x: torch.Tensor,
-                state: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None,
+                final: bool = True) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``x [B, C, T]`` -> ``(y [B, C, T], (h, c))``; ``final`` is not needed here."""
         sequence = x.permute(2, 0, 1)
-        y, state = self.lstm(sequence, state)
-        return (y + sequence).permute(1, 2, 0), state
+        if state is not None:
+            state = tuple(item.transpose(0, 1).contiguous() for item in state)
+        y, (h, c) = self.lstm(sequence, state)
+        return (y + sequence).permute(1, 2, 0), (h.transpose(0, 1), c.transpose(0, 1))
 
 
 class Encoder(nn.Module):
-    """``wav [B, T]`` (T a multiple of ``hop_length``) -> ``z [B, dim, T / hop_length]``.
+    """``wav [B, T]`` -> ``z [B, dim, ceil(T / hop_length)]``.
 
     Conv in, then per stride: residual units (dilations 1, 2, 4, ...), ELU, a strided conv
     (kernel ``2 * stride``) doubling the channels; then the skip LSTM, ELU and a conv to
-    ``dim``. Every conv is causal, so frame ``t`` depends only on samples before
-    ``(t + 1) * hop_length``.
+    ``dim``. Every conv is causal (see :class:`CausalConv1d`; ``config.padding`` says what
+    stands before the start and after a last partial frame): with ``"zeros"`` frame ``t``
+    depends only on samples before ``(t + 1) * hop_length``; with ``"reflect"`` the first
+    frames also see up to :attr:`start_samples` samples.
     """
 
     def __init__(self, config: EncoderConfig, dim: int):
         super().__init__()
         self.hop_length = math.prod(config.strides)
+        self.padding = config.padding
         channels = config.channels
-        layers: list[nn.Module] = [CausalConv1d(1, channels, config.kernel_size)]
+        layers: list[nn.Module] = [CausalConv1d(1, channels, config.kernel_size,
+                                                padding=config.padding)]
         for stride in config.strides:
-            layers += [ResidualUnit(channels, config.residual_kernel_size, dilation=2 ** j)
+            layers += [ResidualUnit(channels, config.residual_kernel_size, 2 ** j,
+                                    config.padding)
                        for j in range(config.residual_units)]
-            layers += [nn.ELU(), CausalConv1d(channels, 2 * channels, 2 * stride, stride)]
+            layers += [nn.ELU(), CausalConv1d(channels, 2 * channels, 2 * stride, stride,
+                                              padding=config.padding)]
             channels *= 2
         self.downsample = nn.Sequential(*layers)
         self.lstm = SkipLSTM(channels, config.lstm_layers)
-        self.project = nn.Sequential(nn.ELU(), CausalConv1d(channels, dim, config.last_kernel_size))
+        self.project = nn.Sequential(nn.ELU(), CausalConv1d(channels, dim, config.last_kernel_size,
+                                                            padding=config.padding))
+        self.start_samples = self._start_frames(config) * self.hop_length
+        """Length of a stream's first piece from which it equals one pass on those frames:
+        one frame with ``"zeros"``; with ``"reflect"``, enough that every conv's input is
+        longer than its left padding (7 frames for the paper model)."""
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        if wav.dim() != 2 or wav.shape[-1] % self.hop_length:
-            raise UserInputError(f"encoder expects wav [B, T] with T a multiple of "
-                                 f"{self.hop_length}, got {tuple(wav.shape)}")
-        x = self.downsample(wav.unsqueeze(1))
-        x, _ = self.lstm(x)
-        return self.project(x)
+        """One pass over whole signals: ``wav [B, T]`` -> ``z [B, dim, ceil(T / hop)]``."""
+        return self.stream(wav, None, final=True)[0]
+
+    def stream(self, wav: torch.Tensor, state: EncoderState | None, final: bool
+               ) -> tuple[torch.Tensor, EncoderState]:
+        """Continue signals: ``wav [B, T]`` -> ``(z [B, dim, ceil(T / hop)], state)``.
+
+        ``state``: what the previous piece returned (``None``: the start). Unless ``final``
+        (the piece ends the signals), ``T`` must be a multiple of the hop. With ``"zeros"``
+        a final piece is padded with zeros to a whole frame first.
+        """
+        if wav.dim() != 2:
+            raise UserInputError(f"encoder expects wav [B, T], got {tuple(wav.shape)}")
+        extra = -wav.shape[-1] % self.hop_length
+        if extra and not final:
+            raise UserInputError(f"a piece that does not end the signal must be a multiple of "
+                                 f"{self.hop_length} samples, got {wav.shape[-1]}")
+        if extra and self.padding == "zeros":
+            wav = nn.functional.pad(wav, (0, extra))
+        carried = iter(state.layers) if state is not None else None
+        layers: list[LayerState] = []
+        x = wav.unsqueeze(1)
+        for layer in [*self.downsample, self.lstm, *self.project]:
+            if isinstance(layer, nn.ELU):
+                x = layer(x)
+                continue
+            x, layer_state = layer(x, next(carried) if carried else None, final)
+            layers.append(layer_state)
+        return x, EncoderState(layers)
+
+    def _start_frames(self, config: EncoderConfig) -> int:
+        """Frames a first piece needs so that each conv input is longer than its padding."""
+        if config.padding == "zeros":
+            return 1
+        frames, rate = 1, 1  # rate: input samples per sample of the current conv's input
+        for module in self.modules():
+            if isinstance(module, CausalConv1d):
+                frames = max(frames, module.left_padding * rate // self.hop_length + 1)
+                rate *= module.stride
+        return frames

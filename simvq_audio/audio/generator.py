@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.decoder import Decoder
@@ -16,9 +15,9 @@ from simvq_audio.quantize.factory import build_quantizer
 class Generator(nn.Module):
     """Waveform codec at ``hop_length`` samples per token, one codebook.
 
-    ``T`` samples give ``T' = ceil(T / hop_length)`` tokens: the input is padded with zeros on
-    the right to a whole number of frames (the encoder is causal, so padding changes only the
-    last frame).
+    ``T`` samples give ``T' = ceil(T / hop_length)`` tokens; how a last partial frame is
+    completed is the encoder's ``padding`` (zeros, or the reference's reflection), which
+    changes only the last frame.
     """
 
     def __init__(self, config: ModelConfig):
@@ -33,13 +32,13 @@ class Generator(nn.Module):
     def forward(self, wav: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """``wav [B, T]`` -> ``(wav_hat [B, T], tokens [B, T'], quantizer_loss, stats)``."""
-        z = self.encoder(self._pad(wav))
+        z = self.encoder(self._check(wav))
         q, tokens, loss, stats = self.quantizer(z)
         return self.decoder(q)[:, :wav.shape[-1]], tokens, loss, stats
 
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """``wav [B, T]`` -> ``tokens [B, ceil(T / hop)]`` int64."""
-        _, tokens, _, _ = self.quantizer(self.encoder(self._pad(wav)))
+        _, tokens, _, _ = self.quantizer(self.encoder(self._check(wav)))
         return tokens
 
     def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -50,10 +49,10 @@ class Generator(nn.Module):
                                  f"{tuple(tokens.shape)}")
         return self.decoder(self.quantizer.lookup(tokens))
 
-    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
+    def _check(self, wav: torch.Tensor) -> torch.Tensor:
         if not isinstance(wav, torch.Tensor) or wav.dim() != 2 or not wav.is_floating_point():
             shape = tuple(wav.shape) if isinstance(wav, torch.Tensor) else type(wav).__name__
             raise UserInputError(f"the codec expects a float waveform [B, T], got {shape}")
         if wav.shape[-1] == 0:
             raise UserInputError("the codec got an empty waveform (0 samples)")
-        return F.pad(wav, (0, -wav.shape[-1] % self.hop_length))
+        return wav

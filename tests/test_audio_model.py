@@ -60,20 +60,25 @@ def test_encoder_frames_align_with_the_hop(tiny):
         tiny.encoder.stream(torch.randn(1, 321), None, final=False)
 
 
-def test_encoder_is_causal(tiny):
-    wav = torch.randn(1, 8 * 320) * 0.1
+@pytest.mark.parametrize("padding,t", [("zeros", 4), ("reflect", 9)])
+def test_encoder_is_causal(padding, t):
+    """With zeros every frame is causal; with the reference's reflection, every frame from
+    ``start_samples`` on (7 frames) is."""
+    data = {"encoder": {"channels": 8, "lstm_layers": 1, "padding": padding},
+            "quantizer": {"num_codes": 64, "dim": 16}}
+    encoder = Generator(config_from_dict({"model": data}).model).encoder.eval()
+    wav = torch.randn(1, 12 * 320) * 0.1
     changed = wav.clone()
-    t = 4
     changed[:, (t + 1) * 320:] = torch.randn(1, wav.shape[1] - (t + 1) * 320)
     with torch.no_grad():
-        z, z_changed = tiny.encoder(wav), tiny.encoder(changed)
+        z, z_changed = encoder(wav), encoder(changed)
     torch.testing.assert_close(z[..., :t + 1], z_changed[..., :t + 1], rtol=0, atol=0)
     assert not torch.allclose(z[..., t + 1:], z_changed[..., t + 1:])
     # the last sample of frame t's window does reach frame t
     edge = wav.clone()
     edge[:, (t + 1) * 320 - 1] += 1.0
     with torch.no_grad():
-        assert not torch.allclose(tiny.encoder(edge)[..., t], z[..., t])
+        assert not torch.allclose(encoder(edge)[..., t], z[..., t])
 
 
 @pytest.mark.parametrize("n_fft,hop", [(1280, 320), (16, 4), (12, 6)])

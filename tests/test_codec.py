@@ -111,6 +111,24 @@ def test_pretrained_round_trip(codec, tmp_path):
     assert json.loads((path / CONFIG_NAME).read_text())["model"]["quantizer"]["num_codes"] == 1024
 
 
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_padding_is_saved_and_a_config_without_it_means_zeros(codec, tmp_path, padding):
+    config = json.loads((codec.save_pretrained(tmp_path / "model") / CONFIG_NAME).read_text())
+    config["model"]["encoder"]["padding"] = padding
+    (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps(config))
+    saved = SimVQCodec.from_pretrained(tmp_path / "model")
+    assert saved.config.encoder.padding == padding
+    resaved = json.loads((saved.save_pretrained(tmp_path / "again") / CONFIG_NAME).read_text())
+    assert resaved["model"]["encoder"]["padding"] == padding
+    del config["model"]["encoder"]["padding"]  # a model directory written before the option
+    (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps(config))
+    old = SimVQCodec.from_pretrained(tmp_path / "model")
+    assert old.config.encoder.padding == "zeros"
+    wav = torch.randn(1000) * 0.1  # zeros: the input is zero-padded once to whole frames
+    padded = torch.nn.functional.pad(wav, (0, 3 * HOP - 1000))
+    assert torch.equal(old.encode(wav, 24000).tokens, old.encode(padded, 24000).tokens)
+
+
 def test_from_pretrained_refuses_bad_directories(codec, tmp_path):
     path = codec.save_pretrained(tmp_path / "model")
     with pytest.raises(UserInputError, match="does not exist"):

@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("params", "params", "print the parameter count of each part of a codec config"),
     ("image", "image", "image tokenizer: sample patches, train, export, encode, decode, score"),
     ("tokenize", "tokenize", "tokenize a corpus into resumable ark/scp and parquet shards"),
+    ("import-reference", "import_reference", "convert a SimVQ authors' checkpoint to a model dir"),
 ]
 
 

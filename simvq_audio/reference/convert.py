@@ -1,0 +1,397 @@
+"""Map a SimVQ authors' checkpoint (``taming.models.vq_audio.VQModel``) onto our generator.
+
+Their model and ours are the same network under other names. :func:`convert_state` reads the
+sizes from the tensor shapes (:func:`derive_config`), renames every kept tensor, fuses the
+attention's ``q``, ``k``, ``v`` convs into our ``qkv`` and checks that every one of our tensors
+is filled exactly once, by a tensor of its shape. Nothing is hard-coded to the paper's sizes.
+
+Name map (theirs -> ours; ``L`` is the index of their encoder's LSTM):
+
+* ``encoder.model.{i<L}.….conv.conv.*`` -> ``encoder.downsample.{i}.….conv.*`` (same Sequential
+  indices: conv, then per stage residual units, ELU, strided conv); ``model.{L}.lstm`` ->
+  ``encoder.lstm.lstm``; ``model.{L+2}`` -> ``encoder.project.1``. Old weight-norm
+  ``weight_g``/``weight_v`` -> ``parametrizations.weight.original0``/``original1``.
+* ``quantize.embedding.weight`` (frozen C) -> ``quantizer.codebook``;
+  ``quantize.embedding_proj`` (W, b) -> ``quantizer.linear``.
+* ``backbone.pos_net.{i}`` -> ``decoder.backbone.context.{i}``: ResnetBlock ``norm1``,
+  ``conv1``, ``norm2``, ``conv2`` -> ``block.0``, ``block.2``, ``block.3``, ``block.6``;
+  attention ``norm``, ``q``+``k``+``v`` -> ``qkv`` (concatenated on dim 0), ``proj_out`` ->
+  ``proj``; the last GroupNorm keeps its index.
+* ``backbone.convnext.{i}.pwconv1``/``pwconv2`` -> ``mlp.0``/``mlp.2``;
+  ``backbone.final_layer_norm`` -> ``final_norm``; ``head.out`` -> ``decoder.head.out``.
+
+Dropped: the unused SEANet ``decoder.*``, ``loss.*`` (discriminators, mel buffers),
+``head.istft.window`` and the EMA bookkeeping. The EMA copy of a tensor is
+``model_ema.<its name without dots>``; only the frozen codebook has none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from simvq_audio.config import (Config, DecoderConfig, EncoderConfig, ModelConfig,
+                                QuantizerConfig, config_from_dict, config_to_dict)
+from simvq_audio.errors import UserInputError
+from simvq_audio.reference.safe_pickle import Placeholder, StoredTensor
+
+EMA_PREFIX = "model_ema."
+DEFAULT_SAMPLE_RATE = 24000
+REFERENCE_DROPOUT = 0.1
+"""The reference ResnetBlocks' dropout (inactive in eval mode)."""
+_DROPPED_PREFIXES = ("decoder.", "loss.", EMA_PREFIX + "decoder", EMA_PREFIX + "loss")
+_DROPPED = {"head.istft.window", EMA_PREFIX + "decay", EMA_PREFIX + "num_updates"}
+_FROZEN = {"quantize.embedding.weight"}
+"""Tensors the reference never trains, so they have no EMA copy."""
+_MAX_LISTED = 8
+
+_RULES = [(re.compile(pattern), target) for pattern, target in [
+    (r"quantize\.embedding\.weight", "quantizer.codebook"),
+    (r"quantize\.embedding_proj\.(weight|bias)", r"quantizer.linear.\1"),
+    (r"backbone\.embed\.(weight|bias)", r"decoder.backbone.embed.\1"),
+    (r"backbone\.pos_net\.(\d+)\.norm1\.(weight|bias)", r"decoder.backbone.context.\1.block.0.\2"),
+    (r"backbone\.pos_net\.(\d+)\.conv1\.(weight|bias)", r"decoder.backbone.context.\1.block.2.\2"),
+    (r"backbone\.pos_net\.(\d+)\.norm2\.(weight|bias)", r"decoder.backbone.context.\1.block.3.\2"),
+    (r"backbone\.pos_net\.(\d+)\.conv2\.(weight|bias)", r"decoder.backbone.context.\1.block.6.\2"),
+    (r"backbone\.pos_net\.(\d+)\.norm\.(weight|bias)", r"decoder.backbone.context.\1.norm.\2"),
+    (r"backbone\.pos_net\.(\d+)\.proj_out\.(weight|bias)", r"decoder.backbone.context.\1.proj.\2"),
+    (r"backbone\.pos_net\.(\d+)\.(weight|bias)", r"decoder.backbone.context.\1.\2"),
+    (r"backbone\.norm\.(weight|bias)", r"decoder.backbone.norm.\1"),
+    (r"backbone\.convnext\.(\d+)\.gamma", r"decoder.backbone.convnext.\1.gamma"),
+    (r"backbone\.convnext\.(\d+)\.(dwconv|norm)\.(weight|bias)",
+     r"decoder.backbone.convnext.\1.\2.\3"),
+    (r"backbone\.convnext\.(\d+)\.pwconv1\.(weight|bias)",
+     r"decoder.backbone.convnext.\1.mlp.0.\2"),
+    (r"backbone\.convnext\.(\d+)\.pwconv2\.(weight|bias)",
+     r"decoder.backbone.convnext.\1.mlp.2.\2"),
+    (r"backbone\.final_layer_norm\.(weight|bias)", r"decoder.backbone.final_norm.\1"),
+    (r"head\.out\.(weight|bias)", r"decoder.head.out.\1"),
+]]
+_QKV = re.compile(r"backbone\.pos_net\.(\d+)\.([qkv])\.(weight|bias)")
+_ENCODER = re.compile(r"encoder\.model\.(\d+)\.(.+)")
+_WEIGHT_NORM = {"weight_g": "parametrizations.weight.original0",
+                "weight_v": "parametrizations.weight.original1"}
+
+
+@dataclass
+class Converted:
+    """A reference checkpoint as our model: ``config``, ``state_dict`` (our names, float32) and
+    what was read (``notes``: where the sample rate came from, which weights)."""
+
+    config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def convert_state(root: Any, raw: bool = False) -> Converted:
+    """The unpickled checkpoint ``root`` (see :class:`~simvq_audio.reference.safe_pickle.
+    TorchCheckpoint`) -> :class:`Converted`: EMA weights, or the raw ones with ``raw``."""
+    if not isinstance(root, dict) or not isinstance(root.get("state_dict"), dict):
+        raise UserInputError("not a SimVQ Lightning checkpoint: it has no 'state_dict' dict")
+    state = root["state_dict"]
+    bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, StoredTensor)]
+    if bad:
+        raise UserInputError(f"the checkpoint's state_dict holds non-tensor entries: "
+                             f"{_short(map(str, bad))}")
+    kept = [n for n in state if n not in _DROPPED and not n.startswith(_DROPPED_PREFIXES)]
+    model_names = [n for n in kept if not n.startswith(EMA_PREFIX)]
+    hparams = _mapping(root.get("hyper_parameters"))
+    config, notes = derive_config({n: state[n].shape for n in model_names}, hparams)
+    sources = _pick_sources(state, model_names, [n for n in kept if n.startswith(EMA_PREFIX)],
+                            raw)
+    plan = _plan(model_names, _lstm_index(model_names))
+    notes["weights"] = "raw" if raw else "EMA"
+    return Converted(config, _fill(config, plan, sources), notes)
+
+
+def derive_config(shapes: Mapping[str, torch.Size],
+                  hparams: Mapping[str, Any] | None = None) -> tuple[ModelConfig, dict[str, Any]]:
+    """Our :class:`ModelConfig` from the reference tensors' ``shapes`` (non-EMA names) and, for
+    the sample rate and beta, the checkpoint's ``hyper_parameters`` when they hold plain values.
+    Returns ``(config, notes)``; ``notes["sample_rate_from"]`` says where the rate came from."""
+    hparams = hparams or {}
+    _check_reference_options(hparams)
+    need = _Needs(shapes)
+    codebook = need.shape("quantize.embedding.weight", 2)
+    lstm = _lstm_index(list(shapes))
+    stages = _encoder_modules(shapes, lstm)
+    strides = []
+    for index in stages["downsample"]:
+        kernel = need.kernel(f"encoder.model.{index}")
+        if kernel % 2:
+            raise UserInputError(f"encoder.model.{index} is a downsampling conv with an odd "
+                                 f"kernel ({kernel}); a stride-s conv has kernel 2s")
+        strides.append(kernel // 2)
+    if not strides:
+        raise UserInputError("the checkpoint's encoder has no downsampling convs "
+                             "(encoder.model.*.conv.conv.*)")
+    residual = stages["residual"]
+    if len(residual) % len(strides):
+        raise UserInputError(f"the checkpoint's encoder has {len(residual)} residual units for "
+                             f"{len(strides)} stages; every stage needs the same number")
+    encoder = EncoderConfig(
+        channels=need.conv_shape("encoder.model.0")[0], strides=strides,
+        kernel_size=need.kernel("encoder.model.0"),
+        last_kernel_size=need.kernel(f"encoder.model.{lstm + 2}"),
+        residual_kernel_size=need.kernel(f"encoder.model.{residual[0]}.block.1") if residual else 3,
+        residual_units=len(residual) // len(strides),
+        lstm_layers=sum(1 for n in shapes if re.fullmatch(
+            rf"encoder\.model\.{lstm}\.lstm\.weight_ih_l\d+", n)),
+        padding="reflect")
+    out = need.shape("head.out.weight", 2)
+    decoder = DecoderConfig(
+        dim=need.shape("backbone.embed.weight", 3)[0],
+        intermediate_dim=need.shape("backbone.convnext.0.pwconv1.weight", 2)[0],
+        num_layers=_count(shapes, r"backbone\.convnext\.\d+\.gamma"),
+        resnet_blocks=_count(shapes, r"backbone\.pos_net\.\d+\.norm1\.weight"),
+        attention=_count(shapes, r"backbone\.pos_net\.\d+\.q\.weight") > 0,
+        dropout=REFERENCE_DROPOUT, n_fft=out[0] - 2)
+    beta = _number(_get(hparams, "quantconfig", "params", "beta"))
+    quantizer = QuantizerConfig(type="simvq", num_codes=codebook[0], dim=codebook[1],
+                                beta=0.25 if beta is None else float(beta),
+                                bias="quantize.embedding_proj.bias" in shapes)
+    rate = _number(_get(hparams, "sample_rate"))
+    if rate is not None and (rate <= 0 or rate != int(rate)):
+        raise UserInputError(f"the checkpoint's hyper_parameters.sample_rate is {rate!r}; "
+                             f"expected a positive whole number")
+    model = ModelConfig(sample_rate=DEFAULT_SAMPLE_RATE if rate is None else int(rate),
+                        encoder=encoder, quantizer=quantizer, decoder=decoder)
+    checked = config_from_dict(config_to_dict(Config(model=model)), "the derived config").model
+    notes = {"sample_rate_from": "hyper_parameters.sample_rate" if rate is not None else
+             f"not in the checkpoint; the reference's {DEFAULT_SAMPLE_RATE} Hz assumed"}
+    return checked, notes
+
+
+class _Needs:
+    """Shape look-ups that fail with one message naming the missing tensor."""
+
+    def __init__(self, shapes: Mapping[str, torch.Size]):
+        self.shapes = shapes
+
+    def shape(self, name: str, dims: int) -> torch.Size:
+        if name not in self.shapes:
+            raise UserInputError(f"the checkpoint has no {name}: not a SimVQ audio checkpoint "
+                                 f"(or a damaged one)")
+        if len(self.shapes[name]) != dims:
+            raise UserInputError(f"{name} has shape {list(self.shapes[name])}, expected "
+                                 f"{dims} dimensions")
+        return self.shapes[name]
+
+    def conv_shape(self, module: str) -> torch.Size:
+        """``[out, in, kernel]`` of the weight-normalised conv ``module`` (an SConv1d)."""
+        for suffix in ("weight_v", "parametrizations.weight.original1"):
+            if f"{module}.conv.conv.{suffix}" in self.shapes:
+                return self.shape(f"{module}.conv.conv.{suffix}", 3)
+        raise UserInputError(f"the checkpoint has no weight-normalised conv {module}.conv.conv "
+                             f"(weight_v): not a SimVQ audio checkpoint (or a damaged one)")
+
+    def kernel(self, module: str) -> int:
+        return int(self.conv_shape(module)[2])
+
+
+def _encoder_modules(shapes: Mapping[str, torch.Size], lstm: int) -> dict[str, list[int]]:
+    """Indices of ``encoder.model`` before the LSTM: residual units and downsampling convs
+    (index 0, the input conv, is neither)."""
+    found: dict[str, set[int]] = {"residual": set(), "downsample": set()}
+    for name in shapes:
+        match = _ENCODER.fullmatch(name)
+        if match and 0 < int(match[1]) < lstm:
+            kind = "residual" if match[2].startswith(("block.", "shortcut.")) else "downsample"
+            found[kind].add(int(match[1]))
+    return {kind: sorted(indices) for kind, indices in found.items()}
+
+
+def _lstm_index(names: list[str]) -> int:
+    indices = {int(m[1]) for n in names if (m := _ENCODER.fullmatch(n)) and
+               m[2].startswith("lstm.")}
+    if len(indices) != 1:
+        raise UserInputError("the checkpoint's encoder has no LSTM (encoder.model.*.lstm.*) or "
+                             "more than one; the SimVQ encoder has one")
+    return indices.pop()
+
+
+def _plan(names: list[str], lstm: int) -> dict[str, dict[int, str]]:
+    """Our name -> {part: their name} (part 0 unless fused: q, k, v are parts 0, 1, 2)."""
+    plan: dict[str, dict[int, str]] = {}
+    unknown = []
+    for name in names:
+        target = _our_name(name, lstm)
+        if target is None:
+            unknown.append(name)
+            continue
+        ours, part = target
+        parts = plan.setdefault(ours, {})
+        if part in parts:
+            raise UserInputError(f"{ours} would be filled by both {parts[part]} and {name}")
+        parts[part] = name
+    if unknown:
+        raise UserInputError(f"the checkpoint has tensors this converter does not know "
+                             f"({len(unknown)}): {_short(unknown)}")
+    return plan
+
+
+def _our_name(name: str, lstm: int) -> tuple[str, int] | None:
+    match = _QKV.fullmatch(name)
+    if match:
+        return f"decoder.backbone.context.{match[1]}.qkv.{match[3]}", "qkv".index(match[2])
+    match = _ENCODER.fullmatch(name)
+    if match:
+        index, rest = int(match[1]), match[2]
+        if index == lstm:
+            return f"encoder.lstm.{rest}", 0
+        rest = re.sub(r"(^|\.)conv\.conv\.", r"\1conv.", rest)
+        head, _, leaf = rest.rpartition(".")
+        rest = f"{head}.{_WEIGHT_NORM.get(leaf, leaf)}" if head else rest
+        place = f"downsample.{index}" if index < lstm else f"project.{index - lstm - 1}"
+        return f"encoder.{place}.{rest}", 0
+    for pattern, target in _RULES:
+        match = pattern.fullmatch(name)
+        if match:
+            return match.expand(target), 0
+    return None
+
+
+def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names: list[str],
+                  raw: bool) -> dict[str, StoredTensor]:
+    """Their name -> the stored tensor to use: its EMA copy, or (``raw``, or the frozen
+    codebook) the tensor itself. Every kept EMA copy must be used."""
+    if raw:
+        return {name: state[name] for name in names}
+    if not ema_names:
+        raise UserInputError("the checkpoint holds no EMA weights (model_ema.*); import its raw "
+                             "weights with --raw (raw=True)")
+    by_ema: dict[str, str] = {}
+    for name in names:
+        ema = EMA_PREFIX + name.replace(".", "")
+        if ema in by_ema:
+            raise UserInputError(f"{name} and {by_ema[ema]} share the EMA name {ema}")
+        by_ema[ema] = name
+    missing = [n for e, n in by_ema.items() if e not in state and n not in _FROZEN]
+    unused = [e for e in ema_names if e not in by_ema]
+    reshaped = [f"{e} {list(state[e].shape)} vs {list(state[n].shape)}"
+                for e, n in by_ema.items() if e in state and state[e].shape != state[n].shape]
+    problems = [f"{label} ({len(items)}): {_short(items)}" for label, items in
+                (("tensors without an EMA copy", missing),
+                 ("EMA copies of no model tensor", unused),
+                 ("EMA copies shaped unlike their tensor", reshaped)) if items]
+    if problems:
+        raise UserInputError("the checkpoint's EMA weights do not match its model: "
+                             + "; ".join(problems) + " (--raw imports the raw weights)")
+    return {name: state.get(ema, state[name]) for ema, name in by_ema.items()}
+
+
+def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
+          sources: Mapping[str, StoredTensor]) -> dict[str, torch.Tensor]:
+    """Read, fuse and check the tensors: every one of ours once, with its shape."""
+    from simvq_audio.audio.generator import Generator
+
+    with torch.device("meta"):  # shapes only: nothing allocated
+        expected = {k: v.shape for k, v in Generator(config).state_dict().items()}
+    missing = sorted(expected.keys() - plan.keys())
+    extra = sorted(f"{ours} (from {', '.join(parts.values())})"
+                   for ours, parts in plan.items() if ours not in expected)
+    incomplete = sorted(f"{ours} (has {', '.join(parts.values())})"
+                        for ours, parts in plan.items() if sorted(parts) != list(range(len(parts)))
+                        or (".qkv." in ours) != (len(parts) == 3))
+    problems = [f"{label} ({len(items)}): {_short(items)}" for label, items in
+                (("not filled", missing), ("no place in our model", extra),
+                 ("incomplete q/k/v", incomplete)) if items]
+    if problems:
+        raise UserInputError("the checkpoint does not fit a SimVQ codec: " + "; ".join(problems))
+    result, wrong = {}, []
+    for ours, parts in plan.items():
+        stored = [sources[parts[i]] for i in range(len(parts))]
+        shape = _fused_shape([s.shape for s in stored])
+        if shape != expected[ours]:
+            wrong.append(f"{ours} (checkpoint {list(shape) if shape else 'mixed'}, "
+                         f"model {list(expected[ours])})")
+            continue
+        tensors = [_as_float(s, parts[i]) for i, s in enumerate(stored)]
+        result[ours] = tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=0)
+    if wrong:
+        raise UserInputError(f"the checkpoint's tensors do not have the shapes its sizes imply "
+                             f"({len(wrong)}): {_short(wrong)}")
+    return result
+
+
+def _fused_shape(shapes: list[torch.Size]) -> torch.Size | None:
+    if len(shapes) == 1:
+        return shapes[0]
+    if any(len(s) == 0 or s[1:] != shapes[0][1:] for s in shapes):
+        return None
+    return torch.Size([sum(s[0] for s in shapes), *shapes[0][1:]])
+
+
+def _as_float(stored: StoredTensor, name: str) -> torch.Tensor:
+    if not stored.dtype.is_floating_point:
+        raise UserInputError(f"{name} is {stored.dtype}, expected floating-point weights")
+    return stored.load().float()
+
+
+def _check_reference_options(hparams: Mapping[str, Any]) -> None:
+    """Refuse reference options our model does not implement, when the checkpoint records them."""
+    checks = [
+        (("ddconfig", "causal"), lambda v: v is not False,
+         "a non-causal encoder (ddconfig.causal: false)"),
+        (("ddconfig", "pad_mode"), lambda v: v in (None, "reflect"),
+         "an encoder pad_mode other than 'reflect'"),
+        (("ddconfig", "dilation_base"), lambda v: v in (None, 2),
+         "a residual dilation base other than 2"),
+        (("audio_normalize",), lambda v: v is not True,
+         "input loudness normalisation (audio_normalize: true)"),
+    ]
+    for path, ok, what in checks:
+        value = _get(hparams, *path)
+        if not ok(value):
+            raise UserInputError(f"the checkpoint was trained with {what} "
+                                 f"({'.'.join(path)} = {value!r}), which this codec does not "
+                                 f"implement")
+
+
+def _mapping(obj: Any) -> dict[str, Any] | None:
+    """A plain dict, or the content of an inert dict-like object (Lightning's AttributeDict,
+    omegaconf's DictConfig); None otherwise."""
+    if isinstance(obj, dict):
+        return obj
+    if isinstance(obj, Placeholder):
+        if obj.items:
+            return obj.items
+        if isinstance(obj.state, dict) and "_content" in obj.state:
+            return _mapping(obj.state["_content"])
+    return None
+
+
+def _get(mapping: Mapping[str, Any] | None, *path: str) -> Any:
+    """``mapping[path[0]][path[1]]...`` through inert dict-likes and omegaconf value nodes;
+    None where any step is missing."""
+    value: Any = mapping
+    for key in path:
+        container = _mapping(value)
+        if container is None or key not in container:
+            return None
+        value = container[key]
+        if isinstance(value, Placeholder) and isinstance(value.state, dict) \
+                and "_val" in value.state:
+            value = value.state["_val"]
+    return value
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _count(shapes: Mapping[str, torch.Size], pattern: str) -> int:
+    return sum(1 for name in shapes if re.fullmatch(pattern, name))
+
+
+def _short(names: Any) -> str:
+    names = list(names)
+    shown = ", ".join(names[:_MAX_LISTED])
+    return shown + (f", ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED
+                    else "")

@@ -21,6 +21,7 @@ containers need:
 
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import io
 import math
@@ -208,6 +209,9 @@ class _Unpickler(pickle.Unpickler):
         self._placeholders: dict[str, type] = {}
 
     def find_class(self, module: str, name: str) -> Any:
+        # Python 2 names (protocols 0-2 write ``__builtin__``, ``copy_reg``): the modern ones
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         allowed = _ALLOWED.get((module, name))
         if allowed is not None:
             return allowed

@@ -120,7 +120,8 @@ def test_download_then_offline_from_cache(fake_hub, tmp_path):
     assert fake_hub.requests == []
     online, offline = tmp_path / "online", tmp_path / "offline"
     assert (online / WEIGHTS).read_bytes() == (offline / WEIGHTS).read_bytes()
-    assert json.loads((offline / "config.json").read_text())["training"]["hub"] == f"{REPO}:{PATH}@main"
+    source = json.loads((offline / "config.json").read_text())["training"]
+    assert source["hub"] == f"{REPO}:{PATH}@main"
     card = (tmp_path / "online" / "README.md").read_text()
     assert f"`{REPO}:{PATH}` (Hugging Face)" in card
 
@@ -163,8 +164,8 @@ def test_an_existing_local_path_wins(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("zyx123/SimVQ:a/b.ckpt", hub.HubFile("zyx123/SimVQ", "a/b.ckpt")),
-    ("zyx123/SimVQ:a/epoch=49-step=1.ckpt@v1.0", hub.HubFile("zyx123/SimVQ", "a/epoch=49-step=1.ckpt",
-                                                            "v1.0")),
+    ("zyx123/SimVQ:a/epoch=49-step=1.ckpt@v1.0",
+     hub.HubFile("zyx123/SimVQ", "a/epoch=49-step=1.ckpt", "v1.0")),
     ("model.ckpt", None), ("dir/model.ckpt", None), ("SimVQ:model.ckpt", None),
 ])
 def test_parse_hub_reference(text, expected):

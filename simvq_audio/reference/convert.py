@@ -101,9 +101,9 @@ def convert_state(root: Any, raw: bool = False) -> Converted:
     model_names = [n for n in kept if not n.startswith(EMA_PREFIX)]
     hparams = _mapping(root.get("hyper_parameters"))
     config, notes = derive_config({n: state[n].shape for n in model_names}, hparams)
+    plan = _plan(model_names, _lstm_index(model_names))
     sources = _pick_sources(state, model_names, [n for n in kept if n.startswith(EMA_PREFIX)],
                             raw)
-    plan = _plan(model_names, _lstm_index(model_names))
     notes["weights"] = "raw" if raw else "EMA"
     return Converted(config, _fill(config, plan, sources), notes)
 
@@ -139,16 +139,15 @@ def derive_config(shapes: Mapping[str, torch.Size],
         last_kernel_size=need.kernel(f"encoder.model.{lstm + 2}"),
         residual_kernel_size=need.kernel(f"encoder.model.{residual[0]}.block.1") if residual else 3,
         residual_units=len(residual) // len(strides),
-        lstm_layers=sum(1 for n in shapes if re.fullmatch(
-            rf"encoder\.model\.{lstm}\.lstm\.weight_ih_l\d+", n)),
+        lstm_layers=_count(shapes, rf"encoder\.model\.{lstm}\.lstm\.\w+_l(\d+)"),
         padding="reflect")
     out = need.shape("head.out.weight", 2)
     decoder = DecoderConfig(
         dim=need.shape("backbone.embed.weight", 3)[0],
         intermediate_dim=need.shape("backbone.convnext.0.pwconv1.weight", 2)[0],
-        num_layers=_count(shapes, r"backbone\.convnext\.\d+\.gamma"),
-        resnet_blocks=_count(shapes, r"backbone\.pos_net\.\d+\.norm1\.weight"),
-        attention=_count(shapes, r"backbone\.pos_net\.\d+\.q\.weight") > 0,
+        num_layers=_count(shapes, r"backbone\.convnext\.(\d+)\..+"),
+        resnet_blocks=_count(shapes, r"backbone\.pos_net\.(\d+)\.(norm1|conv1|norm2|conv2)\..+"),
+        attention=_count(shapes, r"backbone\.pos_net\.(\d+)\.(q|k|v|proj_out)\..+") > 0,
         dropout=REFERENCE_DROPOUT, n_fft=out[0] - 2)
     beta = _number(_get(hparams, "quantconfig", "params", "beta"))
     quantizer = QuantizerConfig(type="simvq", num_codes=codebook[0], dim=codebook[1],
@@ -256,11 +255,11 @@ def _our_name(name: str, lstm: int) -> tuple[str, int] | None:
 
 
 def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names: list[str],
-                  raw: bool) -> dict[str, StoredTensor]:
-    """Their name -> the stored tensor to use: its EMA copy, or (``raw``, or the frozen
-    codebook) the tensor itself. Every kept EMA copy must be used."""
+                  raw: bool) -> dict[str, tuple[str, StoredTensor]]:
+    """Their name -> ``(key, stored tensor)`` to use: its EMA copy, or (``raw``, or the
+    frozen codebook) the tensor itself. Every kept EMA copy must be used."""
     if raw:
-        return {name: state[name] for name in names}
+        return {name: (name, state[name]) for name in names}
     if not ema_names:
         raise UserInputError("the checkpoint holds no EMA weights (model_ema.*); import its raw "
                              "weights with --raw (raw=True)")
@@ -281,11 +280,12 @@ def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names
     if problems:
         raise UserInputError("the checkpoint's EMA weights do not match its model: "
                              + "; ".join(problems) + " (--raw imports the raw weights)")
-    return {name: state.get(ema, state[name]) for ema, name in by_ema.items()}
+    return {name: (ema, state[ema]) if ema in state else (name, state[name])
+            for ema, name in by_ema.items()}
 
 
 def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
-          sources: Mapping[str, StoredTensor]) -> dict[str, torch.Tensor]:
+          sources: Mapping[str, tuple[str, StoredTensor]]) -> dict[str, torch.Tensor]:
     """Read, fuse and check the tensors: every one of ours once, with its shape."""
     from simvq_audio.audio.generator import Generator
 
@@ -302,19 +302,20 @@ def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
                  ("incomplete q/k/v", incomplete)) if items]
     if problems:
         raise UserInputError("the checkpoint does not fit a SimVQ codec: " + "; ".join(problems))
-    result, wrong = {}, []
-    for ours, parts in plan.items():
-        stored = [sources[parts[i]] for i in range(len(parts))]
-        shape = _fused_shape([s.shape for s in stored])
+    chosen = {ours: [sources[parts[i]] for i in range(len(parts))] for ours, parts in plan.items()}
+    wrong = []
+    for ours, stored in chosen.items():
+        shape = _fused_shape([tensor.shape for _, tensor in stored])
         if shape != expected[ours]:
             wrong.append(f"{ours} (checkpoint {list(shape) if shape else 'mixed'}, "
                          f"model {list(expected[ours])})")
-            continue
-        tensors = [_as_float(s, parts[i]) for i, s in enumerate(stored)]
-        result[ours] = tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=0)
     if wrong:
         raise UserInputError(f"the checkpoint's tensors do not have the shapes its sizes imply "
                              f"({len(wrong)}): {_short(wrong)}")
+    result = {}
+    for ours, stored in chosen.items():
+        tensors = [_as_float(tensor, key) for key, tensor in stored]
+        result[ours] = tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=0)
     return result
 
 
@@ -335,14 +336,12 @@ def _as_float(stored: StoredTensor, name: str) -> torch.Tensor:
 def _check_reference_options(hparams: Mapping[str, Any]) -> None:
     """Refuse reference options our model does not implement, when the checkpoint records them."""
     checks = [
-        (("ddconfig", "causal"), lambda v: v is not False,
-         "a non-causal encoder (ddconfig.causal: false)"),
+        (("ddconfig", "causal"), lambda v: v is not False, "a non-causal encoder"),
         (("ddconfig", "pad_mode"), lambda v: v in (None, "reflect"),
          "an encoder pad_mode other than 'reflect'"),
         (("ddconfig", "dilation_base"), lambda v: v in (None, 2),
          "a residual dilation base other than 2"),
-        (("audio_normalize",), lambda v: v is not True,
-         "input loudness normalisation (audio_normalize: true)"),
+        (("audio_normalize",), lambda v: v is not True, "input loudness normalisation"),
     ]
     for path, ok, what in checks:
         value = _get(hparams, *path)
@@ -387,7 +386,8 @@ def _number(value: Any) -> float | int | None:
 
 
 def _count(shapes: Mapping[str, torch.Size], pattern: str) -> int:
-    return sum(1 for name in shapes if re.fullmatch(pattern, name))
+    """How many distinct values group 1 of ``pattern`` takes over the names (layer indices)."""
+    return len({match[1] for name in shapes if (match := re.fullmatch(pattern, name))})
 
 
 def _short(names: Any) -> str:

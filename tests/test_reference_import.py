@@ -278,3 +278,13 @@ def test_non_causal_reference_is_refused(tmp_path):
         ddconfig={"causal": False}))
     with pytest.raises(UserInputError, match=r"non-causal encoder \(ddconfig.causal = False\)"):
         import_reference_checkpoint(ckpt, tmp_path / "model")
+
+
+def test_sample_rate_comes_from_the_hyper_parameters(tmp_path):
+    absent = _edited_checkpoint(tmp_path / "a.ckpt", lambda r: r.pop("hyper_parameters"))
+    card = (import_reference_checkpoint(absent, tmp_path / "a") / "README.md").read_text()
+    assert "24000 Hz (not in the checkpoint; the reference's 24000 Hz assumed)" in card
+    other = _edited_checkpoint(tmp_path / "b.ckpt",
+                               lambda r: r["hyper_parameters"].update(sample_rate=16000))
+    assert SimVQCodec.from_pretrained(import_reference_checkpoint(
+        other, tmp_path / "b")).sample_rate == 16000

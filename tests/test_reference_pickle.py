@@ -222,3 +222,18 @@ def test_a_tensor_past_its_storage_is_refused(tmp_path):
     ckpt = torch_zip(tmp_path / "past.ckpt", data, {"0": bytes(8)})
     with pytest.raises(UserInputError, match=r"size \[4\] reaches past the end of storage 0"):
         TorchCheckpoint(ckpt)
+
+
+def test_a_pickle_cannot_change_the_allow_listed_objects(tmp_path):
+    """BUILD on an allow-listed global (here: set FloatStorage's dtype) fails and changes
+    nothing for later loads."""
+    data = (b"\x80\x02ctorch\nFloatStorage\n"
+            b"N}X\x05\x00\x00\x00dtypectorch\nfloat64\ns\x86b.")
+    with pytest.raises(UserInputError, match="cannot unpickle"):
+        TorchCheckpoint(torch_zip(tmp_path / "build.ckpt", data))
+    data = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n"
+            b"N}X\x08\x00\x00\x00_functionctorch\nSize\ns\x86b.")
+    with pytest.raises(UserInputError, match="cannot unpickle"):
+        TorchCheckpoint(torch_zip(tmp_path / "build2.ckpt", data))
+    with TorchCheckpoint(FIXTURE) as checkpoint:
+        assert checkpoint.root["state_dict"]["head.out.bias"].dtype == torch.float32

@@ -136,13 +136,17 @@ class _SafeCall:
 
 
 class _StorageType:
-    """What a ``torch.<X>Storage`` global stands for: the dtype of the bytes."""
+    """What a ``torch.<X>Storage`` global stands for: the dtype of the bytes (read-only, so a
+    pickle cannot change it for later loads)."""
 
     __slots__ = ("name", "dtype")
 
     def __init__(self, name: str, dtype: torch.dtype):
-        self.name = name
-        self.dtype = dtype
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "dtype", dtype)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("read-only")
 
 
 class _StorageRef:

@@ -57,3 +57,32 @@ def test_mel_spectrogram_shape_and_tone_location():
     assert torch.allclose(out[1], 0.5 * out[0], atol=1e-4)
     with pytest.raises(UserInputError, match=r"\[B, T\]"):
         mel(tone)
+
+
+def test_torchaudio_style_filters_are_unnormalised_htk_triangles():
+    sample_rate, n_fft, n_mels = 24000, 1024, 100
+    filters = mel_filters(sample_rate, n_fft, n_mels, style="torchaudio")
+    assert filters.shape == (n_mels, n_fft // 2 + 1) and filters.dtype == torch.float32
+    assert (filters >= 0).all() and (filters <= 1).all()
+    # HTK band edges: 2595 log10(1 + f / 700), equally spaced from 0 to 12 kHz
+    top = 2595 * math.log10(1 + 12000 / 700)
+    centres = [700 * (10 ** (top * (i + 1) / (n_mels + 1) / 2595) - 1) for i in range(n_mels)]
+    bin_hz = 12000 / (n_fft // 2)
+    for row in (10, 50, 99):  # the peak is the bin nearest the centre, and nearly 1 there
+        assert abs(filters[row].argmax().item() * bin_hz - centres[row]) <= bin_hz / 2 + 1e-3
+        assert filters[row].max() > 0.5
+    assert not torch.allclose(filters, mel_filters(sample_rate, n_fft, n_mels))
+    with pytest.raises(UserInputError, match="style"):
+        mel_filters(sample_rate, n_fft, n_mels, style="kaldi")
+
+
+def test_torchaudio_style_centres_frames_by_reflection():
+    wav = torch.randn(1, 4000)
+    ours = MelSpectrogram(16000, 512, 128, 40, style="torchaudio")(wav)
+    padded = torch.nn.functional.pad(wav[None], (256, 256), mode="reflect")[0]
+    frames = padded.unfold(-1, 512, 128) * torch.hann_window(512)
+    spec = torch.fft.rfft(frames).abs()                                    # [1, frames, F]
+    torch.testing.assert_close(ours, (spec @ mel_filters(16000, 512, 40, style="torchaudio").T)
+                               .transpose(1, 2))
+    librosa_style = MelSpectrogram(16000, 512, 128, 40)(wav)
+    assert not torch.allclose(librosa_style[..., 0], ours[..., 0])

@@ -60,9 +60,23 @@ class ConvNeXtBlock(nn.Module):
         return x + y.transpose(1, 2)
 
 
+def init_vocos_weights(module: nn.Module) -> None:
+    """Vocos' initialisation of the convolutions and linear layers in ``module``: weights from a
+    normal distribution of std 0.02 (``trunc_normal_``, cut at +-2, i.e. 100 std), biases 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv1d, nn.Linear)):
+            nn.init.trunc_normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+
 class Backbone(nn.Module):
     """``[B, d, F]`` -> ``[B, F, dim]``: conv embed (kernel 7), ResNet blocks with the attention
-    block in their middle and a GroupNorm, LayerNorm, ConvNeXt blocks, LayerNorm."""
+    block in their middle and a GroupNorm, LayerNorm, ConvNeXt blocks, LayerNorm.
+
+    Initialised as the SimVQ reference's backbone: :func:`init_vocos_weights` on the embed and
+    the ConvNeXt blocks; the ResNet and attention blocks keep PyTorch's defaults (the reference
+    builds them after initialising the rest).
+    """
 
     def __init__(self, config: DecoderConfig, input_dim: int):
         super().__init__()
@@ -77,6 +91,8 @@ class Backbone(nn.Module):
             ConvNeXtBlock(dim, config.intermediate_dim, 1 / config.num_layers)
             for _ in range(config.num_layers)])
         self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+        init_vocos_weights(self.embed)
+        init_vocos_weights(self.convnext)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.context(self.embed(z))

@@ -36,6 +36,34 @@ def test_crops_have_the_segment_length_and_short_utterances_are_padded(tmp_path)
     assert torch.equal(padded.wav[: padded.length], original[0])
 
 
+def test_short_utterances_can_be_tiled_by_repetition_as_in_the_reference(tmp_path):
+    short = make_utterance(tmp_path, "short", 0.3)
+    exact = make_utterance(tmp_path, "exact", 1.0)
+    dataset = SegmentDataset([short, exact], RATE, segment_seconds=1.0, short_clips="tile")
+    tiled = dataset[0]
+    assert tiled.wav.shape == (RATE,) and tiled.length == RATE  # all of it is valid
+    original = read_audio(short.path)[0][0]
+    n = original.numel()
+    for start in range(0, RATE, n):
+        assert torch.equal(tiled.wav[start:start + n], original[:RATE - start])
+    assert torch.equal(dataset[1].wav, read_audio(exact.path)[0][0])
+    with pytest.raises(UserInputError, match="short_clips"):
+        SegmentDataset([short], RATE, short_clips="loop")
+
+
+def test_the_training_loader_follows_train_short_clips(tmp_path):
+    from simvq_audio.config import Config
+    from simvq_audio.train.data import training_loader
+    short = make_utterance(tmp_path, "short", 0.3)
+    config = Config()
+    config.train.batch_size, config.train.num_workers = 1, 0
+    for mode, length in (("tile", RATE), ("pad", round(0.3 * RATE))):
+        config.train.short_clips = mode
+        dataset, _, loader = training_loader([short], config, 1, 0, pin_memory=False)
+        assert dataset.short_clips == mode
+        assert next(iter(loader)).lengths.tolist() == [length]
+
+
 def test_a_crop_is_the_matching_slice_of_the_whole_file(tmp_path):
     utterance = make_utterance(tmp_path, "u", 3.0)
     whole, _ = read_audio(utterance.path)

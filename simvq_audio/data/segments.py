@@ -2,7 +2,8 @@
 
 * :class:`SegmentDataset` (training): a random fixed-length crop per utterance (default 1 s),
   chosen deterministically from ``(seed, epoch, index)`` so that a resumed run sees the same crops.
-  Utterances shorter than the crop are zero-padded and their valid length returned.
+  Utterances shorter than the crop are either zero-padded, their valid length returned, or tiled
+  by repetition to the full length (the SimVQ reference's data loader).
 * :class:`ValidationDataset`: the first ``max_seconds`` of each utterance (all of it when shorter),
   always the same.
 
@@ -29,6 +30,9 @@ from simvq_audio.data.loudness import normalize_rms
 from simvq_audio.errors import UserInputError
 
 RESAMPLE_MARGIN_S = 0.05
+
+
+SHORT_CLIPS = ("pad", "tile")
 
 
 class Segment(NamedTuple):
@@ -102,15 +106,21 @@ class SegmentDataset(_CropDataset):
         target_dbfs: if set, gain each crop to this RMS level in dBFS
             (:mod:`~simvq_audio.data.loudness`).
         max_gain_db: cap on that gain.
+        short_clips: an utterance shorter than the crop is ``"pad"``ded with zeros (``length``
+            says where they start) or ``"tile"``d: repeated from its start until the crop is
+            full (all of it valid).
     """
 
     def __init__(self, utterances: Sequence[Utterance], sample_rate: int = 24000,
                  segment_seconds: float = 1.0, seed: int = 0, target_dbfs: float | None = None,
-                 max_gain_db: float = 20.0):
+                 max_gain_db: float = 20.0, short_clips: str = "pad"):
         super().__init__(utterances, sample_rate, target_dbfs, max_gain_db)
         self.segment_samples = round(segment_seconds * sample_rate)
         if self.segment_samples <= 0:
             raise UserInputError(f"segment_seconds must be positive, got {segment_seconds}")
+        if short_clips not in SHORT_CLIPS:
+            raise UserInputError(f"short_clips must be one of {SHORT_CLIPS}, got {short_clips!r}")
+        self.short_clips = short_clips
         self.seed = seed
         self.epoch = 0
 
@@ -126,6 +136,8 @@ class SegmentDataset(_CropDataset):
 
         wav = read_crop(self.utterances[index], self.sample_rate, self.segment_samples,
                         random_start)
+        if self.short_clips == "tile" and wav.shape[-1] < self.segment_samples:
+            wav = wav.repeat(-(-self.segment_samples // wav.shape[-1]))[:self.segment_samples]
         return self._segment(index, wav, self.segment_samples)
 
 

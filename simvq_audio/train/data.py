@@ -39,7 +39,7 @@ def training_loader(utterances: list[Utterance], config: Config, num_processes: 
     """
     train = config.train
     dataset = SegmentDataset(utterances, config.model.sample_rate, train.segment_seconds,
-                             seed=train.seed)
+                             seed=train.seed, short_clips=train.short_clips)
     sampler = DistributedBatchSampler(len(dataset), train.batch_size, num_processes,
                                       process_index, seed=train.seed)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_segments,

@@ -86,27 +86,58 @@ class ModelConfig:
 
 
 @dataclass
-class MultiPeriodConfig:
-    """HiFi-GAN multi-period discriminator. ``channels`` are the strided 2-D convs' outputs."""
+class AdversarialConfig:
+    """How one discriminator family enters the losses (the fields every family section has).
+
+    ``loss``: ``hinge`` (Vocos) or ``lsgan`` (least squares, DAC). ``reduction``: how the terms of
+    the family's sub-discriminators are combined, ``mean`` (Vocos: divided by their number) or
+    ``sum`` (DAC). ``weight`` scales the family's adversarial, feature-matching and
+    discriminator terms (the reference's ``mrd_loss_coeff`` for the multi-resolution family).
+    """
+
+    loss: Literal["hinge", "lsgan"] = "hinge"
+    reduction: Literal["mean", "sum"] = "mean"
+    weight: float = 1.0
+
+
+@dataclass
+class MultiPeriodConfig(AdversarialConfig):
+    """Vocos (HiFi-GAN) multi-period discriminator: the waveform folded into ``[T / p, p]``
+    images. ``channels``: outputs of the strided convs (the last is repeated once, unstrided).
+    Feature matching uses every hidden map but the first, plus the logits map."""
 
     periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
     channels: list[int] = field(default_factory=lambda: [32, 128, 512, 1024])
 
 
 @dataclass
-class MultiResolutionConfig:
-    """Multi-resolution STFT magnitude discriminator; ``resolutions`` are [n_fft, hop] pairs."""
+class MultiResolutionConfig(AdversarialConfig):
+    """Vocos (UnivNet) multi-resolution discriminator on magnitude STFTs with rectangular
+    windows; ``resolutions`` are ``[n_fft, hop]`` pairs, ``channels`` the width of its convs."""
 
     resolutions: list[list[int]] = field(
         default_factory=lambda: [[1024, 256], [2048, 512], [512, 128]])
-    channels: int = 32
+    channels: int = 64
 
 
 @dataclass
-class MultiBandConfig:
-    """Multi-band multi-resolution complex STFT discriminator (hop = n_fft / 4); ``band_edges``
-    are fractions of the Nyquist frequency."""
+class DacMultiPeriodConfig(MultiPeriodConfig):
+    """DAC's multi-period discriminator: the Vocos network on the DAC-preprocessed waveform (DC
+    removed, peak 0.8), always padded (a whole period when ``T % p == 0``); feature matching
+    uses every hidden map, not the logits. Least squares, summed over periods."""
 
+    loss: Literal["hinge", "lsgan"] = "lsgan"
+    reduction: Literal["mean", "sum"] = "sum"
+
+
+@dataclass
+class DacMultiBandConfig(AdversarialConfig):
+    """DAC's multi-band multi-resolution discriminator: complex STFTs (rectangular window, hop
+    ``n_fft / 4``) of the DAC-preprocessed waveform, cut into bands at ``band_edges``
+    (fractions of Nyquist), one conv stack per band. Least squares, summed over FFT sizes."""
+
+    loss: Literal["hinge", "lsgan"] = "lsgan"
+    reduction: Literal["mean", "sum"] = "sum"
     fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512])
     band_edges: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
     channels: int = 32
@@ -114,11 +145,18 @@ class MultiBandConfig:
 
 @dataclass
 class DiscriminatorsConfig:
-    """Each discriminator is on when its section is present; ``null`` turns it off."""
+    """The four families of the SimVQ reference; a family is on when its section is present,
+    ``null`` turns it off."""
 
     multi_period: MultiPeriodConfig | None = field(default_factory=MultiPeriodConfig)
     multi_resolution: MultiResolutionConfig | None = field(default_factory=MultiResolutionConfig)
-    multi_band: MultiBandConfig | None = field(default_factory=MultiBandConfig)
+    dac_multi_period: DacMultiPeriodConfig | None = field(default_factory=DacMultiPeriodConfig)
+    dac_multi_band: DacMultiBandConfig | None = field(default_factory=DacMultiBandConfig)
+
+    def enabled(self) -> dict[str, AdversarialConfig]:
+        """The sections that are on, by name, in this order."""
+        return {f.name: section for f in dataclasses.fields(self)
+                if (section := getattr(self, f.name)) is not None}
 
 
 @dataclass
@@ -130,6 +168,12 @@ class MelResolution:
 
 @dataclass
 class LossConfig:
+    """Generator objective: ``mel_weight`` x log-mel L1 (torchaudio's mel, as the reference;
+    the mean over ``mel_resolutions``) + ``quantizer_weight`` x quantizer loss + for each
+    discriminator family, its weight x (``adversarial_weight`` x adversarial +
+    ``feature_matching_weight`` x feature matching). The reference's ``gen_loss_weight`` is
+    both of the last two."""
+
     mel_resolutions: list[MelResolution] = field(default_factory=lambda: [MelResolution()])
     mel_weight: float = 45.0
     quantizer_weight: float = 1000.0
@@ -142,7 +186,9 @@ class RunConfig:
     """The optimisation and run settings every trainer reads (the codec's :class:`TrainConfig`
     and the image tokenizer's ``ImageTrainConfig`` extend it): the optimizer and schedule of
     :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
-    defaults are the codec's; a subclass redeclares the fields whose defaults differ."""
+    defaults are the image tokenizer's; a subclass redeclares the fields whose defaults differ.
+    ``grad_clip`` 0 turns clipping off. ``mixed_precision`` ``fp16`` needs CUDA: without it
+    training runs in float32 and says so."""
 
     lr: float = 1e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
@@ -165,11 +211,23 @@ class RunConfig:
 
 @dataclass
 class TrainConfig(RunConfig):
-    """Training defaults the codec's trainer reads. ``max_steps``: about 50 epochs of
-    LibriTTS-960 utterances (one random 1 s crop per utterance) at batch 20."""
+    """The codec's training; the defaults are the SimVQ reference's (constant lr 1e-4 without
+    warm-up, no clipping, fp16). ``max_steps``: about 50 epochs of LibriTTS-960 utterances (one
+    random 1 s crop per utterance) at batch 20 on one process.
 
+    ``update_order``: ``generator_first`` (the reference: the generator step, then the
+    discriminator step on the same, pre-step reconstruction) or ``discriminator_first``.
+    ``short_clips``: utterances shorter than the crop are ``tile``d by repetition (the
+    reference) or zero-``pad``ded, the padding left out of the losses.
+    """
+
+    warmup_steps: int = 0
+    scheduler: Literal["constant", "cosine"] = "constant"
+    grad_clip: float = 0.0
+    mixed_precision: Literal["no", "bf16", "fp16"] = "fp16"
     segment_seconds: float = 1.0
-    gan_loss: Literal["hinge", "lsgan"] = "hinge"
+    short_clips: Literal["tile", "pad"] = "tile"
+    update_order: Literal["generator_first", "discriminator_first"] = "generator_first"
 
 
 @dataclass
@@ -226,11 +284,13 @@ def check_config(config: Config, where: str = "config") -> None:
         (len(config.loss.mel_resolutions) > 0, "loss.mel_resolutions must not be empty"),
         (len(config.train.betas) == 2, "train.betas must have two values"),
     ]
-    bands = config.discriminators.multi_band
+    bands = config.discriminators.dac_multi_band
     if bands is not None:
         edges = bands.band_edges
         problems.append((len(edges) >= 2 and all(0 <= a < b <= 1 for a, b in zip(edges, edges[1:])),
-                         "discriminators.multi_band.band_edges must rise strictly within [0, 1]"))
+                         "discriminators.dac_multi_band.band_edges must rise strictly within "
+                         "[0, 1]"))
+    problems.append((config.train.grad_clip >= 0, "train.grad_clip must be >= 0 (0: off)"))
     for ok, message in problems:
         if not ok:
             raise UserInputError(f"{where}: {message}")

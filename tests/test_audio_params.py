@@ -24,6 +24,19 @@ def test_paper_config_matches_the_reference_within_5_percent():
         rows[p].trainable for p in ("encoder", "quantizer", "decoder backbone", "ISTFT head"))
 
 
+def test_paper_discriminators_have_the_reference_s_parameter_count():
+    """Counted by building the reference's MultiPeriodDiscriminator (41,105,770),
+    MultiResolutionDiscriminator (600,198) and DACDiscriminator (42,519,760 = 5 MPD 41,105,770
+    + 3 MRD 1,413,990) of github youngsheen/SimVQ @ d8bd94d."""
+    rows = {row.part: row.trainable
+            for row in count_parameters(load_config(RECIPES / "simvq_65k.yaml"))}
+    assert rows["discriminator multi_period"] == 41_105_770
+    assert rows["discriminator multi_resolution"] == 600_198
+    assert rows["discriminator dac_multi_period"] == 41_105_770
+    assert rows["discriminator dac_multi_band"] == 1_413_990
+    assert rows["discriminators"] == 84_225_728
+
+
 def test_vanilla_twin_trains_its_codebook():
     rows = {row.part: row for row in count_parameters(load_config(RECIPES / "vq_65k.yaml"))}
     assert rows["quantizer"].trainable == 65536 * 512 and rows["quantizer"].frozen == 0
@@ -33,6 +46,7 @@ def test_params_command_prints_every_part(capsys):
     assert main(["params", str(RECIPES / "tiny.yaml")]) == 0
     out = capsys.readouterr().out
     for part in ("encoder", "quantizer", "decoder backbone", "ISTFT head",
-                 "discriminator multi_period", "discriminator multi_band"):
+                 "discriminator multi_period", "discriminator multi_resolution",
+                 "discriminator dac_multi_period", "discriminator dac_multi_band"):
         assert part in out
     assert main(["params", str(RECIPES / "missing.yaml")]) == 2

@@ -1,99 +1,173 @@
-"""Discriminators, losses and one adversarial training step of the tiny codec."""
+"""The codec's GAN step: update order (the reference's generator-first and ours), NaN skipping
+in both orders, gradient clipping on and off, the precision a run uses, and one real step of
+the tiny codec updating W but not C."""
 
+import copy
 from pathlib import Path
 
 import pytest
 import torch
+from accelerate import Accelerator
 
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.generator import Generator
-from simvq_audio.audio.losses import (GeneratorLoss, MultiResolutionMelLoss,
-                                      discriminator_loss, feature_matching_loss,
-                                      generator_adversarial_loss)
-from simvq_audio.config import DiscriminatorsConfig, load_config
-from simvq_audio.errors import UserInputError
+from simvq_audio.audio.losses import GeneratorLoss
+from simvq_audio.config import load_config
+from simvq_audio.train.optim import build_optimizer
+from simvq_audio.train.step import GanStep, gradient_norm
+from simvq_audio.train.trainer import training_precision
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
-@pytest.fixture(scope="module")
-def config():
-    return load_config(RECIPES / "tiny.yaml")
+def micro_config(**train):
+    config = load_config(RECIPES / "tiny.yaml")
+    config.model.decoder.num_layers = config.model.decoder.resnet_blocks = 1
+    d = config.discriminators
+    d.multi_period.periods = d.dac_multi_period.periods = [2]
+    d.multi_resolution.resolutions, d.dac_multi_band.fft_sizes = [[256, 64]], [256]
+    config.loss.mel_resolutions[0].n_fft, config.loss.mel_resolutions[0].hop_length = 512, 128
+    for key, value in {"lr": 1e-3, **train}.items():
+        setattr(config.train, key, value)
+    return config
 
 
-@pytest.mark.parametrize("family,count", [("multi_period", 3), ("multi_resolution", 2),
-                                          ("multi_band", 2)])
-def test_each_discriminator_returns_logits_and_features(config, family, count):
-    only = DiscriminatorsConfig(**{name: getattr(config.discriminators, name) if name == family
-                                   else None for name in ("multi_period", "multi_resolution",
-                                                          "multi_band")})
-    discriminator = build_discriminators(only)
-    assert list(discriminator.families) == [family]
-    logits, features = discriminator(torch.randn(3, 4001))
-    assert len(logits) == len(features) == count
-    for scores, maps in zip(logits, features):
-        assert scores.dim() == 2 and scores.shape[0] == 3
-        assert len(maps) >= 5 and all(m.shape[0] == 3 for m in maps)
+class Recorder:
+    """Logs optimizer steps and discriminator calls in order, with what they saw."""
+
+    def __init__(self, step: GanStep):
+        self.events = []
+        for name in ("generator", "discriminator"):
+            optimizer = getattr(step, f"{name}_optimizer")
+            original = optimizer.step
+
+            def record(*args, _name=name, _original=original, _model=getattr(step, name),
+                       **kwargs):
+                self.events.append((f"{_name} step", gradient_norm(_model.parameters())))
+                return _original(*args, **kwargs)
+            optimizer.step = record
+        step.discriminator.register_forward_pre_hook(self._discriminator_call)
+        self.discriminator = step.discriminator
+
+    def _discriminator_call(self, module, args):
+        weights = torch.cat([p.detach().flatten() for p in module.parameters()]).clone()
+        self.events.append(("D", args[0].detach().clone(), weights))
+
+    def names(self):
+        return [e[0] if e[0] != "D" else f"D[{e[1].shape[0]}]" for e in self.events]
 
 
-def test_no_discriminator_is_an_error():
-    with pytest.raises(UserInputError, match="no discriminator"):
-        build_discriminators(DiscriminatorsConfig(None, None, None))
+def make_step(config, seed: int = 0):
+    torch.manual_seed(seed)
+    generator, discriminator = Generator(config.model), build_discriminators(config.discriminators)
+    train = config.train
+    step = GanStep(Accelerator(cpu=True), generator, discriminator,
+                   build_optimizer(generator.parameters(), train),
+                   build_optimizer(discriminator.parameters(), train),
+                   GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate),
+                   train)
+    return step, generator
 
 
-def test_gan_losses_reward_the_right_side():
-    good = [torch.full((2, 5), 1.0)]
-    bad = [torch.full((2, 5), -1.0)]
-    for kind in ("hinge", "lsgan"):
-        assert discriminator_loss(good, bad if kind == "hinge" else [torch.zeros(2, 5)],
-                                  kind) == 0
-        assert discriminator_loss(bad, good, kind) > 1
-        assert generator_adversarial_loss(good, kind) == 0
-        assert generator_adversarial_loss(bad, kind) > 0
-    with pytest.raises(UserInputError, match="GAN loss"):
-        generator_adversarial_loss(good, "wgan")
+def batch(size: int = 2, samples: int = 3200):
+    torch.manual_seed(1)
+    return torch.randn(size, samples) * 0.1, torch.full((size,), samples)
 
 
-def test_feature_matching_and_mel_loss_vanish_only_for_equal_inputs():
-    real = [[torch.ones(2, 3), torch.zeros(2, 4)]]
-    assert feature_matching_loss(real, real) == 0
-    assert feature_matching_loss(real, [[torch.zeros(2, 3), torch.zeros(2, 4)]]) == 1
-    mel = MultiResolutionMelLoss(16000, [(256, 64, 32), (512, 128, 40)])
-    wav = torch.randn(2, 4000)
-    assert mel(wav, wav) == 0
-    assert mel(wav * 0.5, wav) > 0.1
+def test_generator_first_updates_d_on_the_pre_update_reconstruction():
+    step, generator = make_step(micro_config(update_order="generator_first"))
+    wav, lengths = batch()
+    with torch.no_grad():
+        before = copy.deepcopy(generator)(wav)[0]
+    recorder = Recorder(step)
+    initial_d = torch.cat([p.detach().flatten() for p in step.discriminator.parameters()])
+    result = step(wav, lengths, 0)
+    assert result.skipped is None
+    # generator loss: D on the reconstruction (with grad), then on real audio; G steps; then
+    # the discriminators see real + the same reconstruction, detached, and step
+    assert recorder.names() == ["D[2]", "D[2]", "generator step", "D[4]", "discriminator step"]
+    fake_for_g, real_for_g, _, both, _ = recorder.events
+    assert torch.equal(fake_for_g[1], before) and torch.equal(real_for_g[1], wav)
+    assert torch.equal(both[1][:2], wav) and torch.equal(both[1][2:], before)
+    assert all(torch.equal(event[2], initial_d) for event in (fake_for_g, real_for_g, both))
+    assert {"loss/discriminator", "loss/discriminator/dac_multi_band", "loss/adversarial",
+            "loss/adversarial/multi_period", "loss/feature_matching"} <= set(result.scalars)
 
 
-def test_one_training_step_updates_w_but_not_c(config):
-    generator = Generator(config.model)
-    discriminator = build_discriminators(config.discriminators)
-    criterion = GeneratorLoss(config.loss, config.model.sample_rate, config.train.gan_loss)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3)
+def test_discriminator_first_feeds_g_through_the_updated_discriminators():
+    step, _ = make_step(micro_config(update_order="discriminator_first"))
+    wav, lengths = batch()
+    recorder = Recorder(step)
+    assert step(wav, lengths, 0).skipped is None
+    assert recorder.names() == ["D[4]", "discriminator step", "D[2]", "D[2]", "generator step"]
+    assert not torch.equal(recorder.events[0][2], recorder.events[2][2])
+
+
+@pytest.mark.parametrize("order,steps", [("generator_first", []),
+                                         ("discriminator_first", ["discriminator step"])])
+def test_a_nan_generator_loss_skips_the_step_in_both_orders(order, steps):
+    step, generator = make_step(micro_config(update_order=order))
+    wav, lengths = batch()
+    weights = [p.detach().clone() for p in generator.parameters()]
+    recorder = Recorder(step)
+    result = step(wav, lengths, 0, inject_nan=True)
+    assert result.skipped.startswith("generator loss is nan")
+    assert [e[0] for e in recorder.events if e[0] != "D"] == steps
+    assert all(torch.equal(a, b) for a, b in zip(weights, generator.parameters()))
+
+
+def test_a_nan_discriminator_loss_after_the_generator_step_is_reported():
+    step, _ = make_step(micro_config(update_order="generator_first"))
+    wav, lengths = batch()
+    weights = [p.detach().clone() for p in step.discriminator.parameters()]
+    step.discriminator.register_forward_pre_hook(
+        lambda _, args: (args[0] * float("nan"),) if args[0].shape[0] == 4 else None)
+    result = step(wav, lengths, 0)
+    assert result.skipped.startswith("discriminator loss is nan")
+    assert all(torch.equal(a, b) for a, b in zip(weights, step.discriminator.parameters()))
+
+
+@pytest.mark.parametrize("clip", [0.0, 1e-3])
+def test_grad_clip_zero_measures_the_norm_and_leaves_gradients_alone(clip):
+    step, _ = make_step(micro_config(grad_clip=clip))
+    wav, lengths = batch()
+    recorder = Recorder(step)
+    result = step(wav, lengths, 0)
+    at_step = dict((e[0], e[1]) for e in recorder.events if e[0] != "D")
+    for name in ("generator", "discriminator"):
+        measured = result.scalars[f"grad_norm/{name}"]
+        assert measured > 1e-3  # before clipping
+        if clip:
+            assert at_step[f"{name} step"] == pytest.approx(clip, rel=1e-3)
+        else:
+            assert at_step[f"{name} step"] == pytest.approx(float(measured), rel=1e-6)
+
+
+def test_paper_lr_is_constant_from_step_zero_in_the_step():
+    step, _ = make_step(micro_config(lr=1e-4))
+    wav, lengths = batch()
+    assert float(step(wav, lengths, 0).scalars["lr"]) == pytest.approx(1e-4)
+    assert step.generator_optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_fp16_without_a_gpu_trains_in_float32_and_says_which_key():
+    precision, warning = training_precision("fp16", cpu=True)
+    assert precision == "no" and "train.mixed_precision" in warning and "fp16" in warning
+    assert training_precision("bf16", cpu=True) == ("bf16", None)
+    assert training_precision("no", cpu=False) == ("no", None)
+    if not torch.cuda.is_available():
+        assert training_precision("fp16", cpu=False)[0] == "no"
+
+
+def test_one_training_step_updates_w_but_not_c():
+    config = load_config(RECIPES / "tiny.yaml")
+    step, generator = make_step(config)
     codebook = generator.quantizer.codebook.clone()
     weight = generator.quantizer.linear.weight.detach().clone()
-    wav = torch.randn(2, 3200) * 0.1
-
-    wav_hat, _, quantizer_loss, _ = generator(wav)
-    real_logits, _ = discriminator(wav)
-    fake_logits, _ = discriminator(wav_hat.detach())
-    loss_d = discriminator_loss(real_logits, fake_logits, config.train.gan_loss)
-    opt_d.zero_grad()
-    loss_d.backward()
-    opt_d.step()
-
-    _, real_features = discriminator(wav)
-    fake_logits, fake_features = discriminator(wav_hat)
-    loss_g, parts = criterion(wav_hat, wav, quantizer_loss, fake_logits, real_features,
-                              fake_features)
-    opt_g.zero_grad()
-    loss_g.backward()
-    opt_g.step()
-
-    assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
-    assert set(parts) == {"mel", "quantizer", "adversarial", "feature_matching"}
-    assert all(torch.isfinite(v) for v in parts.values())
+    wav, lengths = batch()
+    result = step(wav, lengths, 0)
+    assert result.skipped is None
+    assert all(torch.isfinite(v) for v in result.scalars.values())
     assert not generator.quantizer.codebook.requires_grad
     assert torch.equal(generator.quantizer.codebook, codebook)
     assert not torch.equal(generator.quantizer.linear.weight, weight)
-    assert all(p.grad is not None for p in generator.encoder.parameters())

@@ -19,7 +19,10 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 @pytest.mark.parametrize("name,num_codes,kind", [
     ("simvq_4k", 4096, "simvq"), ("simvq_8k", 8192, "simvq"), ("simvq_65k", 65536, "simvq"),
-    ("simvq_262k", 262144, "simvq"), ("vq_65k", 65536, "vanilla"), ("tiny", 1024, "simvq")])
+    ("simvq_262k", 262144, "simvq"), ("simvq_4k_stable", 4096, "simvq"),
+    ("simvq_8k_stable", 8192, "simvq"), ("simvq_65k_stable", 65536, "simvq"),
+    ("simvq_262k_stable", 262144, "simvq"), ("vq_65k", 65536, "vanilla"),
+    ("tiny", 1024, "simvq")])
 def test_recipes_load(name, num_codes, kind):
     config = load_config(RECIPES / f"{name}.yaml")
     assert config.model.quantizer.num_codes == num_codes
@@ -27,8 +30,31 @@ def test_recipes_load(name, num_codes, kind):
     assert config.model.hop_length == 320
 
 
-def test_paper_recipe_equals_the_schema_defaults():
-    assert load_config(RECIPES / "simvq_65k.yaml") == Config()
+def test_paper_recipe_equals_the_schema_defaults_but_the_encoder_padding():
+    config = load_config(RECIPES / "simvq_65k.yaml")
+    assert config.model.encoder.padding == "reflect"  # the default stays zeros for old dirs
+    config.model.encoder.padding = Config().model.encoder.padding
+    assert config == Config()
+
+
+@pytest.mark.parametrize("size", ["4k", "8k", "65k", "262k"])
+def test_stable_variants_change_only_the_schedule_clipping_and_precision(size):
+    paper, stable = (load_config(RECIPES / f"simvq_{size}{suffix}.yaml")
+                     for suffix in ("", "_stable"))
+    changed = {key: value for key, value in config_to_dict(stable)["train"].items()
+               if config_to_dict(paper)["train"][key] != value}
+    assert changed == {"warmup_steps": 1000, "scheduler": "cosine", "grad_clip": 1.0,
+                       "mixed_precision": "bf16"}
+    stable.train = paper.train
+    assert stable == paper
+
+
+def test_paper_training_is_the_reference_s():
+    train = load_config(RECIPES / "simvq_65k.yaml").train
+    assert (train.lr, train.betas, train.warmup_steps, train.scheduler, train.grad_clip) == (
+        1e-4, [0.5, 0.9], 0, "constant", 0.0)
+    assert (train.mixed_precision, train.update_order, train.short_clips, train.ema_decay) == (
+        "fp16", "generator_first", "tile", 0.999)
 
 
 def test_base_file_is_extended(tmp_path):
@@ -56,6 +82,13 @@ def test_unknown_key_names_its_place_and_the_allowed_keys(tmp_path):
     ("model: 3", "model must be a mapping"),
     ("model: {decoder: {n_fft: 1281}}", "n_fft"),
     ("loss: {mel_resolutions: [{n_fft: 512, hop: 128}]}", "loss.mel_resolutions[0].hop"),
+    ("discriminators: {multi_band: null}", "allowed keys in discriminators: multi_period, "
+                                           "multi_resolution, dac_multi_period, dac_multi_band"),
+    ("discriminators: {multi_period: {loss: wgan}}", "'discriminators.multi_period.loss' must "
+                                                     "be one of 'hinge', 'lsgan'"),
+    ("train: {update_order: random}", "'train.update_order' must be one of"),
+    ("train: {short_clips: loop}", "'train.short_clips' must be one of 'tile', 'pad'"),
+    ("train: {grad_clip: -1}", "train.grad_clip must be >= 0"),
 ])
 def test_wrong_values_are_reported_clearly(tmp_path, text, fragment):
     with pytest.raises(UserInputError) as error:
@@ -72,7 +105,9 @@ def test_missing_file_and_base_loop(tmp_path):
 
 
 def test_disabled_discriminator_and_dict_round_trip():
-    config = config_from_dict({"discriminators": {"multi_band": None}})
-    assert config.discriminators.multi_band is None
+    config = config_from_dict({"discriminators": {"dac_multi_band": None}})
+    assert config.discriminators.dac_multi_band is None
+    assert list(config.discriminators.enabled()) == ["multi_period", "multi_resolution",
+                                                     "dac_multi_period"]
     data = json.loads(json.dumps(config_to_dict(config)))
     assert config_from_dict(data) == config

@@ -125,3 +125,14 @@ def test_bad_data_dirs_are_refused_before_any_model_is_built(tmp_path, data, cap
     assert f"data dir {missing} has 1 problem" in err and "nowhere.wav" in err
     assert f"data dir {duplicate}" in err and "wav.scp:2" in err and "duplicate" in err.lower()
     assert not (tmp_path / "exp" / "checkpoints").exists()
+
+
+def test_an_fp16_config_trains_in_float32_on_the_cpu_and_says_so(tmp_path, data, capsys):
+    config = write_config(tmp_path / "c.yaml", mixed_precision="fp16", max_steps=1,
+                          checkpoint_every=1)
+    exp = tmp_path / "exp"
+    assert cli.main(train_args(config, data, exp)) == 0
+    out = capsys.readouterr().out
+    assert "warning: train.mixed_precision is fp16, which needs a CUDA GPU: training in " \
+           "float32" in out
+    assert _state(exp, 1)["grad_scaler"] is None  # no loss scaling in float32

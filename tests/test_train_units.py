@@ -56,6 +56,11 @@ def test_learning_rate_warms_up_linearly_then_holds_or_decays():
     assert learning_rate(110, cosine) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_paper_learning_rate_is_constant_from_the_first_step():
+    paper = TrainConfig()  # the reference's: scheduler "None", no warm-up
+    assert {learning_rate(step, paper) for step in (0, 1, 999, 10**6)} == {1e-4}
+
+
 def test_ema_moves_towards_the_weights_by_one_minus_decay():
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, decay=0.9)

@@ -40,7 +40,7 @@ def write_config(path: Path, **train: object) -> Path:
     config = {
         "base": str(REPO / "recipes" / "tiny.yaml"),
         "model": {"decoder": {"num_layers": 1, "resnet_blocks": 1, "dropout": 0.1}},
-        "discriminators": {"multi_period": None, "multi_band": None,
+        "discriminators": {"multi_period": None, "dac_multi_period": None, "dac_multi_band": None,
                            "multi_resolution": {"resolutions": [[256, 64]], "channels": 4}},
         "loss": {"mel_resolutions": [{"n_fft": 512, "hop_length": 128, "n_mels": 40}]},
         "train": {"batch_size": 2, "segment_seconds": 0.1, "warmup_steps": 2,

@@ -58,7 +58,7 @@ def main() -> None:
     precision = args.mixed_precision or (train.mixed_precision if args.device == "cuda" else "no")
     accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=precision)
     generator, discriminator = Generator(config.model), build_discriminators(config.discriminators)
-    loss = GeneratorLoss(config.loss, config.model.sample_rate, train.gan_loss)
+    loss = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
     loss = loss.to(accelerator.device)
     generator, discriminator, g_opt, d_opt = accelerator.prepare(
         generator, discriminator, build_optimizer(generator.parameters(), train),

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 
@@ -57,8 +56,7 @@ class ImageTrainer(Trainer):
         valid_files = find_images(options.valid_dir)[:options.valid_images] if options.valid_dir \
             else []
         self._refuse_existing_run()
-        self.accelerator = accelerator = Accelerator(cpu=options.cpu,
-                                                     mixed_precision=train.mixed_precision)
+        self.accelerator = accelerator = self._make_accelerator()
         set_seed(train.seed)  # identical initial weights on every process
         model = ImageAutoencoder(config.model)
         discriminator = PatchDiscriminator(config.discriminator, config.model.in_channels)

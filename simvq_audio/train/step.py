@@ -1,22 +1,31 @@
-"""One training step on one batch: discriminator update, then generator update.
+"""One training step on one batch: a generator update and a discriminator update, in the order
+``train.update_order`` says.
+
+* ``generator_first`` (the SimVQ reference): the generator's loss goes through the current
+  discriminators and the generator is updated; then the discriminators are updated on the same
+  reconstruction, computed before the generator's update (detached).
+* ``discriminator_first``: the discriminators are updated first, and the generator's loss goes
+  through the updated discriminators.
 
 Before ``gan_start_step`` the generator learns from the mel and quantizer losses only and the
 discriminators are not touched. A step whose losses (or, except under fp16 where the gradient
 scaler handles overflow, gradient norms) are not finite on any process is skipped on every
-process: no optimizer update follows, and the caller counts it.
+process: the update whose loss is not finite and any update after it are left out, and the
+caller counts the step. ``grad_clip`` 0 measures the gradient norm without clipping.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import torch
 from accelerate import Accelerator
 from torch import nn
 
-from simvq_audio.audio.losses import GeneratorLoss, discriminator_loss
+from simvq_audio.audio.discriminators import FamilyOutput
+from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
 from simvq_audio.config import TrainConfig
 from simvq_audio.train.optim import learning_rate, set_learning_rate
 
@@ -41,11 +50,35 @@ def frozen(module: nn.Module) -> Iterator[None]:
         module.requires_grad_(True)
 
 
+def gradient_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor:
+    """The 2-norm of all gradients of ``parameters`` together (those without one count 0)."""
+    norms = [p.grad.detach().float().norm() for p in parameters if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+
+def _float_outputs(outputs: dict[str, FamilyOutput]) -> dict[str, FamilyOutput]:
+    return {name: FamilyOutput([x.float() for x in out.logits],
+                               [[x.float() for x in maps] for maps in out.features])
+            for name, out in outputs.items()}
+
+
+def _halves(outputs: dict[str, FamilyOutput]) -> tuple[dict[str, FamilyOutput],
+                                                       dict[str, FamilyOutput]]:
+    """Outputs on ``cat([a, b])`` -> (outputs on ``a``, outputs on ``b``), logits only."""
+    first, second = {}, {}
+    for name, out in outputs.items():
+        pairs = [x.float().chunk(2) for x in out.logits]
+        first[name] = FamilyOutput([a for a, _ in pairs], [])
+        second[name] = FamilyOutput([b for _, b in pairs], [])
+    return first, second
+
+
 class GanStep:
     """Callable ``(wav [B, T], lengths [B], step, inject_nan) -> StepResult``.
 
     ``generator``, ``discriminator`` and the optimizers are as returned by
-    ``accelerator.prepare``; ``inject_nan`` makes the generator loss NaN (testing only).
+    ``accelerator.prepare``; ``loss`` is the generator's (its ``families`` also give the
+    discriminators' objective); ``inject_nan`` makes the generator loss NaN (testing only).
     """
 
     def __init__(self, accelerator: Accelerator, generator: nn.Module, discriminator: nn.Module,
@@ -66,16 +99,23 @@ class GanStep:
         valid = torch.arange(wav.shape[-1], device=wav.device) < lengths[:, None]
         with self.accelerator.autocast():
             wav_hat, tokens, quantizer_loss, _ = self.generator(wav)
-        wav_hat = wav_hat.float() * valid  # padding of short crops is not judged
+        wav_hat = wav_hat.float() * valid  # zero padding of short crops is not judged
+        quantizer_loss = quantizer_loss.float()
 
-        gan_inputs = {}
-        if step >= self.config.gan_start_step:
+        if step < self.config.gan_start_step:
+            total, parts = self.loss(wav_hat, wav, quantizer_loss)
+            return self._generator_update(total, parts, scalars, tokens, inject_nan)
+        if self.config.update_order == "discriminator_first":
             skipped = self._discriminator_update(wav, wav_hat, scalars)
             if skipped:
                 return StepResult(skipped, scalars, tokens)
-            gan_inputs = self._generator_gan_inputs(wav, wav_hat)
-        total, parts = self.loss(wav_hat, wav, quantizer_loss.float(), **gan_inputs)
-        return self._generator_update(total, parts, scalars, tokens, inject_nan)
+        total, parts = self.loss(wav_hat, wav, quantizer_loss,
+                                 **self._generator_gan_inputs(wav, wav_hat))
+        result = self._generator_update(total, parts, scalars, tokens, inject_nan)
+        if result.skipped or self.config.update_order == "discriminator_first":
+            return result
+        # the reference's order: the discriminators learn from the pre-update reconstruction
+        return StepResult(self._discriminator_update(wav, wav_hat, scalars), scalars, tokens)
 
     def _set_learning_rate(self, step: int) -> dict[str, torch.Tensor]:
         """Set the schedule's lr for ``step`` on both optimizers; the step's first scalars."""
@@ -99,35 +139,35 @@ class GanStep:
     def _discriminator_update(self, wav: torch.Tensor, wav_hat: torch.Tensor,
                               scalars: dict[str, torch.Tensor]) -> str | None:
         with self.accelerator.autocast():
-            logits, _ = self.discriminator(torch.cat([wav, wav_hat.detach()]))
-        halves = [item.float().chunk(2) for item in logits]
-        loss = discriminator_loss([real for real, _ in halves], [fake for _, fake in halves],
-                                  self.config.gan_loss)
+            outputs = self.discriminator(torch.cat([wav, wav_hat.detach()]))
+        real, fake = _halves(outputs)
+        loss, parts = family_discriminator_loss(self.loss.families, real, fake)
         scalars["loss/discriminator"] = loss.detach()
+        scalars.update({f"loss/discriminator/{name}": value for name, value in parts.items()})
         return self._update(loss, self.discriminator, self.discriminator_optimizer,
                             "discriminator", scalars)
 
     def _generator_gan_inputs(self, wav: torch.Tensor, wav_hat: torch.Tensor
-                              ) -> dict[str, list]:
+                              ) -> dict[str, dict[str, FamilyOutput]]:
         with frozen(self.raw_discriminator), self.accelerator.autocast():
-            fake_logits, fake_features = self.raw_discriminator(wav_hat)
+            fake = self.raw_discriminator(wav_hat)
             with torch.no_grad():
-                _, real_features = self.raw_discriminator(wav)
-        return {"fake_logits": [x.float() for x in fake_logits],
-                "real_features": [[x.float() for x in group] for group in real_features],
-                "fake_features": [[x.float() for x in group] for group in fake_features]}
+                real = self.raw_discriminator(wav)
+        return {"fake": _float_outputs(fake), "real": _float_outputs(real)}
 
     def _update(self, loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
                 name: str, scalars: dict[str, torch.Tensor]) -> str | None:
-        """Backward, clip and step unless ``loss`` is not finite on some process; returns the
-        reason when the update was skipped."""
+        """Backward, clip (``grad_clip`` > 0) and step unless ``loss`` is not finite on some
+        process; returns the reason when the update was skipped."""
         if not self._finite_everywhere(loss):
             return f"{name} loss is {loss.item()}"
         optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
         self.accelerator.unscale_gradients(optimizer)
-        max_norm = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        if self.config.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
+        else:
+            norm = gradient_norm(model.parameters())
         scalars[f"grad_norm/{name}"] = norm.detach()
         if not torch.isfinite(norm) and self.accelerator.mixed_precision != "fp16":
             optimizer.zero_grad(set_to_none=True)  # identical on all ranks: grads are reduced

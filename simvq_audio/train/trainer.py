@@ -38,6 +38,17 @@ from simvq_audio.train.step import GanStep, StepResult
 from simvq_audio.train.validation import validate, write_examples
 
 
+def training_precision(requested: str, cpu: bool) -> tuple[str, str | None]:
+    """The mixed precision a run uses for the config's ``requested`` one, and a warning when
+    they differ: fp16 (with its gradient scaler) needs CUDA, so without a GPU (or with
+    ``cpu``) the run trains in float32 ("no") instead; bf16 and no run anywhere."""
+    if requested == "fp16" and (cpu or not torch.cuda.is_available()):
+        return "no", ("train.mixed_precision is fp16, which needs a CUDA GPU: training in "
+                      "float32 on this machine (set train.mixed_precision to bf16 or no to "
+                      "choose yourself)")
+    return requested, None
+
+
 @dataclass
 class RunOptions:
     """Run settings outside the YAML config that every trainer reads. ``nan_steps``: steps
@@ -83,8 +94,7 @@ class Trainer:
     def __init__(self, config: Config, options: TrainOptions):
         self._begin(config, options)
         train = config.train
-        self.accelerator = accelerator = Accelerator(cpu=options.cpu,
-                                                     mixed_precision=train.mixed_precision)
+        self.accelerator = accelerator = self._make_accelerator()
         dirs = [Path(options.train_dir)] + ([Path(options.valid_dir)] if options.valid_dir else [])
         utterances = read_data_dirs(dirs, check_audio=accelerator.is_main_process)
         self._refuse_existing_run()
@@ -92,8 +102,8 @@ class Trainer:
         set_seed(train.seed)  # identical initial weights on every process
         generator = Generator(config.model)
         discriminator = build_discriminators(config.discriminators)
-        self.loss = GeneratorLoss(config.loss, config.model.sample_rate,
-                                  train.gan_loss).to(accelerator.device)
+        self.loss = GeneratorLoss(config.loss, config.discriminators,
+                                  config.model.sample_rate).to(accelerator.device)
         self._prepare_models(generator, discriminator, GanStep)
 
         self.dataset, self.sampler, self.loader = training_loader(
@@ -105,12 +115,19 @@ class Trainer:
 
     # -- construction helpers ------------------------------------------------------------------
     def _begin(self, config, options: RunOptions) -> None:
-        """Keep the config and options; refuse fp16 without a GPU."""
+        """Keep the config and options."""
         self.config, self.options = config, options
         self.exp_dir = Path(options.exp_dir)
-        if config.train.mixed_precision == "fp16" and (options.cpu
-                                                       or not torch.cuda.is_available()):
-            raise UserInputError("mixed_precision fp16 needs a GPU; use bf16 or no on CPU")
+
+    def _make_accelerator(self) -> Accelerator:
+        """The run's accelerator, with :func:`training_precision`'s precision (the main
+        process prints why when it differs from the config's)."""
+        precision, warning = training_precision(self.config.train.mixed_precision,
+                                                self.options.cpu)
+        accelerator = Accelerator(cpu=self.options.cpu, mixed_precision=precision)
+        if warning:
+            accelerator.print(f"warning: {warning}")
+        return accelerator
 
     def _refuse_existing_run(self) -> None:
         if ckpt.list_checkpoints(self.exp_dir) and not self.options.resume:

@@ -8,14 +8,14 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from simvq_audio.audio.losses import MultiResolutionMelLoss
+from simvq_audio.audio.losses import MelLoss
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
 from simvq_audio.data.segments import ValidationDataset
 from simvq_audio.quantize import CodeUsage
 
 
 @torch.no_grad()
-def validate(generator: nn.Module, dataset: ValidationDataset, mel_loss: MultiResolutionMelLoss,
+def validate(generator: nn.Module, dataset: ValidationDataset, mel_loss: MelLoss,
              accelerator: Accelerator, num_codes: int) -> dict[str, float]:
     """``valid/mel_loss`` (mean over utterances) and ``valid/codebook_utilisation`` (fraction of
     codes used over the whole valid set)."""

@@ -5,43 +5,49 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simvq_audio.audio.discriminators.band import MultiBandDiscriminator
-from simvq_audio.audio.discriminators.period import MultiPeriodDiscriminator
-from simvq_audio.audio.discriminators.resolution import MultiResolutionDiscriminator
+from simvq_audio.audio.discriminators.band import BandDiscriminator
+from simvq_audio.audio.discriminators.family import DiscriminatorFamily, FamilyOutput
+from simvq_audio.audio.discriminators.period import PeriodDiscriminator
+from simvq_audio.audio.discriminators.resolution import ResolutionDiscriminator
 from simvq_audio.config import DiscriminatorsConfig
 from simvq_audio.errors import UserInputError
 
 
 class MultiDiscriminator(nn.Module):
-    """Named discriminator families (``families[name]``); ``forward(wav [B, T])`` returns the
-    logits and feature lists of all their sub-discriminators, concatenated in family order."""
+    """Named discriminator families (``families[name]``, the config's section names);
+    ``forward(wav [B, T])`` returns ``{name: FamilyOutput}`` in config order."""
 
     def __init__(self, families: dict[str, nn.Module]):
         super().__init__()
         if not families:
             raise UserInputError("no discriminator is configured: enable at least one of "
-                                 "multi_period, multi_resolution, multi_band")
+                                 "multi_period, multi_resolution, dac_multi_period, "
+                                 "dac_multi_band")
         self.families = nn.ModuleDict(families)
 
-    def forward(self, wav: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
-        logits, features = [], []
-        for family in self.families.values():
-            family_logits, family_features = family(wav)
-            logits += family_logits
-            features += family_features
-        return logits, features
+    def forward(self, wav: torch.Tensor) -> dict[str, FamilyOutput]:
+        return {name: family(wav) for name, family in self.families.items()}
 
 
 def build_discriminators(config: DiscriminatorsConfig) -> MultiDiscriminator:
-    """The families whose config section is not ``None``."""
+    """The families whose config section is not ``None``, with the SimVQ reference's
+    conventions: Vocos multi-period (pads only when needed; features: hidden maps but the first,
+    and the logits), Vocos multi-resolution, DAC multi-period (always pads; features: hidden
+    maps) and DAC multi-band, both DAC families on DAC-preprocessed input."""
     families: dict[str, nn.Module] = {}
-    if config.multi_period is not None:
-        families["multi_period"] = MultiPeriodDiscriminator(
-            config.multi_period.periods, config.multi_period.channels)
-    if config.multi_resolution is not None:
-        families["multi_resolution"] = MultiResolutionDiscriminator(
-            config.multi_resolution.resolutions, config.multi_resolution.channels)
-    if config.multi_band is not None:
-        families["multi_band"] = MultiBandDiscriminator(
-            config.multi_band.fft_sizes, config.multi_band.band_edges, config.multi_band.channels)
+    if (c := config.multi_period) is not None:
+        families["multi_period"] = DiscriminatorFamily(
+            PeriodDiscriminator(p, c.channels, first_feature=1, logits_feature=True)
+            for p in c.periods)
+    if (c := config.multi_resolution) is not None:
+        families["multi_resolution"] = DiscriminatorFamily(
+            ResolutionDiscriminator(n_fft, hop, c.channels) for n_fft, hop in c.resolutions)
+    if (c := config.dac_multi_period) is not None:
+        families["dac_multi_period"] = DiscriminatorFamily(
+            (PeriodDiscriminator(p, c.channels, always_pad=True) for p in c.periods),
+            preprocess=True)
+    if (c := config.dac_multi_band) is not None:
+        families["dac_multi_band"] = DiscriminatorFamily(
+            (BandDiscriminator(n_fft, c.band_edges, c.channels) for n_fft in c.fft_sizes),
+            preprocess=True)
     return MultiDiscriminator(families)

@@ -1,4 +1,5 @@
-"""HiFi-GAN multi-period discriminator: the waveform folded into ``[T / p, p]`` images."""
+"""HiFi-GAN multi-period discriminator: the waveform folded into ``[T / p, p]`` images. The
+Vocos and DAC families use the same network and differ in padding and feature maps."""
 
 from __future__ import annotations
 
@@ -7,38 +8,48 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.conv import wn_conv2d
-from simvq_audio.audio.discriminators.group import DiscriminatorGroup
+
+KERNEL, STRIDE, SLOPE = 5, 3, 0.1
 
 
 class PeriodDiscriminator(nn.Module):
     """``wav [B, T]`` -> ``(logits [B, n], features)`` for one period ``p``.
 
     Strided ``(5, 1)`` convs (stride 3 along time) through ``channels``, one more unstrided
-    conv, and a ``(3, 1)`` conv to one logit channel; LeakyReLU 0.1.
+    conv, each followed by LeakyReLU 0.1, and a ``(3, 1)`` conv to one logit channel.
+
+    Args:
+        period: fold width ``p``; the waveform is first padded on the right by reflection.
+        channels: output channels of the strided convs.
+        always_pad: pad ``p - T % p`` samples, a whole period when ``T % p == 0`` (DAC);
+            otherwise only up to the next multiple of ``p`` (Vocos).
+        first_feature: the first hidden activation returned as a feature map (Vocos 1, DAC 0).
+        logits_feature: append the logits map ``[B, 1, frames, p]`` to the feature maps (Vocos).
     """
 
-    def __init__(self, period: int, channels: list[int]):
+    def __init__(self, period: int, channels: list[int], always_pad: bool = False,
+                 first_feature: int = 0, logits_feature: bool = False):
         super().__init__()
         self.period = period
+        self.always_pad = always_pad
+        self.first_feature = first_feature
+        self.logits_feature = logits_feature
         sizes = [1, *channels]
         self.convs = nn.ModuleList(
-            [wn_conv2d(a, b, (5, 1), (3, 1), padding=(2, 0)) for a, b in zip(sizes, sizes[1:])]
-            + [wn_conv2d(channels[-1], channels[-1], (5, 1), padding=(2, 0))])
+            [wn_conv2d(a, b, (KERNEL, 1), (STRIDE, 1), padding=(KERNEL // 2, 0))
+             for a, b in zip(sizes, sizes[1:])]
+            + [wn_conv2d(channels[-1], channels[-1], (KERNEL, 1), padding=(KERNEL // 2, 0))])
         self.post = wn_conv2d(channels[-1], 1, (3, 1), padding=(1, 0))
 
     def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        extra = -wav.shape[-1] % self.period
+        length = wav.shape[-1]
+        extra = self.period - length % self.period if self.always_pad else -length % self.period
         x = F.pad(wav.unsqueeze(1), (0, extra), mode="reflect")
         x = x.view(x.shape[0], 1, -1, self.period)
-        features = []
+        hidden = []
         for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        return self.post(x).flatten(1), features
-
-
-class MultiPeriodDiscriminator(DiscriminatorGroup):
-    """One :class:`PeriodDiscriminator` per period (paper: 2, 3, 5, 7, 11)."""
-
-    def __init__(self, periods: list[int], channels: list[int]):
-        super().__init__(PeriodDiscriminator(p, channels) for p in periods)
+            x = F.leaky_relu(conv(x), SLOPE)
+            hidden.append(x)
+        logits = self.post(x)
+        features = hidden[self.first_feature:] + ([logits] if self.logits_feature else [])
+        return logits.flatten(1), features

@@ -47,8 +47,9 @@ def fetch(url: str, dest: Path, attempts: int = 5, timeout_s: float = 60.0,
                                  ) from None
         except TRANSIENT_ERRORS as error:
             if attempt == attempts:
+                resume = f" to resume from {part}" if part.is_file() and part.stat().st_size else ""
                 raise UserInputError(f"{url}: download failed {attempts} times (last: {error}); "
-                                     f"run the stage again to resume from {part}") from None
+                                     f"run the stage again{resume}") from None
             log(f"{dest.name}: transfer interrupted ({error}); resuming "
                 f"(attempt {attempt + 1} of {attempts})")
             time.sleep(min(attempt - 1, 30))

@@ -94,12 +94,25 @@ _recipe_check_value() {
     fi
 }
 
-# Use the active Python if it has simvq_audio and torch, else create/update ./.venv.
+# recipe_setup [EXTRAS]: use the active Python if it has simvq_audio, torch and the packages of
+# this package's optional dependency groups EXTRAS (comma-separated, e.g. train,mini), else
+# create/update ./.venv with simvq-audio[EXTRAS] (default: test, every group).
 recipe_setup() {
-    local probe="import importlib.util as u, sys
-sys.exit(not (u.find_spec('simvq_audio') and u.find_spec('torch')))"
-    if ! python3 -c "$probe" 2>/dev/null; then
-        (cd "$_recipe_root" && source tools/venv.sh && ensure_venv test) \
+    local extras=${1:-} probe="import importlib.metadata as m, importlib.util as u, re, sys
+def ready(extras):
+    if not (u.find_spec('simvq_audio') and u.find_spec('torch')):
+        return False
+    if not extras:
+        return True
+    if not set(extras) <= set(m.metadata('simvq-audio').get_all('Provides-Extra') or []):
+        return False  # installed before these groups existed
+    for r in m.requires('simvq-audio') or []:
+        if any(f'extra == \"{e}\"' in r for e in extras):
+            m.distribution(re.match(r'[A-Za-z0-9._-]+', r)[0])  # raises if missing
+    return True
+sys.exit(not ready([e for e in sys.argv[1].split(',') if e]))"
+    if ! python3 -c "$probe" "$extras" 2>/dev/null; then
+        (cd "$_recipe_root" && source tools/venv.sh && ensure_venv "${extras:-test}") \
             || recipe_die "could not set up $_recipe_root/.venv (see the messages above)"
         export PATH="$_recipe_root/.venv/bin:$PATH"
     fi

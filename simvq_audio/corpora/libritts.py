@@ -1,8 +1,9 @@
 """LibriTTS (OpenSLR 60): download its subsets and turn a LibriTTS-shaped tree into data dirs.
 
 Tree: ``<corpus>/<subset>/<speaker>/<chapter>/<utt>.wav`` with ``<utt>.normalized.txt`` beside
-each wav and utterance ids ``<speaker>_<chapter>_<paragraph>_<sentence>``. The mini corpus
-(:mod:`simvq_audio.corpora.espeak_corpus`) has the same shape, so it is prepared by this code too.
+each wav and utterance ids ``<speaker>_<chapter>_<paragraph>_<sentence>``. The mini corpora
+(:mod:`simvq_audio.corpora.debian_speech`, :mod:`simvq_audio.corpora.espeak_corpus`) have the same
+shape, so they are prepared by this code too.
 
 Commands::
 

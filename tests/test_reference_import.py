@@ -27,6 +27,10 @@ EXPECTED = dict(np.load(DATA / "expected.npz"))
 IDS_DECODE = dict(np.load(DATA / "expected_ids_decode.npz"))
 
 
+class AttributeDict(dict):
+    """Like Lightning's: a dict subclass, which the reader keeps as an inert record."""
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     return import_reference_checkpoint(FIXTURE, tmp_path_factory.mktemp("import") / "model")
@@ -284,7 +288,7 @@ def test_sample_rate_comes_from_the_hyper_parameters(tmp_path):
     absent = _edited_checkpoint(tmp_path / "a.ckpt", lambda r: r.pop("hyper_parameters"))
     card = (import_reference_checkpoint(absent, tmp_path / "a") / "README.md").read_text()
     assert "24000 Hz (not in the checkpoint; the reference's 24000 Hz assumed)" in card
-    other = _edited_checkpoint(tmp_path / "b.ckpt",
-                               lambda r: r["hyper_parameters"].update(sample_rate=16000))
-    assert SimVQCodec.from_pretrained(import_reference_checkpoint(
-        other, tmp_path / "b")).sample_rate == 16000
+    hparams = AttributeDict(sample_rate=16000, quantconfig={"params": {"beta": 0.5}})
+    other = _edited_checkpoint(tmp_path / "b.ckpt", lambda r: r.update(hyper_parameters=hparams))
+    config = SimVQCodec.from_pretrained(import_reference_checkpoint(other, tmp_path / "b")).config
+    assert (config.sample_rate, config.quantizer.beta) == (16000, 0.5)

@@ -53,6 +53,14 @@ class TouchesOnSetstate:
         Path(state["marker"]).touch()
 
 
+class Settings(dict):
+    """A dict subclass (pickled as NEWOBJ + SETITEMS), like Lightning's AttributeDict."""
+
+
+class Steps(list):
+    """A list subclass (pickled as NEWOBJ + APPENDS)."""
+
+
 def torch_zip(path: Path, data_pkl: bytes, storages: dict[str, bytes] | None = None) -> Path:
     """A file in ``torch.save``'s zip layout around the given ``data.pkl``."""
     with zipfile.ZipFile(path, "w") as archive:
@@ -110,6 +118,15 @@ def test_plain_objects_load_inertly(tmp_path):
     assert root["args"].global_name == "argparse.Namespace" and root["args"].state == {"lr": 1e-4}
     assert root["obj"].state == {"marker": str(marker)} and root["weights"] == [1, 2]
     assert "inert" in repr(root["obj"])
+
+
+def test_dict_and_list_subclasses_keep_their_content(tmp_path):
+    data = pickle.dumps({"hparams": Settings(sample_rate=24000), "steps": Steps([1, 2, 3])},
+                        protocol=2)
+    root = TorchCheckpoint(torch_zip(tmp_path / "plain.ckpt", data)).root
+    assert root["hparams"].global_name.endswith("Settings")
+    assert root["hparams"].items == {"sample_rate": 24000}
+    assert root["steps"].values == [1, 2, 3]
 
 
 def _malicious_pickles(marker: Path) -> dict[str, bytes]:

@@ -7,9 +7,10 @@ Sources, fetched with :mod:`simvq_audio.corpora.debian_archive` (nothing is inst
   ``asterisk-core-sounds-{en,es,fr,it,ru}``. Four professional voices (the voice folder names
   them): Allison Smith reads both en and es, June Wallack fr (Canadian), Carlo Flora it, the
   ivrvoice.ru voice ru. CC-BY-SA-3.0 (en, es, fr), CC-BY-3.0 (it, ru).
-* ``pocketsphinx-testdata``: uncompressed 16 kHz read English with transcripts: five LibriVox
-  sentences (Sense and Sensibility) by one reader, five card-game phrases by a CMU speaker.
-  BSD-2-Clause (CMU); the LibriVox recordings are in the public domain.
+* ``pocketsphinx-testdata``: 16 kHz read English stored as PCM wav, with transcripts: five
+  LibriVox sentences (Sense and Sensibility; cut from LibriVox's 64 kbit/s MP3, as their names
+  say) by one reader, five card-game phrases by one CMU speaker (F0 about 100 Hz in each voiced
+  clip). BSD-2-Clause (CMU); the LibriVox recordings are in the public domain.
 
 Split by speaker: ``train`` and ``dev`` hold the four Asterisk voices (dev: other prompts of the
 same voices, for validation); ``test`` holds the two pocketsphinx speakers, never seen in training

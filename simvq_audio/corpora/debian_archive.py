@@ -124,7 +124,7 @@ class DebianArchive:
             self.log(f"{name}: cached {path.name} does not match the index; downloading it again")
             path.unlink()
         self.log(f"{name} {package.version}: downloading {package.filename} "
-                 f"({package.size / 1e6:.1f} MB)")
+                 f"({package.size / 1e3:,.0f} kB)")
         self._download(package.filename)
         actual = sha256_of(path)
         if actual != package.sha256:

@@ -98,7 +98,7 @@ def test_a_wrong_corpus_and_the_help(tmp_path):
     for option in ("corpus", "train_minutes", "dev_utts_per_voice", "debian_mirror",
                    "debian_suite", "debian_cache", "utts_per_speaker"):
         assert f"\n  --{option} " in help_text, option
-    assert "real speech from Debian's archive" in help_text
+    assert "real speech (Debian's archive); espeak: synthetic" in help_text
     assert not (tmp_path / "exp").exists(), "neither writes anything"
 
 

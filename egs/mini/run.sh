@@ -13,7 +13,7 @@ cd "$(dirname "$0")" && source ../../tools/recipe.sh && source ../../tools/codec
 ngpu=0
 nj=2
 config=../../recipes/tiny.yaml
-corpus=debian         # debian: real speech from Debian's archive; espeak: synthetic (espeak-ng)
+corpus=debian         # debian: real speech (Debian's archive); espeak: synthetic, in *_espeak dirs
 train_minutes=20      # debian: minutes of training speech, shared by the 4 voices (at most ~50)
 dev_utts_per_voice=4  # debian: prompts per voice held out for validation
 debian_mirror=http://deb.debian.org/debian   # debian: the archive the packages come from

@@ -4,13 +4,25 @@
 # torch is installed first and pinned (TORCH_SPEC, default torch==2.13.0, a CPU wheel): without
 # the pin pip resolves a multi-GB CUDA build. On a GPU machine set TORCH_SPEC to your CUDA build.
 
+# create_venv: ./.venv with pip (PYTHON, default python3). Debian/Ubuntu without the
+# python3-venv package have no ensurepip: the venv is then made without pip and pip is fetched
+# from the package index by tools/bootstrap_pip.py, so no root is needed.
+create_venv() {
+    local python=${PYTHON:-python3}
+    echo "[venv] creating .venv with $($python --version 2>&1)"
+    rm -rf .venv
+    if ! "$python" -m venv .venv >/dev/null 2>&1; then
+        rm -rf .venv
+        "$python" -m venv --without-pip .venv && .venv/bin/python tools/bootstrap_pip.py \
+            || { echo "[venv] error: could not create .venv with '$python -m venv'" >&2; return 1; }
+    fi
+}
+
 ensure_venv() {
     local extras=${1:-test}
-    local python=${PYTHON:-python3}
     local stamp=.venv/.simvq-installed-$extras
-    if [ ! -x .venv/bin/python ]; then
-        echo "[venv] creating .venv with $($python --version 2>&1)"
-        "$python" -m venv .venv || { echo "[venv] error: '$python -m venv' failed (install python3-venv)" >&2; return 1; }
+    if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+        create_venv || return 1
         .venv/bin/python -m pip install -q --upgrade pip
     fi
     if ! .venv/bin/python -c "import torch" 2>/dev/null; then

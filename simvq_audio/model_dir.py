@@ -4,6 +4,11 @@ This is what ``from_pretrained`` reads and ``save_pretrained``/export writes. We
 with safetensors only, so loading a model never unpickles or executes anything; a file that is
 not what its name claims is refused with one clear :class:`~simvq_audio.errors.UserInputError`.
 :func:`model_hash` gives the weights' identity that ``.codes`` files record.
+
+``model.safetensors`` carries the sha256 of its tensors (:func:`weights_sha256`, the digest that
+:func:`model_hash` shortens) in its metadata under :data:`CHECKSUM_KEY`; loading recomputes it
+and refuses a file whose tensors no longer match (damaged bytes behind an intact header). Files
+written before the checksum existed load unchecked.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 HASH_HEX_CHARS = 32
+CHECKSUM_KEY = "simvq_audio.weights_sha256"
 """Length of :func:`model_hash` (the first 16 bytes of a sha256, in hex)."""
 _PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
 """Leading bytes of a ``torch.save`` zip archive and of a raw pickle."""
@@ -47,8 +53,9 @@ def save_model_dir(path: str | os.PathLike, config: dict, state_dict: Mapping[st
         raise UserInputError(f"cannot save a model to {path}: it exists and is not a directory")
     config_text = json.dumps(config, indent=2, sort_keys=True) + "\n"
     path.mkdir(parents=True, exist_ok=True)
+    tensors = _standalone_tensors(state_dict)
     with atomic_path(path / WEIGHTS_NAME) as tmp:
-        save_file(_standalone_tensors(state_dict), str(tmp))
+        save_file(tensors, str(tmp), metadata={CHECKSUM_KEY: weights_sha256(tensors)})
     with atomic_path(path / CONFIG_NAME) as tmp:
         tmp.write_text(config_text, encoding="utf-8")
     if card is not None:
@@ -62,7 +69,8 @@ def load_model_dir(path: str | os.PathLike,
     """Read ``(config dict, state_dict)`` from the model directory ``path``, tensors on ``device``.
 
     Raises :class:`UserInputError` for a missing directory or file, a config that is not a JSON
-    object, or a weights file that is not a valid safetensors file (pickles included).
+    object, a weights file that is not a valid safetensors file (pickles included), or weights
+    that do not match their recorded checksum.
     """
     path = Path(path)
     if not path.is_dir():
@@ -92,8 +100,13 @@ def check_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) 
 
 
 def model_hash(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """A 32-hex-char identity of the weights: sha256 over the sorted tensor names, dtypes, shapes
-    and raw bytes. Independent of insertion order and device; any changed weight changes it."""
+    """A 32-hex-char identity of the weights: the start of :func:`weights_sha256`."""
+    return weights_sha256(state_dict)[:HASH_HEX_CHARS]
+
+
+def weights_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """sha256 (64 hex chars) over the sorted tensor names, dtypes, shapes and raw bytes.
+    Independent of insertion order and device; any changed weight changes it."""
     digest = hashlib.sha256()
     for name in sorted(state_dict):
         tensor = state_dict[name].detach().cpu().contiguous()
@@ -101,7 +114,7 @@ def model_hash(state_dict: Mapping[str, torch.Tensor]) -> str:
         described = [name, str(tensor.dtype), list(tensor.shape), raw.nbytes]
         digest.update(json.dumps(described).encode())
         digest.update(raw)
-    return digest.hexdigest()[:HASH_HEX_CHARS]
+    return digest.hexdigest()
 
 
 def _standalone_tensors(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -132,13 +145,21 @@ def _read_weights(file: Path, device: str | torch.device) -> dict[str, torch.Ten
     if not file.is_file():
         raise UserInputError(f"{file} is missing: the model directory needs its {WEIGHTS_NAME}")
     try:
-        return load_file(str(file), device=str(device))
+        with safetensors.safe_open(str(file), "pt") as handle:
+            recorded = (handle.metadata() or {}).get(CHECKSUM_KEY)
+        state = load_file(str(file), device=str(device))
     except safetensors.SafetensorError as error:
         with open(file, "rb") as handle:
-            pickled = handle.read(4).startswith(_PICKLE_SIGNATURES)
+            head = handle.read(9)
+        # a safetensors header (u64 length, then "{") may also start with byte 0x80
+        pickled = head.startswith(_PICKLE_SIGNATURES) and head[8:9] != b"{"
         hint = ("it looks like a pickled torch checkpoint, which is never loaded: export the "
                 "weights with save_pretrained" if pickled else "the file is damaged or truncated")
         raise UserInputError(f"{file} is not a valid safetensors file ({error}); {hint}") from None
+    if recorded is not None and recorded != weights_sha256(state):
+        raise UserInputError(f"{file} is damaged: its tensors do not match the checksum recorded "
+                             "when it was written; restore the file or export the model again")
+    return state
 
 
 def _short_list(names: list[str]) -> str:

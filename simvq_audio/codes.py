@@ -4,10 +4,10 @@ Reading never executes anything (fixed binary fields, no pickle, no eval), and e
 damage -- truncation, flipped bits, a foreign or future file, trailing bytes -- is refused with a
 :class:`~simvq_audio.errors.UserInputError` that names the file, never decoded into noise.
 
-Byte layout, version 1 (integers little-endian; offsets in bytes, ``H`` = header body length)::
+Byte layout, version 2 (integers little-endian; offsets in bytes, ``H`` = header body length)::
 
     0      8    magic            b"SVQCODES"
-    8      2    version          uint16, 1
+    8      2    version          uint16, 2 (version 1 files are still read)
     10     4    H                uint32, length of the header body that follows
     14     H    header body:
                   16   model hash        first 16 bytes of sha256 (model_dir.model_hash)
@@ -19,13 +19,16 @@ Byte layout, version 1 (integers little-endian; offsets in bytes, ``H`` = header
                   1    grid rank n       uint8, 1..8
                   8*n  grid shape        uint64 each: [T] for audio, [h, w] for images
                   8    payload length P  uint64, must equal ceil(prod(grid) * b / 8)
+                  33   source (v2 only)  uint8 1 when recorded (else 0 and zeros), then what
+                                         :class:`SourceId` records of the input: uint64 size,
+                                         16 bytes of its sha256, 8 bytes of its path's sha256
     14+H   4    header CRC32     over bytes [0, 14+H)
     18+H   P    payload          tokens in C order of the grid, b = ceil(log2 K) bits each,
                                  most significant bit first, last byte padded with zero bits
     18+H+P 4    payload CRC32    over the payload; the file ends here
 
-The first 14 bytes keep this meaning in every future version, so a reader can always check the
-header checksum before it trusts the version number.
+Version 1 is the same without the source field. The first 14 bytes keep this meaning in every
+version, so a reader can always check the header checksum before it trusts the version number.
 """
 
 from __future__ import annotations
@@ -42,20 +45,45 @@ import torch
 
 from simvq_audio.atomic import atomic_path
 from simvq_audio.errors import UserInputError
+from simvq_audio.validate import describe, file_path
 
 MAGIC = b"SVQCODES"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_CODEBOOK_SIZE = 1 << 32
 MAX_GRID_RANK = 8
 _PREFIX = struct.Struct("<8sHI")  # magic, version, header body length
 _FIELDS = struct.Struct("<16sQIIQHB")  # hash, K, sample rate, hop, samples, channels, rank
 _DIM = struct.Struct("<Q")
+_SOURCE = struct.Struct("<BQ16s8s")  # recorded, size, content sha256, location sha256
 _CRC = struct.Struct("<I")
-_MAX_HEADER_BYTES = _FIELDS.size + MAX_GRID_RANK * _DIM.size + _DIM.size
+_MAX_HEADER_BYTES = _FIELDS.size + MAX_GRID_RANK * _DIM.size + _DIM.size + _SOURCE.size
 _READ_CHUNK = 1 << 24
 _FIELD_RANGES = {"codebook_size": (2, MAX_CODEBOOK_SIZE), "sample_rate": (0, 2**32 - 1),
                  "hop_length": (0, 2**32 - 1), "num_samples": (0, 2**64 - 1),
                  "channels": (0, 2**16 - 1)}
+
+
+@dataclass(frozen=True)
+class SourceId:
+    """The identity of the input a ``.codes`` file was made from (see
+    :func:`simvq_audio.outputs.input_id`)."""
+
+    size: int
+    """Bytes of the input."""
+    sha256: str
+    """32 hex chars: the first 16 bytes of the sha256 of the input's bytes."""
+    location: str
+    """16 hex chars: the first 8 bytes of the sha256 of the input's resolved path; zeros for a
+    stream (stdin)."""
+
+    def __post_init__(self):
+        if not (isinstance(self.size, (int, np.integer)) and 0 <= self.size < 2**64
+                and _is_hex(self.sha256, 32) and _is_hex(self.location, 16)):
+            raise UserInputError("a source identity is a size and 32 + 16 hex characters")
+        object.__setattr__(self, "size", int(self.size))
+        object.__setattr__(self, "sha256", self.sha256.lower())
+        object.__setattr__(self, "location", self.location.lower())
 
 
 @dataclass(frozen=True)
@@ -70,22 +98,33 @@ class CodesHeader:
     num_samples: int
     channels: int
     grid: tuple[int, ...]
+    source: SourceId | None = None
+    """The input the tokens were made from (None: not recorded, as in every version 1 file)."""
+    version: int = FORMAT_VERSION
+    """The file format version: what the file read had, or what will be written."""
 
     def __post_init__(self):
-        if not (isinstance(self.model_hash, str) and len(self.model_hash) == 32
-                and all(char in "0123456789abcdefABCDEF" for char in self.model_hash)):
-            raise UserInputError(f"model_hash must be 32 hex characters, got {self.model_hash!r}")
+        if not _is_hex(self.model_hash, 32):
+            raise UserInputError(f"model_hash must be 32 hex characters, got "
+                                 f"{describe(self.model_hash)}")
+        if self.version not in READABLE_VERSIONS or (self.version == 1 and self.source):
+            raise UserInputError(f"version must be one of {READABLE_VERSIONS} (1: no source), "
+                                 f"got {describe(self.version)}")
+        if self.source is not None and not isinstance(self.source, SourceId):
+            raise UserInputError(f"source must be a SourceId or None, got "
+                                 f"{describe(self.source)}")
         object.__setattr__(self, "model_hash", self.model_hash.lower())
         for name, (low, high) in _FIELD_RANGES.items():
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or not low <= value <= high:
-                raise UserInputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+                raise UserInputError(f"{name} must be an integer in [{low}, {high}], got "
+                                     f"{describe(value)}")
             object.__setattr__(self, name, int(value))
-        grid = tuple(self.grid)
+        grid = tuple(self.grid) if isinstance(self.grid, (tuple, list)) else ()
         if not 1 <= len(grid) <= MAX_GRID_RANK or not all(
                 isinstance(dim, (int, np.integer)) and 0 <= dim < 2**64 for dim in grid):
             raise UserInputError(f"token grid must have 1 to {MAX_GRID_RANK} non-negative "
-                                 f"integer dimensions, got {list(grid)}")
+                                 f"integer dimensions, got {describe(self.grid)}")
         object.__setattr__(self, "grid", tuple(int(dim) for dim in grid))
 
     @property
@@ -120,13 +159,17 @@ class CodesHeader:
 
 def write_codes(target: str | os.PathLike | BinaryIO, tokens, header: CodesHeader) -> None:
     """Write ``tokens`` (integer tensor or array shaped ``header.grid``, ids < K) to ``target``:
-    a path (written atomically) or a binary file object."""
+    a path (written atomically) or a binary file object. Files are written in the current
+    :data:`FORMAT_VERSION`."""
+    if not isinstance(header, CodesHeader) or header.version != FORMAT_VERSION:
+        raise UserInputError(f"write_codes takes a CodesHeader of version {FORMAT_VERSION}, got "
+                             f"{describe(header)}")
     values = _as_token_array(tokens, header)
     data = _encode(values, header)
     if hasattr(target, "write"):
         target.write(data)
         return
-    with atomic_path(target) as tmp:
+    with atomic_path(file_path(target, "target")) as tmp:
         tmp.write_bytes(data)
 
 
@@ -134,12 +177,14 @@ def read_codes(source: str | os.PathLike | BinaryIO) -> tuple[CodesHeader, torch
     """Read ``(header, tokens)`` from a path or binary file object; tokens are an int64 tensor
     shaped ``header.grid``. Any damage raises :class:`UserInputError` naming the file."""
     if hasattr(source, "read"):
-        return _Reader(source, getattr(source, "name", "<stream>")).read()
+        name = getattr(source, "name", None)
+        return _Reader(source, name if isinstance(name, str) else "<stream>").read()
+    path = file_path(source, "source")
     try:
-        with open(source, "rb") as handle:
-            return _Reader(handle, os.fspath(source)).read()
+        with open(path, "rb") as handle:
+            return _Reader(handle, path).read()
     except OSError as error:
-        raise UserInputError(f"cannot read {os.fspath(source)}: {error.strerror}") from None
+        raise UserInputError(f"cannot read {path}: {error.strerror}") from None
 
 
 def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bool:
@@ -151,7 +196,7 @@ def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bo
         return False
     raise UserInputError(f"these codes were made by model {header.model_hash}, but the loaded "
                          f"model is {model_hash}; decode with the model that encoded them, or "
-                         "force it (--force, or force=True) to decode anyway")
+                         "accept another model's codes (--any-model, or force=True)")
 
 
 def pack_tokens(values: np.ndarray, bits: int) -> bytes:
@@ -189,10 +234,30 @@ def _encode(values: np.ndarray, header: CodesHeader) -> bytes:
     body = (_FIELDS.pack(bytes.fromhex(header.model_hash), header.codebook_size,
                          header.sample_rate, header.hop_length, header.num_samples,
                          header.channels, len(header.grid))
-            + b"".join(_DIM.pack(dim) for dim in header.grid) + _DIM.pack(header.payload_bytes))
+            + b"".join(_DIM.pack(dim) for dim in header.grid) + _DIM.pack(header.payload_bytes)
+            + _pack_source(header.source))
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body)) + body
     payload = pack_tokens(values, header.bits_per_token)
     return head + _CRC.pack(zlib.crc32(head)) + payload + _CRC.pack(zlib.crc32(payload))
+
+
+def _pack_source(source: SourceId | None) -> bytes:
+    if source is None:
+        return bytes(_SOURCE.size)
+    return _SOURCE.pack(1, source.size, bytes.fromhex(source.sha256),
+                        bytes.fromhex(source.location))
+
+
+def _unpack_source(data: bytes) -> SourceId | None:
+    recorded, size, digest, location = _SOURCE.unpack(data)
+    if recorded not in (0, 1) or (not recorded and any(data)):
+        raise UserInputError("the source field is malformed")
+    return SourceId(size, digest.hex(), location.hex()) if recorded else None
+
+
+def _is_hex(value: object, length: int) -> bool:
+    return (isinstance(value, str) and len(value) == length
+            and all(char in "0123456789abcdefABCDEF" for char in value))
 
 
 class _Reader:
@@ -224,20 +289,23 @@ class _Reader:
         body = self._read_exact(body_size, "header")
         if zlib.crc32(prefix + body) != self._read_crc("header checksum"):
             self._fail("header checksum mismatch: the header is damaged")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             self._fail(f"format version {version} is not supported (this simvq-audio reads "
-                       f"version {FORMAT_VERSION}); upgrade simvq-audio")
-        return self._parse_body(body)
+                       f"versions {', '.join(map(str, READABLE_VERSIONS))}); upgrade simvq-audio")
+        return self._parse_body(body, version)
 
-    def _parse_body(self, body: bytes) -> CodesHeader:
+    def _parse_body(self, body: bytes, version: int) -> CodesHeader:
         if len(body) < _FIELDS.size:
             self._fail("header too short for its fields")
         digest, size, rate, hop, samples, channels, rank = _FIELDS.unpack_from(body)
-        if len(body) != _FIELDS.size + (rank + 1) * _DIM.size:
+        grid_end = _FIELDS.size + (rank + 1) * _DIM.size
+        if len(body) != grid_end + (_SOURCE.size if version >= 2 else 0):
             self._fail(f"header length {len(body)} does not match its grid rank {rank}")
         *grid, payload_size = struct.unpack_from(f"<{rank + 1}Q", body, _FIELDS.size)
         try:
-            header = CodesHeader(digest.hex(), size, rate, hop, samples, channels, tuple(grid))
+            source = _unpack_source(body[grid_end:]) if version >= 2 else None
+            header = CodesHeader(digest.hex(), size, rate, hop, samples, channels, tuple(grid),
+                                 source, version)
         except UserInputError as error:
             self._fail(f"invalid header: {error}")
         if payload_size != header.payload_bytes:

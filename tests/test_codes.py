@@ -13,6 +13,7 @@ from simvq_audio.codes import (FORMAT_VERSION, CodesHeader, check_model, pack_to
                                unpack_tokens, write_codes)
 from simvq_audio.errors import UserInputError
 
+SOURCE_BYTES = 33  # the version 2 source field, which ends the header body
 HASH = "0123456789abcdef" * 2
 OTHER_HASH = "f" * 32
 
@@ -175,7 +176,8 @@ def test_wrong_magic_and_non_codes_files():
 
 
 def test_future_version_is_refused():
-    assert_refused(forge(version=FORMAT_VERSION + 1), "version 2 is not supported")
+    assert_refused(forge(version=FORMAT_VERSION + 1),
+                   f"version {FORMAT_VERSION + 1} is not supported")
 
 
 def test_trailing_garbage_is_refused():
@@ -184,7 +186,8 @@ def test_trailing_garbage_is_refused():
 
 def test_header_payload_length_mismatch_is_refused():
     def grow_payload_length(body):
-        body[-8:] = struct.pack("<Q", struct.unpack("<Q", body[-8:])[0] + 1)
+        end = len(body) - SOURCE_BYTES
+        body[end - 8:end] = struct.pack("<Q", struct.unpack("<Q", body[end - 8:end])[0] + 1)
     assert_refused(forge(grow_payload_length, payload=GOOD[HEADER_END:-4] + b"\0"),
                    "length mismatch")
 

@@ -11,6 +11,9 @@ encoder in pieces of at most 30 s with explicit state (see :mod:`simvq_audio.str
 tokens equal one pass over the whole signal for any length; decoding runs one pass up to ``decode_window_s`` and
 in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is always in eval mode
 and runs under ``torch.inference_mode``.
+
+Every public method checks its arguments with :mod:`simvq_audio.validate`: anything malformed is
+a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never another exception.
 """
 
 from __future__ import annotations
@@ -24,19 +27,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from simvq_audio import outputs, validate
 from simvq_audio.audio.generator import Generator
-from simvq_audio.codes import CodesHeader, check_model, read_codes, write_codes
+from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.config import ModelConfig, config_from_dict, load_config
 from simvq_audio.data.audio_blocks import audio_file_rate, read_mono_blocks
-from simvq_audio.data.audio_io import resample, write_audio
+from simvq_audio.data.audio_io import output_format, resample, write_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
                                    save_model_dir)
 from simvq_audio.streaming import (DEFAULT_CHUNK_SECONDS, StreamingEncoder, chunk_samples,
                                     encode_batch)
 from simvq_audio.windowed_decode import decode_in_windows
-
-_ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class SimVQCodec:
         """Load a model directory: ``config.json`` holding ``{"model": <model config>}`` (and
         optionally ``"training"``: what produced it, as ``simvq-audio export`` writes), and
         ``model.safetensors``."""
+        path = validate.file_path(path, "path")
         config_dict, state = load_model_dir(path)
         where = str(Path(path) / CONFIG_NAME)
         extra = sorted(config_dict.keys() - {"model", "training"})
@@ -99,12 +102,17 @@ class SimVQCodec:
             raise UserInputError(f"{where} is not a codec model config: expected the keys "
                                  f"'model' (and optionally 'training'), found "
                                  f"{sorted(config_dict)}")
-        generator = Generator(config_from_dict({"model": config_dict["model"]}, where).model)
+        config = config_from_dict({"model": config_dict["model"]}, where).model
         try:
-            check_state_dict(generator, state)
+            with torch.device("meta"):  # the shapes alone: a config never allocates memory
+                check_state_dict(Generator(config), state)
         except UserInputError as error:
             raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
                                  ) from None
+        except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
+            raise UserInputError(f"{where} describes a model that cannot be built "
+                                 f"({type(error).__name__}: {error})") from None
+        generator = Generator(config)
         generator.load_state_dict(state)
         codec = cls(generator, compute_dtype=dtype)
         return codec.to(device) if device is not None else codec
@@ -129,10 +137,12 @@ class SimVQCodec:
         ``codec.to(torch.bfloat16)``). Returns the codec."""
         if isinstance(device, torch.dtype):
             device, dtype = None, device
+        if device is not None:
+            device = validate.device(device)
         if dtype is not None:
             if dtype not in (torch.float32, torch.bfloat16, torch.float16):
                 raise UserInputError(f"compute dtype must be float32, bfloat16 or float16, "
-                                     f"got {dtype}")
+                                     f"got {validate.describe(dtype)}")
             self.compute_dtype = dtype
         if device is not None:
             self.generator.to(device)
@@ -163,17 +173,25 @@ class SimVQCodec:
     # -- encoding -------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor | np.ndarray, sample_rate: int,
                lengths: torch.Tensor | np.ndarray | list[int] | None = None) -> Tokens:
-        """Waveforms -> :class:`Tokens`.
+        """Waveforms -> :class:`Tokens`: ``ceil(T' / hop)`` frames per item, where ``T'`` is its
+        length at the model rate (``round(T * rate / sample_rate)``).
 
         Args:
-            wav: float ``[T]``, ``[C, T]`` or ``[B, C, T]`` (tensor or array); channels are
-                averaged; a batch of mono signals is ``[B, 1, T]``.
-            sample_rate: the rate of ``wav``; it is resampled to :attr:`sample_rate` (soxr HQ).
+            wav: float ``[T]``, ``[C, T]`` or ``[B, C, T]`` (tensor or array), or channels-last
+                ``[T, C]`` / ``[B, T, C]`` as ``soundfile.read`` returns: time is the longer of
+                the last two axes (see :mod:`simvq_audio.validate`); channels are averaged; a
+                batch of mono signals is ``[B, 1, T]``.
+            sample_rate: the rate of ``wav`` in Hz (1 kHz to 768 kHz); it is resampled to
+                :attr:`sample_rate` (soxr HQ).
             lengths: ``[B]`` valid samples per item of a padded batch (default: all ``T``).
         """
-        items = _split_items(wav, lengths)
-        items = [resample(item[None], sample_rate, self.sample_rate)[0] for item in items]
+        items = validate.waveforms(wav, lengths)
+        rate = validate.sample_rate(sample_rate)
+        items = [resample(item[None], rate, self.sample_rate)[0] for item in items]
         num_samples = torch.tensor([item.shape[-1] for item in items])
+        if not num_samples.min():
+            raise UserInputError(f"the audio is shorter than one sample at the model rate "
+                                 f"({self.sample_rate} Hz)")
         batch = torch.zeros(len(items), int(num_samples.max()), device=self.device)
         for row, item in zip(batch, items):
             row[:item.shape[-1]] = item
@@ -189,30 +207,46 @@ class SimVQCodec:
                           batch_size: int = 1) -> StreamingEncoder:
         """A :class:`~simvq_audio.streaming.StreamingEncoder` (``feed``/``flush``) of ``batch_size``
         signals at ``sample_rate`` (default: the model rate)."""
-        if sample_rate is not None and sample_rate <= 0:
-            raise UserInputError(f"sample rate must be positive, got {sample_rate}")
+        if sample_rate is not None:
+            sample_rate = validate.sample_rate(sample_rate)
+        batch_size = validate.integer(batch_size, "batch_size", 1, 2**20)
         return StreamingEncoder(self.generator, sample_rate, batch_size,
                                 compute_dtype=self.compute_dtype)
 
     def encode_file(self, path: str | os.PathLike, block_seconds: float = 30.0) -> Tokens:
         """Encode an audio file (any format soundfile reads) in bounded memory: it is read,
         downmixed and resampled block by block; the tokens equal ``encode`` of the whole file."""
+        path = validate.file_path(path, "path")
+        block_seconds = validate.positive_seconds(block_seconds, "block_seconds")
         rate = audio_file_rate(path)
         stream = self.streaming_encoder(sample_rate=rate)
         pieces = [stream.feed(block)
                   for block in read_mono_blocks(path, max(1, round(block_seconds * rate)))]
         pieces.append(stream.flush())
+        if not stream.num_samples:
+            raise UserInputError(f"{path}: the audio is shorter than one sample at the model "
+                                 f"rate ({self.sample_rate} Hz)")
         return self._tokens(torch.cat(pieces, dim=-1), torch.tensor([stream.num_samples]))
 
-    def save_codes(self, tokens: Tokens, target, channels: int = 1) -> None:
-        """Write one item of ``tokens`` to a ``.codes`` path (atomically) or binary stream."""
-        if len(tokens) != 1:
-            raise UserInputError(f"a .codes file holds one item, got a batch of {len(tokens)}")
-        item = tokens[0]
+    def save_codes(self, tokens: Tokens, target, channels: int = 1,
+                   source: SourceId | None = None) -> None:
+        """Write one item of ``tokens`` to a ``.codes`` path (atomically) or binary stream;
+        ``source``: the identity of the input it was encoded from (:func:`simvq_audio.outputs.
+        input_id`), which lets a later run tell that the file is up to date."""
+        if not isinstance(tokens, Tokens):
+            raise UserInputError(f"save_codes takes the Tokens that encode returns, got "
+                                 f"{validate.describe(tokens)}")
+        item = self._as_tokens(tokens, None)
+        if len(item) != 1:
+            raise UserInputError(f"a .codes file holds one item, got a batch of {len(item)}")
+        channels = validate.integer(channels, "channels", 1, 2**16 - 1)
+        if source is not None and not isinstance(source, SourceId):
+            raise UserInputError(f"source must be a SourceId, got {validate.describe(source)}")
+        frames = int(item.lengths[0])
         header = CodesHeader(self.model_hash, self.codebook_size, self.sample_rate,
-                             self.hop_length, int(item.num_samples[0]), channels,
-                             (int(item.lengths[0]),))
-        write_codes(target, item.tokens[0], header)
+                             self.hop_length, int(item.num_samples[0]), channels, (frames,),
+                             source)
+        write_codes(target, item.tokens[0, :frames], header)
 
     def load_codes(self, source, force: bool = False) -> Tokens:
         """Read a ``.codes`` path or binary stream written by this model (``force``: any model
@@ -221,11 +255,12 @@ class SimVQCodec:
         check_model(header, self.model_hash, force)
         expected = (self.codebook_size, self.sample_rate, self.hop_length)
         found = (header.codebook_size, header.sample_rate, header.hop_length)
-        if found != expected or len(header.grid) != 1:
+        if found != expected or len(header.grid) != 1 or not header.num_frames:
             raise UserInputError(f"these codes (codebook size, rate, hop = {found}, grid "
                                  f"{list(header.grid)}) do not fit this model {expected}")
-        return Tokens(tokens[None], torch.tensor([header.num_frames]),
-                      torch.tensor([header.num_samples]), header.sample_rate)
+        return self._as_tokens(Tokens(tokens[None], torch.tensor([header.num_frames]),
+                                      torch.tensor([header.num_samples]), header.sample_rate),
+                               None)
 
     # -- decoding -------------------------------------------------------------------------------
     def decode(self, tokens: Tokens | torch.Tensor | np.ndarray,
@@ -238,7 +273,7 @@ class SimVQCodec:
         ``[T' * hop]``). Each item is decoded on its own frames only, so results do not depend
         on the batch.
         """
-        squeeze = not isinstance(tokens, Tokens) and np.ndim(tokens) == 1
+        squeeze = isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1
         tokens = self._as_tokens(tokens, lengths)
         ids = tokens.tokens.to(self.device)
         out = torch.zeros(len(tokens), int(tokens.num_samples.max()), device=self.device)
@@ -251,10 +286,26 @@ class SimVQCodec:
                 out[row, :count] = item[:count]
         return out[0] if squeeze else out
 
-    def decode_file(self, codes: str | os.PathLike, wav_path: str | os.PathLike,
-                    force: bool = False) -> None:
-        """Decode a ``.codes`` file into a 16-bit wav at the model rate (written atomically)."""
-        write_audio(wav_path, self.decode(self.load_codes(codes, force)), self.sample_rate)
+    def decode_file(self, codes: str | os.PathLike, audio_path: str | os.PathLike,
+                    force: bool = False, overwrite: bool = False) -> None:
+        """Decode a ``.codes`` file into an audio file at the model rate, written atomically in
+        the format its extension names (16-bit ``.wav``/``.flac``, ``.ogg``, ``.opus``,
+        ``.mp3``), under the output policy of :mod:`simvq_audio.outputs`: never over
+        ``codes``; an existing file is kept when it already is this decode, replaced when it is
+        an earlier decode of the same ``.codes`` path, and otherwise refused unless
+        ``overwrite``."""
+        codes = validate.file_path(codes, "codes")
+        audio_path = validate.file_path(audio_path, "audio_path")
+        output_format(audio_path)
+        outputs.check_not_inputs([audio_path], [codes])
+        source = outputs.input_id(codes)
+        tokens = self.load_codes(codes, force)
+        state = outputs.audio_state(audio_path, self.model_hash, source,
+                                    int(tokens.num_samples[0]), self.sample_rate)
+        outputs.refuse_foreign([(audio_path, state)], overwrite)
+        if state.kind is not outputs.Kind.DONE:
+            write_audio(audio_path, self.decode(tokens)[0], self.sample_rate,
+                        comment=outputs.decode_tag(self.model_hash, source))
 
     # -- helpers --------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -273,68 +324,18 @@ class SimVQCodec:
 
     def _as_tokens(self, tokens, lengths) -> Tokens:
         """Validate ids (and lengths) and wrap plain ids as :class:`Tokens`."""
-        if isinstance(tokens, Tokens):
-            if lengths is not None:
-                raise UserInputError("lengths are given by the Tokens; do not pass them again")
-            if tokens.sample_rate != self.sample_rate:
-                raise UserInputError(f"these tokens are at {tokens.sample_rate} Hz, the model "
-                                     f"at {self.sample_rate} Hz")
-            ids, frames, num_samples = tokens.tokens, tokens.lengths, tokens.num_samples
-            low, high = (tokens.lengths - 1) * self.hop_length, tokens.lengths * self.hop_length
-            if num_samples.shape != frames.shape or bool(((num_samples <= low)
-                                                          | (num_samples > high)).any()):
-                raise UserInputError("Tokens.num_samples do not fit Tokens.lengths: each item "
-                                     f"needs ceil(num_samples / {self.hop_length}) frames")
-        else:
-            ids = torch.as_tensor(tokens)
-            ids = ids[None] if ids.dim() == 1 else ids
-            frames = torch.full((ids.shape[0],), ids.shape[-1]) if lengths is None else (
-                torch.as_tensor(lengths))
-            num_samples = None
-        if ids.dim() != 2 or ids.dtype not in _ID_DTYPES:
-            raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got "
-                                 f"{ids.dtype} {tuple(ids.shape)}")
-        if ids.shape[-1] == 0 or ids.shape[0] == 0:
-            raise UserInputError("there are no tokens to decode (empty tensor)")
-        frames = _check_lengths(frames, ids.shape[0], ids.shape[-1], "frames")
-        valid = torch.arange(ids.shape[-1]) < frames[:, None]
-        bad = ((ids < 0) | (ids >= self.codebook_size)) & valid.to(ids.device)
-        if bad.any():
-            value = int(ids[bad][0])
-            raise UserInputError(f"token id {value} is out of range for this model's codebook "
-                                 f"of {self.codebook_size} codes")
-        if num_samples is None:
-            num_samples = frames * self.hop_length
-        return Tokens(ids.long(), frames, num_samples, self.sample_rate)
-
-
-def _split_items(wav, lengths) -> list[torch.Tensor]:
-    """``[T]``, ``[C, T]`` or ``[B, C, T]`` float -> mono float32 ``[T_i]`` per item."""
-    wav = torch.as_tensor(wav)
-    if not wav.is_floating_point():
-        raise UserInputError(f"the codec expects float samples in [-1, 1], got {wav.dtype}")
-    if wav.dim() not in (1, 2, 3):
-        raise UserInputError(f"the codec expects wav [T], [C, T] or [B, C, T], got "
-                             f"{tuple(wav.shape)}")
-    wav = wav.reshape((1,) * (3 - wav.dim()) + tuple(wav.shape))
-    if wav.shape[0] == 0 or wav.shape[1] == 0 or wav.shape[-1] == 0:
-        raise UserInputError(f"the audio is empty (shape {tuple(wav.shape)})")
-    sizes = _check_lengths(torch.full((wav.shape[0],), wav.shape[-1]) if lengths is None
-                           else torch.as_tensor(lengths), wav.shape[0], wav.shape[-1], "samples")
-    items = [item[:, :size].float().mean(dim=0) for item, size in zip(wav, sizes.tolist())]
-    for index, item in enumerate(items):
-        if not torch.isfinite(item).all():
-            where = f" (batch item {index})" if len(items) > 1 else ""
-            raise UserInputError(f"the audio contains NaN or infinite samples{where}")
-    return [item.cpu() for item in items]
-
-
-def _check_lengths(lengths: torch.Tensor, batch: int, size: int, unit: str) -> torch.Tensor:
-    """``lengths [batch]`` integers in ``[1, size]``, as int64 on the CPU."""
-    lengths = lengths.cpu()
-    if lengths.shape != (batch,) or lengths.is_floating_point():
-        raise UserInputError(f"lengths must be {batch} integers (one per item), got "
-                             f"{lengths.dtype} {tuple(lengths.shape)}")
-    if bool((lengths < 1).any() | (lengths > size).any()):
-        raise UserInputError(f"lengths must lie in [1, {size}] {unit}, got {lengths.tolist()}")
-    return lengths.long()
+        if not isinstance(tokens, Tokens):
+            ids, frames = validate.token_ids(tokens, lengths, self.codebook_size)
+            return Tokens(ids, frames, frames * self.hop_length, self.sample_rate)
+        if lengths is not None:
+            raise UserInputError("lengths are given by the Tokens; do not pass them again")
+        if tokens.sample_rate != self.sample_rate:
+            raise UserInputError(f"these tokens are at {validate.describe(tokens.sample_rate)} "
+                                 f"Hz, the model at {self.sample_rate} Hz")
+        if tokens.lengths is None:
+            raise UserInputError("Tokens.lengths must give the valid frames of each item")
+        ids, frames = validate.token_ids(tokens.tokens, tokens.lengths, self.codebook_size)
+        if getattr(tokens.tokens, "ndim", None) != 2:
+            raise UserInputError("Tokens.tokens must be ids [B, T']")
+        num_samples = validate.sample_counts(tokens.num_samples, frames, self.hop_length)
+        return Tokens(ids, frames, num_samples, self.sample_rate)

@@ -1,15 +1,18 @@
 """What ``simvq-audio encode`` and ``decode`` share: the model options, and turning IN/OUT into
-jobs and running them.
+jobs and running them under the output policy of :mod:`simvq_audio.outputs`.
 
 IN/OUT forms:
 
-* a file and a file (either may be ``-``: stdin/stdout; the output is overwritten);
+* a file and a file (either may be ``-``: stdin/stdout);
 * a directory and a directory: every matching file under IN, the tree kept under OUT;
 * (encode) a Kaldi ``wav.scp`` and a directory: ``OUT/<utt-id>.codes`` per line.
 
-With a directory or ``wav.scp``, files whose output exists are skipped (outputs are written
-atomically, so an existing one is complete), a failure is recorded and the rest go on, and the
-failures are listed at the end (exit status 1).
+Before any work the plan is checked (no output is an input, no two inputs share an output, the
+output format is known) and every existing output is classified: outputs already made from the
+same input by the same model are skipped, outputs made earlier from the same input path that has
+changed since are redone, and anything else is refused, all listed at once, unless
+``--overwrite``. With a directory or ``wav.scp``, a failure is recorded and the rest go on, and
+the failures are listed at the end (exit status 1).
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from simvq_audio.codes import SourceId
 from simvq_audio.errors import UserInputError
+from simvq_audio.outputs import (STDIO, Existing, Kind, check_distinct, check_not_inputs,
+                                 refuse_foreign)
 
 MODEL_ENV = "SIMVQ_AUDIO_MODEL"
-STDIO = "-"
+OVERWRITE_HELP = ("replace existing outputs that are not this command's up-to-date result for "
+                  "the same input and model (an input is never overwritten)")
 
 
 @dataclass
@@ -33,6 +40,10 @@ class Job:
     """Input path, or ``-`` for stdin."""
     target: str
     """Output path, or ``-`` for stdout."""
+    identity: SourceId | None = None
+    """The input's identity (:func:`simvq_audio.outputs.input_id`), once known."""
+    data: bytes | None = None
+    """What stdin held, for a ``-`` input."""
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,31 +65,33 @@ def load_codec(args: argparse.Namespace):
                              "directory (simvq-audio export writes one)")
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size must be at least 1, got {args.batch_size}")
-    try:
-        import torch
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        raise UserInputError(f"--device {args.device!r}: {error}") from None
-    return SimVQCodec.from_pretrained(args.model, device=device)
+    return SimVQCodec.from_pretrained(args.model, device=args.device)
 
 
 def plan_jobs(source: str, target: str, in_suffixes: tuple[str, ...], out_suffix: str,
-              allow_scp: bool) -> tuple[list[Job], bool]:
-    """``(jobs, many)``; ``many`` is directory / ``wav.scp`` mode."""
-    source_path = Path(source)
+              allow_scp: bool, check_target: Callable[[str], object]) -> tuple[list[Job], bool]:
+    """``(jobs, many)``; ``many`` is directory / ``wav.scp`` mode. ``check_target`` refuses a
+    single output whose format its name does not give; directory mode writes ``out_suffix``."""
+    source_path, many = Path(source), True
     if source != STDIO and source_path.is_dir():
-        _check_output_dir(target)
+        _check_output_dir(target, check_target)
         files = sorted(p for p in source_path.rglob("*")
                        if p.is_file() and p.suffix.lower() in in_suffixes)
-        return [Job(str(p), str(Path(target) / p.relative_to(source_path).with_suffix(out_suffix)))
-                for p in files], True
-    if allow_scp and source_path.name.endswith(".scp"):
-        _check_output_dir(target)
-        return [Job(path, str(Path(target) / f"{utt}{out_suffix}"))
-                for utt, path in read_scp(source_path)], True
-    if source != STDIO and not source_path.is_file():
-        raise UserInputError(f"{source}: no such file or directory")
-    return [Job(source, target)], False
+        jobs = [Job(str(p), str(Path(target) / p.relative_to(source_path).with_suffix(
+            out_suffix))) for p in files]
+    elif allow_scp and source_path.name.endswith(".scp"):
+        _check_output_dir(target, check_target)
+        jobs = [Job(path, str(Path(target) / f"{utt}{out_suffix}"))
+                for utt, path in read_scp(source_path)]
+    else:
+        if source != STDIO and not source_path.is_file():
+            raise UserInputError(f"{source}: no such file or directory")
+        if target != STDIO:
+            check_target(target)
+        jobs, many = [Job(source, target)], False
+    check_distinct((job.source, job.target) for job in jobs)
+    check_not_inputs([job.target for job in jobs], [job.source for job in jobs])
+    return jobs, many
 
 
 def read_scp(path: Path) -> list[tuple[str, str]]:
@@ -100,50 +113,79 @@ def read_scp(path: Path) -> list[tuple[str, str]]:
     return entries
 
 
-def run_jobs(jobs: list[Job], many: bool, batch_size: int,
-             process: Callable[[list[Job]], list[str | None]], verb: str) -> int:
-    """Run ``process`` on batches of jobs (it returns an error message or None per job).
+def read_stdin() -> bytes:
+    """All of stdin; an empty stdin is refused."""
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise UserInputError("stdin is empty: pipe a file into it, e.g. '< in.wav'")
+    return data
 
-    One job: its error is raised as :class:`UserInputError`. Many: done ones are skipped,
-    a tqdm bar shows progress, failures are listed at the end; returns the exit status.
+
+def run_jobs(jobs: list[Job], many: bool, batch_size: int, classify: Callable[[Job], Existing],
+             process: Callable[[list[Job]], list[str | None]], verb: str,
+             overwrite: bool) -> int:
+    """Classify every job's output (``classify`` also sets ``job.identity``), refuse the run if
+    any output may not be written, then run ``process`` on batches of the jobs still to do (it
+    returns an error message or None per job).
+
+    One job: its error is raised as :class:`UserInputError`. Many: a tqdm bar shows progress,
+    failures are listed at the end; returns the exit status.
     """
+    states, failures = [], []
+    for job in jobs:
+        try:
+            states.append((job, classify(job)))
+        except UserInputError as error:
+            if not many:
+                raise
+            failures.append((job, str(error)))
+    refuse_foreign([(job.target, state) for job, state in states], overwrite)
+    todo = [job for job, state in states if state.kind is not Kind.DONE]
     if not many:
-        (error,) = process(jobs)
+        if not todo:
+            print(f"simvq-audio: {jobs[0].target} is up to date (this model, this input)",
+                  file=sys.stderr)
+            return 0
+        (error,) = process(todo)
         if error:
             raise UserInputError(error)
         return 0
     from tqdm import tqdm
 
-    todo = [job for job in jobs if not Path(job.target).exists()]
-    print(f"simvq-audio: {verb} {len(todo)} of {len(jobs)} files ({len(jobs) - len(todo)} "
+    attempted = len(todo) + len(failures)
+    print(f"simvq-audio: {verb} {attempted} of {len(jobs)} files ({len(states) - len(todo)} "
           "already done)", file=sys.stderr)
-    failures = []
     with tqdm(total=len(todo), unit="file", desc=verb, file=sys.stderr) as bar:
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            for job in batch:
-                Path(job.target).parent.mkdir(parents=True, exist_ok=True)
             failures += [(job, error) for job, error in zip(batch, process(batch)) if error]
             bar.update(len(batch))
     if not failures:
         return 0
-    print(f"simvq-audio: {len(failures)} of {len(todo)} files failed:", file=sys.stderr)
+    print(f"simvq-audio: {len(failures)} of {attempted} files failed:", file=sys.stderr)
     for job, error in failures:
         print(f"  {error}" if error.startswith(job.source) else f"  {job.source}: {error}",
               file=sys.stderr)
     return 1
 
 
-def output_error(target: str, error: OSError) -> str:
-    return f"cannot write {target}: {error.strerror or error}"
+def write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
-def _check_output_dir(target: str) -> None:
+def _check_output_dir(target: str, check_target: Callable[[str], object]) -> None:
+    """With many inputs, OUT is a directory: not ``-``, not a file, not a file-like name."""
     path = Path(target)
-    if target == STDIO or (path.exists() and not path.is_dir()):
-        raise UserInputError(f"with a directory or wav.scp as input, the output must be a "
-                             f"directory, got {target}")
+    looks_like_file = not path.exists() and _accepts(check_target, target)
+    if target == STDIO or (path.exists() and not path.is_dir()) or looks_like_file:
+        raise UserInputError(f"with a directory or wav.scp as input, OUT must be a directory, "
+                             f"got {target}")
+
+
+def _accepts(check_target: Callable[[str], object], target: str) -> bool:
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserInputError(output_error(target, error)) from None
+        check_target(target)
+    except UserInputError:
+        return False
+    return True

@@ -1,55 +1,86 @@
-"""``simvq-audio decode IN OUT``: ``.codes`` files -> 16-bit wav files at the model rate.
+"""``simvq-audio decode IN OUT``: ``.codes`` files -> audio files at the model rate.
 
 IN/OUT: files (``-`` for stdin/stdout) or directories (every ``*.codes`` under IN becomes a
-``.wav`` at the same place under OUT; a ``wav.scp`` encode gives ``<utt-id>.wav``). Codes made by
-another model are refused unless ``--force``.
+``.wav`` at the same place under OUT; a ``wav.scp`` encode gives ``<utt-id>.wav``). A single OUT
+file's format follows its extension: ``.wav`` and ``.flac`` (16-bit), ``.ogg``/``.oga``
+(Vorbis), ``.opus``, ``.mp3``; stdout gets wav. Each output carries a comment naming the model
+and its ``.codes`` input, so a rerun skips exactly the outputs that are up to date (output
+policy: :mod:`simvq_audio.commands.codec_jobs`). Codes made by another model are refused unless
+``--any-model``.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import sys
 
 NAME = "decode"
-HELP = "decode .codes files into wav files"
+HELP = "decode .codes files into audio files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from simvq_audio.commands.codec_jobs import add_model_arguments
+    from simvq_audio.commands.codec_jobs import OVERWRITE_HELP, add_model_arguments
 
     parser.add_argument("input", metavar="IN", help=".codes file, directory, or -")
-    parser.add_argument("output", metavar="OUT", help="wav file, directory, or -")
+    parser.add_argument("output", metavar="OUT", help="audio file (.wav, .flac, .ogg, .opus, "
+                        ".mp3), directory (of .wav files), or - (wav)")
     add_model_arguments(parser)
-    parser.add_argument("--force", action="store_true",
-                        help="decode codes that another model made (same codebook size and hop)")
+    parser.add_argument("--any-model", "--force", dest="any_model", action="store_true",
+                        help="decode codes that another model made (same codebook size, rate "
+                        "and hop); --force is its old name")
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     from simvq_audio.commands.codec_jobs import load_codec, plan_jobs, run_jobs
+    from simvq_audio.data.audio_io import output_format
 
-    jobs, many = plan_jobs(args.input, args.output, (".codes",), ".wav", allow_scp=False)
+    jobs, many = plan_jobs(args.input, args.output, (".codes",), ".wav", allow_scp=False,
+                           check_target=output_format)
     codec = load_codec(args)
-    return run_jobs(jobs, many, args.batch_size,
-                    lambda batch: _decode_batch(codec, batch, args.force), "decode")
+    return run_jobs(jobs, many, args.batch_size, lambda job: _classify(codec, job),
+                    lambda batch: _decode_batch(codec, batch, args.any_model), "decode",
+                    args.overwrite)
 
 
-def _decode_batch(codec, jobs, force: bool) -> list[str | None]:
+def _classify(codec, job):
+    """The state of ``job``'s output; sets its input identity (reading stdin for ``-``)."""
+    import io
+    import os
+
+    from simvq_audio import outputs
+    from simvq_audio.codes import read_codes
+    from simvq_audio.commands.codec_jobs import read_stdin
+
+    if job.source == outputs.STDIO:
+        job.data = read_stdin()
+        job.identity = outputs.stream_id(job.data)
+    else:
+        job.identity = outputs.input_id(job.source)
+    if job.target == outputs.STDIO or not os.path.lexists(job.target):
+        return outputs.Existing(outputs.Kind.NEW)
+    header, _ = read_codes(io.BytesIO(job.data) if job.data is not None else job.source)
+    return outputs.audio_state(job.target, codec.model_hash, job.identity, header.num_samples,
+                               codec.sample_rate)
+
+
+def _decode_batch(codec, jobs, any_model: bool) -> list[str | None]:
     """Decode and write each job; the error message of each job, or None."""
-    import soundfile
+    import io
+
     import torch
 
     from simvq_audio.codec import Tokens
-    from simvq_audio.commands.codec_jobs import STDIO, output_error
-    from simvq_audio.data.audio_io import write_audio
+    from simvq_audio.commands.codec_jobs import STDIO, write_stdout
+    from simvq_audio.data.audio_io import audio_bytes, write_audio
     from simvq_audio.errors import UserInputError
+    from simvq_audio.outputs import decode_tag
 
     errors: dict[int, str] = {}
     loaded = {}
     for index, job in enumerate(jobs):
         try:
-            source = io.BytesIO(sys.stdin.buffer.read()) if job.source == STDIO else job.source
-            loaded[index] = codec.load_codes(source, force)
+            source = io.BytesIO(job.data) if job.source == STDIO else job.source
+            loaded[index] = codec.load_codes(source, any_model)
         except UserInputError as error:
             errors[index] = str(error)
     if loaded:
@@ -61,16 +92,14 @@ def _decode_batch(codec, jobs, force: bool) -> list[str | None]:
                        torch.cat([t.num_samples for t in items]), codec.sample_rate)
         audio = codec.decode(batch)
         for item, (index, tokens) in enumerate(loaded.items()):
-            wav, target = audio[item, :int(tokens.num_samples[0])], jobs[index].target
+            job = jobs[index]
+            wav, tag = audio[item, :int(tokens.num_samples[0])], decode_tag(codec.model_hash,
+                                                                            job.identity)
             try:
-                if target == STDIO:
-                    buffer = io.BytesIO()
-                    soundfile.write(buffer, wav.clamp(-1, 1).cpu().numpy(), codec.sample_rate,
-                                    subtype="PCM_16", format="WAV")
-                    sys.stdout.buffer.write(buffer.getvalue())
-                    sys.stdout.buffer.flush()
+                if job.target == STDIO:
+                    write_stdout(audio_bytes(wav, codec.sample_rate, ".wav", tag))
                 else:
-                    write_audio(target, wav, codec.sample_rate)
-            except OSError as error:
-                errors[index] = output_error(target, error)
+                    write_audio(job.target, wav, codec.sample_rate, tag)
+            except UserInputError as error:
+                errors[index] = str(error)
     return [errors.get(index) for index in range(len(jobs))]

@@ -10,13 +10,16 @@ import numpy as np
 import soundfile
 import torch
 
+from simvq_audio import validate
+from simvq_audio.data.audio_io import SOUNDFILE_ERRORS, soundfile_reason
 from simvq_audio.errors import UserInputError
 
 
 def audio_file_rate(path: str | os.PathLike) -> int:
-    """The sample rate of an audio file soundfile reads; clear errors for anything else."""
+    """The sample rate of an audio file soundfile reads (1 kHz - 768 kHz); clear errors for
+    anything else."""
     with _open(Path(path)) as audio:
-        return audio.samplerate
+        return validate.sample_rate(audio.samplerate, f"{path}: sample rate")
 
 
 def read_mono_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[torch.Tensor]:
@@ -24,7 +27,7 @@ def read_mono_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[tor
 
     Channels are averaged as :func:`~simvq_audio.data.audio_io.read_audio` does, so the blocks
     joined equal ``read_audio(path)[0][0]``. Raises :class:`UserInputError` for a missing,
-    unreadable, non-audio or empty file and for NaN/inf samples.
+    unreadable, non-audio or empty file and for NaN/inf samples or samples far outside [-1, 1].
     """
     path = Path(path)
     with _open(path) as audio:
@@ -33,10 +36,9 @@ def read_mono_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[tor
             if block.shape[0] == 0:
                 continue
             empty = False
-            mono = torch.from_numpy(np.ascontiguousarray(block.T)).mean(dim=0)
-            if not torch.isfinite(mono).all():
-                raise UserInputError(f"{path}: the audio contains NaN or infinite samples")
-            yield mono
+            wav = torch.from_numpy(np.ascontiguousarray(block.T))
+            validate.check_samples(wav, f"{path}: the audio")
+            yield wav.mean(dim=0)
     if empty:
         raise UserInputError(f"{path}: the audio is empty (0 samples)")
 
@@ -46,5 +48,6 @@ def _open(path: Path) -> soundfile.SoundFile:
         raise UserInputError(f"{path}: no such audio file")
     try:
         return soundfile.SoundFile(str(path))
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise UserInputError(f"{path}: not a readable audio file ({error})") from None
+    except SOUNDFILE_ERRORS as error:
+        raise UserInputError(f"{path}: not a readable audio file "
+                             f"({soundfile_reason(error)})") from None

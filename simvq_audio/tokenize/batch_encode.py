@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from simvq_audio.codec import SimVQCodec, Tokens
-from simvq_audio.data.audio_io import read_audio
+from simvq_audio.data.audio_io import SOUNDFILE_ERRORS, read_audio, soundfile_reason
 from simvq_audio.errors import UserInputError
 
 
@@ -64,5 +64,6 @@ def audio_info(path: str | os.PathLike):
         raise UserInputError(f"{path}: no such audio file")
     try:
         return soundfile.info(str(path))
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise UserInputError(f"{path}: not a readable audio file ({error})") from None
+    except SOUNDFILE_ERRORS as error:
+        raise UserInputError(f"{path}: not a readable audio file "
+                             f"({soundfile_reason(error)})") from None

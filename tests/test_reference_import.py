@@ -171,11 +171,15 @@ def test_model_card_and_config(model_dir):
 
 # -- output directory ----------------------------------------------------------------------------
 def test_existing_model_needs_overwrite(tmp_path, capsys):
+    """The output policy: the same import again replaces its own output; other weights (here
+    the raw ones of the same checkpoint) or files of another model need --overwrite."""
     out = tmp_path / "model"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     import_reference_checkpoint(FIXTURE, out)  # a directory without a model is fine
-    code = main(["import-reference", str(FIXTURE), str(out)])
+    assert main(["import-reference", str(FIXTURE), str(out)]) == 0
+    capsys.readouterr()
+    code = main(["import-reference", str(FIXTURE), str(out), "--raw"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "--overwrite" in lines[0]
     assert main(["import-reference", str(FIXTURE), str(out), "--overwrite", "--raw"]) == 0

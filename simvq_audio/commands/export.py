@@ -1,5 +1,9 @@
 """``simvq-audio export``: a training run -> a model directory (``--exp-dir X --out DIR``), or a
-model directory -> ONNX encoder and decoder (``--model DIR --onnx OUT_DIR``)."""
+model directory -> ONNX encoder and decoder (``--model DIR --onnx OUT_DIR``).
+
+Output policy (:mod:`simvq_audio.outputs`): ``--out`` may hold a model exported earlier from the
+same run, which is replaced; other model files, and existing ONNX files, are refused unless
+``--overwrite``; an input file is never written over."""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, help="model directory to export to ONNX")
     parser.add_argument("--onnx", type=Path, metavar="OUT_DIR",
                         help="write encoder.onnx and decoder.onnx here (with --model)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace model or ONNX files in the output directory that this "
+                        "command did not export from the same run (an input is never "
+                        "overwritten)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,13 +35,17 @@ def run(args: argparse.Namespace) -> int:
     if args.exp_dir and args.out and not (args.model or args.onnx):
         from simvq_audio.train.export import export_model
 
-        path = export_model(args.exp_dir, args.out, args.checkpoint)
+        path = export_model(args.exp_dir, args.out, args.checkpoint, args.overwrite)
         print(f"simvq-audio: exported {args.exp_dir} to {path}", file=sys.stderr)
         return 0
     if args.model and args.onnx and not (args.exp_dir or args.out or args.checkpoint):
         from simvq_audio.codec import SimVQCodec
         from simvq_audio.onnx_export import export_onnx
+        from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 
+        files = [args.onnx / "encoder.onnx", args.onnx / "decoder.onnx"]
+        check_not_inputs(files, sorted(args.model.glob("*")))
+        refuse_foreign([(args.onnx, files_state(files, ours=False))], args.overwrite)
         for path, note in export_onnx(SimVQCodec.from_pretrained(args.model), args.onnx):
             print(f"simvq-audio: wrote {path} ({note})", file=sys.stderr)
         return 0

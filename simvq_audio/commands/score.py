@@ -4,6 +4,8 @@ REF and HYP are directories of audio files (matched by relative path without ext
 data dirs, or their ``wav.scp``. Writes into ``--out``: ``scores.csv`` (one row per utterance),
 ``summary.json``, ``summary.md`` (mean ± 95 % CI, counts, skip reasons), ``spectrograms.png``
 and, with ``--codes``, ``code_usage.png``; with ``--train-logs``, ``training_curves.png``.
+``summary.json`` records the inputs; output policy (:mod:`simvq_audio.outputs`): a report of the
+same inputs is replaced, any other of these files is refused unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 NAME = "score"
 HELP = "score reconstructions against references (PESQ, STOI, V/UV F1, ..., code utilisation)"
+OUTPUTS = ("scores.csv", "summary.json", "summary.md", "spectrograms.png", "code_usage.png",
+           "training_curves.png")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-logs", help="TensorBoard log directory: also plot the "
                         "codebook/utilisation and codebook/perplexity curves")
     parser.add_argument("--utmos-checkpoint", help="local UTMOS checkpoint (not implemented yet)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace report files in --out that were not scored from the same "
+                        "--ref, --hyp and --codes (an input is never overwritten)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,13 +61,16 @@ def run(args: argparse.Namespace) -> int:
     usage, codebook = (_codebook(args, [utt_id for utt_id, _, _ in pairs]) if args.codes
                        else (None, None))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    inputs = {name: str(Path(value).absolute()) if value else None
+              for name, value in (("ref", args.ref), ("hyp", args.hyp), ("codes", args.codes))}
+    _check_outputs(out, inputs, [path for _, ref, hyp in pairs for path in (ref, hyp)],
+                   args.overwrite)
 
     if args.train_logs:
         plots.plot_training_curves(args.train_logs, out / "training_curves.png")
     rows = score_files(pairs, jobs=args.nj)
     summary = {"name": args.name or out.resolve().name, **summarise(rows),
-               "codebook": codebook, "utmos": utmos}
+               "codebook": codebook, "utmos": utmos, "inputs": inputs}
     _write_csv(rows, out / "scores.csv")
     _write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     markdown = markdown_summary(summary)
@@ -70,6 +80,24 @@ def run(args: argparse.Namespace) -> int:
         plots.plot_code_usage(usage.counts, out / "code_usage.png")
     print(markdown, end="")
     return 0
+
+
+def _check_outputs(out: Path, inputs: dict, audio: list[Path], overwrite: bool) -> None:
+    """The output policy: refuse a report of other inputs (unless ``overwrite``) or an input
+    among the outputs."""
+    from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
+
+    if out.exists() and not out.is_dir():
+        from simvq_audio.errors import UserInputError
+
+        raise UserInputError(f"--out {out} exists and is not a directory")
+    files = [out / name for name in OUTPUTS]
+    check_not_inputs(files, audio)
+    try:
+        ours = json.loads((out / "summary.json").read_text(encoding="utf-8"))["inputs"] == inputs
+    except (OSError, ValueError, TypeError, KeyError):
+        ours = False
+    refuse_foreign([(out, files_state(files, ours))], overwrite)
 
 
 def _codebook(args: argparse.Namespace, utt_ids: list[str]):

@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "and token range; exit 1 listing damaged shards (a run without "
                         "--verify redoes them)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an output dir made by another model or plan")
+                        help="replace an output dir made by another model or plan, or files "
+                        "in it that tokenize did not write (an input is never overwritten)")
     add_model_arguments(parser)
     parser.set_defaults(batch_size=32)
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from simvq_audio.commands.codec_jobs import load_codec
     from simvq_audio.tokenize import inputs
-    from simvq_audio.tokenize.finalize import finalize
+    from simvq_audio.tokenize.finalize import check_output_dir, finalize
     from simvq_audio.tokenize.index import RunIdentity, open_output
     from simvq_audio.tokenize.plan import plan_hash, plan_shards
     from simvq_audio.tokenize.runner import tokenize_shards
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.verify:
         return _verify(out, shards, identity, codec.codebook_size)
+    check_output_dir(out, utterances, args.overwrite)
     open_output(out, identity, args.overwrite)
     report = tokenize_shards(codec, out, shards, identity, args.batch_seconds, args.batch_size,
                              rank, world_size)

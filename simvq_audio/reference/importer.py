@@ -5,13 +5,16 @@ The source is a local ``.ckpt`` file or a Hugging Face reference ``REPO_ID:PATH[
 (:mod:`simvq_audio.reference.convert`), loaded into our generator, and written as
 ``config.json`` + ``model.safetensors`` + ``README.md`` into a hidden folder next to
 ``OUT_DIR`` that is then renamed into place: an error or Ctrl-C leaves no ``OUT_DIR`` behind
-(or, when it existed, its previous files).
+(or, when it existed, its previous files). Output policy (:mod:`simvq_audio.outputs`): an
+``OUT_DIR`` imported earlier from the same checkpoint (same sha256, same EMA/raw choice) is
+replaced; one holding any other model files is refused unless ``overwrite``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import os
 import secrets
@@ -22,6 +25,7 @@ from typing import Any
 from simvq_audio.atomic import fsync_dir
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, save_model_dir
+from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 from simvq_audio.reference import hub
 from simvq_audio.reference.convert import Converted, convert_state
 from simvq_audio.reference.safe_pickle import TorchCheckpoint
@@ -39,15 +43,18 @@ def import_reference_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os
         checkpoint: a local ``.ckpt`` path, or ``"owner/name:path/in/repo.ckpt[@revision]"``.
         out_dir: the model directory to write (``SimVQCodec.from_pretrained`` reads it).
         raw: take the raw weights instead of their EMA copies (the default).
-        overwrite: replace the model files of an ``out_dir`` that already holds a model.
+        overwrite: replace the model files of an ``out_dir`` that holds a model not imported
+            from this checkpoint with the same ``raw``.
 
     Returns ``out_dir``. Raises :class:`UserInputError` with one line for anything wrong with
     the input; nothing is left in ``out_dir`` then.
     """
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite)
+    _check_out_dir(out_dir, overwrite, None, raw)  # before a download: any non-import
     path, hub_file = _resolve(checkpoint)
+    check_not_inputs([out_dir / name for name in _MODEL_FILES], [path])
     digest = _sha256(path)
+    _check_out_dir(out_dir, overwrite, digest, raw)
     with TorchCheckpoint(path) as ckpt:
         converted = convert_state(ckpt.root, raw=raw)
         progress = {key: ckpt.root.get(key) for key in ("epoch", "global_step")}
@@ -104,13 +111,19 @@ def model_card(converted: Converted, source: dict[str, Any]) -> str:
         f"```\n")
 
 
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+def _check_out_dir(out_dir: Path, overwrite: bool, digest: str | None, raw: bool) -> None:
+    """Refuse an ``out_dir`` holding model files that are not an import of the checkpoint of
+    sha256 ``digest`` with the same ``raw`` (``digest`` None: of any checkpoint)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserInputError(f"{out_dir} exists and is not a directory")
-    present = [name for name in _MODEL_FILES if (out_dir / name).exists()]
-    if present and not overwrite:
-        raise UserInputError(f"{out_dir} already holds {', '.join(sorted(present))}; pass "
-                             f"--overwrite (overwrite=True) to replace them")
+    try:
+        recorded = json.loads((out_dir / CONFIG_NAME).read_text(encoding="utf-8"))["training"]
+        ours = recorded["source"].startswith("the SimVQ authors' checkpoint") and (
+            digest in (None, recorded["sha256"])) and (recorded["weights"] == "raw") == raw
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        ours = False
+    refuse_foreign([(out_dir, files_state([out_dir / name for name in _MODEL_FILES], ours))],
+                   overwrite)
 
 
 def _resolve(checkpoint: str | os.PathLike) -> tuple[Path, hub.HubFile | None]:

@@ -9,17 +9,22 @@ directory, without a collective that could time out while a slow rank works.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.tokenize.index import RunIdentity, write_index
+from simvq_audio.data.kaldi_dir import Utterance
+from simvq_audio.errors import UserInputError
+from simvq_audio.tokenize.index import INDEX_NAME, RunIdentity, index_path, write_index
 from simvq_audio.tokenize.markers import (MARKERS_DIR, ShardMarker, marker_path, marker_problems,
                                           read_marker)
 from simvq_audio.tokenize.plan import Shard
 from simvq_audio.tokenize.shard_files import file_names, shard_path
 
 SCP_NAME = "tokens.scp"
+SHARD_FOLDERS = ("ark", "parquet", MARKERS_DIR)
+"""Where the shards' files lie; finalizing deletes any other file there."""
 
 
 @dataclass
@@ -41,6 +46,24 @@ class Summary:
             lines.append(f"{len(self.failures)} utterance(s) failed and were skipped:")
             lines += [f"  {utt_id}: {reason}" for utt_id, reason in self.failures.items()]
         return lines
+
+
+def check_output_dir(out: Path, utterances: list[Utterance], overwrite: bool) -> None:
+    """The output policy for ``out``: no input may lie where tokenize writes or deletes files,
+    and a directory with some of tokenize's names but no ``index.json`` is not a tokenize output:
+    refused unless ``overwrite``."""
+    managed = [os.path.realpath(out / name) for name in (INDEX_NAME, SCP_NAME)]
+    folders = [os.path.realpath(out / name) + os.sep for name in SHARD_FOLDERS]
+    for utt in utterances:
+        path = os.path.realpath(utt.path)
+        if path in managed or path.startswith(tuple(folders)):
+            raise UserInputError(f"input {utt.path} lies in --out {out}, where tokenize writes "
+                                 "and removes files: choose another --out")
+    present = [name for name in (SCP_NAME, *SHARD_FOLDERS) if (out / name).exists()]
+    if present and not index_path(out).exists() and not overwrite:
+        raise UserInputError(f"--out {out} holds {', '.join(present)} but no {INDEX_NAME}: it is "
+                             "not a tokenize output; pass --overwrite to let tokenize replace "
+                             "those files, or choose another --out")
 
 
 def finalize(out: Path, shards: list[Shard], identity: RunIdentity) -> Summary | None:
@@ -73,7 +96,7 @@ def _remove_foreign_files(out: Path, shards: list[Shard], formats: tuple[str, ..
     of an overwritten run, formats no longer asked for, temporary files of interrupted writes."""
     keep = {marker_path(out, shard.name) for shard in shards}
     keep |= {out / name for shard in shards for name in file_names(shard.name, formats)}
-    for folder in ("ark", "parquet", MARKERS_DIR):
+    for folder in SHARD_FOLDERS:
         for path in (out / folder).glob("*") if (out / folder).is_dir() else ():
             if path not in keep and path.is_file():
                 path.unlink(missing_ok=True)

@@ -59,7 +59,12 @@ def open_output(out: Path, identity: RunIdentity, overwrite: bool) -> None:
     """
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} exists and is not a directory")
-    index = read_index(out)
+    try:
+        index = read_index(out)
+    except UserInputError:
+        if not overwrite:
+            raise
+        index = None
     if index is not None and not overwrite:
         if index["model"]["hash"] != identity.model_hash:
             raise UserInputError(f"{out} holds tokens of another model ({index['model']['hash']}, "

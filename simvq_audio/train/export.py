@@ -2,27 +2,33 @@
 model directory (``config.json`` + ``model.safetensors`` + ``README.md`` model card).
 
 ``config.json`` holds ``{"model": <model config>, "training": <what produced it>}``; rebuild the
-model config with ``config_from_dict({"model": data["model"]}).model``.
+model config with ``config_from_dict({"model": data["model"]}).model``. Output policy
+(:mod:`simvq_audio.outputs`): a directory exported earlier from the same run is replaced; one
+holding other model files is refused unless ``overwrite``; a checkpoint's own files never are.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
 
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import save_model_dir
+from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, save_model_dir
+from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 from simvq_audio.train import checkpoint as ckpt
 
 
 def export_model(exp_dir: str | Path, out_dir: str | Path,
-                 checkpoint: str | Path | None = None) -> Path:
+                 checkpoint: str | Path | None = None, overwrite: bool = False) -> Path:
     """Write the EMA generator of ``checkpoint`` (default: the newest complete one of
     ``exp_dir``) to the model directory ``out_dir``; returns ``out_dir``.
 
     Raises:
-        UserInputError: no complete checkpoint, or the named one is incomplete or damaged.
+        UserInputError: no complete checkpoint, or the named one is incomplete or damaged;
+        ``out_dir`` would overwrite the checkpoint, or holds another model (without
+        ``overwrite``).
     """
     exp_dir = Path(exp_dir)
     if checkpoint is None:
@@ -35,6 +41,10 @@ def export_model(exp_dir: str | Path, out_dir: str | Path,
         problem = ckpt.checkpoint_problem(path)
         if problem is not None:
             raise UserInputError(f"cannot export checkpoint {path}: {problem}")
+    out_dir = Path(out_dir)
+    files = [out_dir / name for name in (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME)]
+    check_not_inputs(files, sorted(path.iterdir()))
+    refuse_foreign([(out_dir, files_state(files, _exported_from(out_dir, exp_dir)))], overwrite)
     config = ckpt.read_document(path, "config")
     state = ckpt.read_document(path, "trainer_state")
     training = {"step": state["step"], "checkpoint": str(path.resolve()),
@@ -46,6 +56,16 @@ def export_model(exp_dir: str | Path, out_dir: str | Path,
     weights = ckpt.read_tensors(path, "ema_generator")
     return save_model_dir(out_dir, {"model": config["model"], "training": training}, weights,
                           card=_model_card(config, training))
+
+
+def _exported_from(out_dir: Path, exp_dir: Path) -> bool:
+    """Whether ``out_dir`` holds a model exported from a checkpoint of ``exp_dir``."""
+    try:
+        recorded = json.loads((out_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+        source = Path(recorded["training"]["checkpoint"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    return source.parent == (exp_dir / ckpt.CHECKPOINTS).resolve()
 
 
 def _model_card(config: dict, training: dict) -> str:

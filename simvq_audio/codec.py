@@ -18,6 +18,7 @@ a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.modules.module import (register_module_buffer_registration_hook,
+                                     register_module_parameter_registration_hook)
 
 from simvq_audio import outputs, validate
 from simvq_audio.audio.generator import Generator
@@ -104,14 +107,16 @@ class SimVQCodec:
                                  f"{sorted(config_dict)}")
         config = config_from_dict({"model": config_dict["model"]}, where).model
         try:
-            with torch.device("meta"):  # the shapes alone: a config never allocates memory
-                check_state_dict(Generator(config), state)
-        except UserInputError as error:
-            raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
-                                 ) from None
+            with torch.device("meta"), _tensor_budget(4 * len(state) + 64, where):
+                skeleton = Generator(config)  # shapes only: the config cannot allocate memory
         except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
             raise UserInputError(f"{where} describes a model that cannot be built "
                                  f"({type(error).__name__}: {error})") from None
+        try:
+            check_state_dict(skeleton, state)
+        except UserInputError as error:
+            raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
+                                 ) from None
         generator = Generator(config)
         generator.load_state_dict(state)
         codec = cls(generator, compute_dtype=dtype)
@@ -268,9 +273,9 @@ class SimVQCodec:
         """Tokens -> waveforms at :attr:`sample_rate`, float32 on the codec's device.
 
         ``tokens``: :class:`Tokens` (output ``[B, max(num_samples)]``, each item trimmed to its
-        ``num_samples`` and zero after), or ids ``[B, T']`` with optional ``lengths [B]`` valid
-        frames (output ``[B, T' * hop]``, zero past ``lengths * hop``), or ids ``[T']`` (output
-        ``[T' * hop]``). Each item is decoded on its own frames only, so results do not depend
+        ``num_samples`` and zero after), or ids ``[B, T']`` of any integer dtype with optional
+        ``lengths [B]`` valid frames (output ``[B, max(lengths) * hop]``, zero past each
+        ``lengths * hop``), or ids ``[T']`` (output ``[T' * hop]``). Each item is decoded on its own frames only, so results do not depend
         on the batch.
         """
         squeeze = isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1
@@ -339,3 +344,25 @@ class SimVQCodec:
             raise UserInputError("Tokens.tokens must be ids [B, T']")
         num_samples = validate.sample_counts(tokens.num_samples, frames, self.hop_length)
         return Tokens(ids, frames, num_samples, self.sample_rate)
+
+
+@contextlib.contextmanager
+def _tensor_budget(limit: int, where: str):
+    """Stop a model's construction once it has registered more than ``limit`` tensors, so that a
+    config asking for absurd depths is refused instead of building forever."""
+    count = 0
+
+    def count_tensor(module, name, tensor):
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise UserInputError(f"{where} describes a model far larger than its weights file "
+                                 "(more tensors than it holds)")
+
+    handles = [register_module_parameter_registration_hook(count_tensor),
+               register_module_buffer_registration_hook(count_tensor)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

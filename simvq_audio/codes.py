@@ -196,7 +196,7 @@ def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bo
         return False
     raise UserInputError(f"these codes were made by model {header.model_hash}, but the loaded "
                          f"model is {model_hash}; decode with the model that encoded them, or "
-                         "accept another model's codes (--any-model, or force=True)")
+                         "force it (--force, or force=True) to decode anyway")
 
 
 def pack_tokens(values: np.ndarray, bits: int) -> bytes:

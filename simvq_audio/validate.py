@@ -218,7 +218,7 @@ def _as_tensor(value: object, what: str) -> torch.Tensor:
         return value.detach().cpu()
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
         try:
-            return torch.from_numpy(np.ascontiguousarray(value, value.dtype.newbyteorder("=")))
+            return torch.from_numpy(np.asarray(value, value.dtype.newbyteorder("="), order="C"))
         except TypeError:  # a dtype torch has no counterpart for (float128, ...)
             pass
     raise UserInputError(f"{what} must be a torch.Tensor or numpy array of numbers, got "

@@ -84,6 +84,29 @@ def test_score_kaldi_wav_scp(corpus, capsys, monkeypatch):
     assert not (corpus / "out" / "spectrograms.png").exists()
 
 
+def test_output_policy(corpus, capsys, monkeypatch):
+    """A report of the same inputs is replaced; one of other inputs, or files score did not
+    write, are refused unless --overwrite."""
+    monkeypatch.chdir(corpus)
+    write_data_dir("data/ref", {"a": "ref/spk/a.wav", "b": "ref/b.wav"})
+    write_data_dir("data/hyp", {"a": "hyp/spk/a.flac", "b": "hyp/b.flac"})
+    write_data_dir("data/ref2", {"a": "ref/spk/a.wav", "b": "ref/b.wav"})
+    args = ["score", "--hyp", "data/hyp", "--out", "out", "--num-plots", 0]
+    assert run_cli(*args, "--ref", "data/ref") == 0
+    assert run_cli(*args, "--ref", "data/ref") == 0
+    capsys.readouterr()
+    assert run_cli(*args, "--ref", "data/ref2") == 2
+    assert "summary.json" in capsys.readouterr().err
+    assert run_cli(*args, "--ref", "data/ref2", "--overwrite") == 0
+    inputs = json.loads((corpus / "out" / "summary.json").read_text())["inputs"]
+    assert inputs["ref"] == str(corpus / "data" / "ref2") and inputs["codes"] is None
+    (corpus / "mine").mkdir()
+    (corpus / "mine" / "summary.md").write_text("my notes")
+    assert run_cli("score", "--ref", "data/ref", "--hyp", "data/hyp", "--out", "mine") == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (corpus / "mine" / "summary.md").read_text() == "my notes"
+
+
 @pytest.mark.slow
 def test_two_processes_score_like_one(corpus):
     from simvq_audio.metrics.batch import score_files

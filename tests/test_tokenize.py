@@ -209,11 +209,21 @@ def test_an_audio_dir_gives_ids_from_relative_paths(corpus, tmp_path):
     (["--audio-dir", "."], "no audio files"),
     (["--data-dir", "DATA", "--shard-size", "0"], "--shard-size must be at least 1"),
     (["--data-dir", "DATA", "--out", "FILE"], "exists and is not a directory"),
+    (["--data-dir", "DATA", "--out", "mine"], "not a tokenize output; pass --overwrite"),
+    (["--audio-dir", "dump/ark", "--out", "dump"], "where tokenize writes and removes files"),
 ])
 def test_bad_input_is_one_line_exit_2(corpus, tmp_path, monkeypatch, capsys, args, message):
+    """The output policy included: a directory holding tokenize's names that tokenize did not
+    write is refused, and so is an --out whose shard folders hold the inputs."""
     _, model, data = corpus
     monkeypatch.chdir(tmp_path)
     (tmp_path / "FILE").write_text("x")
+    if "mine" in args:
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "tokens.scp").write_text("my own table\n")
+    if "dump/ark" in args:
+        (tmp_path / "dump" / "ark").mkdir(parents=True)
+        shutil.copy((data / "wav.scp").read_text().split()[1], tmp_path / "dump" / "ark" / "a.wav")
     args = [str(data) if arg == "DATA" else arg for arg in args]
     out = [] if "--out" in args else ["--out", "dump"]
     assert main(["tokenize", "--model", str(model), *args, *out]) == 2

@@ -13,13 +13,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.codes import FORMAT_VERSION, read_codes
+    from simvq_audio.codes import read_codes
 
     header, _ = read_codes(args.file)
+    source = header.source
     rows = [
         ("file", args.file),
-        ("format version", FORMAT_VERSION),
+        ("format version", header.version),
         ("model hash", header.model_hash),
+        ("input", "not recorded" if source is None else
+         f"{source.size} bytes, sha256 {source.sha256}..., "
+         + ("from a stream" if not int(source.location, 16) else f"path hash {source.location}")),
         ("codebook size", f"{header.codebook_size} ({header.bits_per_token} bits per token)"),
         ("token grid", "x".join(map(str, header.grid)) + f" ({header.num_tokens} tokens)"),
     ]

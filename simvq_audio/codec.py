@@ -1,15 +1,15 @@
 """The inference API: :class:`SimVQCodec` turns waveforms into tokens and tokens into waveforms.
 
 >>> codec = SimVQCodec.from_pretrained("exp/simvq_65k/model")
->>> tokens = codec.encode(wav, sample_rate=16000)      # wav [T], [C, T] or [B, C, T]
+>>> tokens = codec.encode(wav, sample_rate=16000)      # wav [T], [C, T], [B, C, T] or [T, C]
 >>> audio = codec.decode(tokens)                        # [B, T] at codec.sample_rate
 
 Batches of different lengths go in padded, with ``lengths`` in samples, and come out padded with
 zeros past each item's own length (``tokens.lengths`` frames, ``tokens.num_samples`` samples);
 every item's result equals encoding or decoding that item alone. Encoding runs the causal
 encoder in pieces of at most 30 s with explicit state (see :mod:`simvq_audio.streaming`), so its
-tokens equal one pass over the whole signal for any length; decoding runs one pass up to ``decode_window_s`` and
-in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is always in eval mode
+tokens equal one pass over the whole signal for any length; decoding runs one pass up to
+``decode_window_s`` and in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is always in eval mode
 and runs under ``torch.inference_mode``.
 
 Every public method checks its arguments with :mod:`simvq_audio.validate`: anything malformed is
@@ -178,14 +178,15 @@ class SimVQCodec:
     # -- encoding -------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor | np.ndarray, sample_rate: int,
                lengths: torch.Tensor | np.ndarray | list[int] | None = None) -> Tokens:
-        """Waveforms -> :class:`Tokens`: ``ceil(T' / hop)`` frames per item, where ``T'`` is its
-        length at the model rate (``round(T * rate / sample_rate)``).
+        """Waveforms -> :class:`Tokens`: ``ceil(T' / hop)`` frames per item, where
+        ``T' = round(T * self.sample_rate / sample_rate)`` is its length at the model rate.
 
         Args:
             wav: float ``[T]``, ``[C, T]`` or ``[B, C, T]`` (tensor or array), or channels-last
-                ``[T, C]`` / ``[B, T, C]`` as ``soundfile.read`` returns: time is the longer of
-                the last two axes (see :mod:`simvq_audio.validate`); channels are averaged; a
-                batch of mono signals is ``[B, 1, T]``.
+                ``[T, C]`` / ``[B, T, C]`` as ``soundfile.read`` returns them (more than 64
+                samples, at most 64 channels); a shape that could be read either way is refused
+                (see :mod:`simvq_audio.validate`). Channels are averaged; a batch of mono
+                signals is ``[B, 1, T]``.
             sample_rate: the rate of ``wav`` in Hz (1 kHz to 768 kHz); it is resampled to
                 :attr:`sample_rate` (soxr HQ).
             lengths: ``[B]`` valid samples per item of a padded batch (default: all ``T``).
@@ -275,8 +276,8 @@ class SimVQCodec:
         ``tokens``: :class:`Tokens` (output ``[B, max(num_samples)]``, each item trimmed to its
         ``num_samples`` and zero after), or ids ``[B, T']`` of any integer dtype with optional
         ``lengths [B]`` valid frames (output ``[B, max(lengths) * hop]``, zero past each
-        ``lengths * hop``), or ids ``[T']`` (output ``[T' * hop]``). Each item is decoded on its own frames only, so results do not depend
-        on the batch.
+        ``lengths * hop``), or ids ``[T']`` (output ``[T' * hop]``). Each item is decoded on its
+        own frames only, so results do not depend on the batch.
         """
         squeeze = isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1
         tokens = self._as_tokens(tokens, lengths)

@@ -179,8 +179,9 @@ def _check_output_dir(target: str, check_target: Callable[[str], object]) -> Non
     path = Path(target)
     looks_like_file = not path.exists() and _accepts(check_target, target)
     if target == STDIO or (path.exists() and not path.is_dir()) or looks_like_file:
+        hint = " (its name looks like a file's; create it first to use it)" * looks_like_file
         raise UserInputError(f"with a directory or wav.scp as input, OUT must be a directory, "
-                             f"got {target}")
+                             f"got {target}{hint}")
 
 
 def _accepts(check_target: Callable[[str], object], target: str) -> bool:

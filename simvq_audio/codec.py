@@ -150,7 +150,10 @@ class SimVQCodec:
                                      f"got {validate.describe(dtype)}")
             self.compute_dtype = dtype
         if device is not None:
-            self.generator.to(device)
+            try:
+                self.generator.to(device)
+            except (AssertionError, RuntimeError) as error:  # no such device in this build
+                raise UserInputError(f"cannot use device {device}: {error}") from None
         return self
 
     # -- properties -----------------------------------------------------------------------------

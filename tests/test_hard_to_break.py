@@ -230,11 +230,15 @@ def test_row_8_implausible_sample_rates_are_refused_at_once(model):
     lambda c: c.encode_file(None),
     lambda c: c.streaming_encoder(batch_size=0),
     lambda c: c.to("nonsense"),
+    lambda c: c.to("cuda:4096"),
     lambda c: c.save_codes(torch.zeros(3), io.BytesIO()),
 ])
 def test_row_9_bad_arguments_raise_user_input_error(model, call):
-    """Before: raw TypeError/IndexError/RuntimeError (or, for ``load_codes(7)``, reading file
-    descriptor 7)."""
+    """Before: raw TypeError/IndexError/RuntimeError (or, for ``load_codes(7)``, reading and
+    closing file descriptor 7). The issue names ``encode(wav, None)``, ``encode(wav, "16000")``,
+    ``decode(5)``, ``decode(torch.tensor(5))`` and ``decode(None)``; the rest are more of the
+    same class, of which only float lengths and a tensor given to save_codes were refused
+    before."""
     codec, _ = model
     with pytest.raises(UserInputError) as caught:
         call(codec)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "decode"
-HELP = "decode .codes files into audio files"
+HELP = "decode .codes files into wav files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -175,8 +175,12 @@ class SimVQCodec:
 
     @functools.cached_property
     def model_hash(self) -> str:
-        """Identity of the weights (:func:`simvq_audio.model_dir.model_hash`); computed once."""
-        return model_hash(self.generator.state_dict())
+        """Identity of what turns audio into tokens (:func:`simvq_audio.model_dir.model_hash`):
+        the weights, and the encoder's padding unless it is ``zeros`` (the same weights with
+        the reference's ``reflect`` padding give other tokens); computed once."""
+        padding = self.config.encoder.padding
+        return model_hash(self.generator.state_dict(),
+                          None if padding == "zeros" else f"encoder.padding={padding}")
 
     # -- encoding -------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor | np.ndarray, sample_rate: int,

@@ -99,9 +99,17 @@ def check_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) 
                              + "; ".join(problems))
 
 
-def model_hash(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """A 32-hex-char identity of the weights: the start of :func:`weights_sha256`."""
-    return weights_sha256(state_dict)[:HASH_HEX_CHARS]
+def model_hash(state_dict: Mapping[str, torch.Tensor], behaviour: str | None = None) -> str:
+    """A 32-hex-char identity of the weights: the start of :func:`weights_sha256`.
+
+    ``behaviour`` names settings that change the tokens without changing a weight (e.g.
+    ``"encoder.padding=reflect"``); when given, it is hashed together with the weights, so the
+    same weights used differently get another identity. ``None`` is the weights alone (every
+    model directory written before such settings existed keeps its identity)."""
+    weights = weights_sha256(state_dict)
+    if behaviour is None:
+        return weights[:HASH_HEX_CHARS]
+    return hashlib.sha256(f"{weights}\n{behaviour}".encode()).hexdigest()[:HASH_HEX_CHARS]
 
 
 def weights_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:

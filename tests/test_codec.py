@@ -13,7 +13,7 @@ import torch
 from simvq_audio.codec import SimVQCodec, Tokens
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
+from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, model_hash
 from simvq_audio.windowed_decode import decode_in_windows
 
 HOP = 320
@@ -127,6 +127,20 @@ def test_padding_is_saved_and_a_config_without_it_means_zeros(codec, tmp_path, p
     wav = torch.randn(1000) * 0.1  # zeros: the input is zero-padded once to whole frames
     padded = torch.nn.functional.pad(wav, (0, 4 * HOP - 1000))
     assert torch.equal(old.encode(wav, 24000).tokens, old.encode(padded, 24000).tokens)
+
+
+def test_model_identity_covers_the_padding(codec, tmp_path):
+    """The same weights with the other padding give other tokens, so another identity; a
+    zeros model keeps the identity of its weights alone (directories written before)."""
+    path = codec.save_pretrained(tmp_path / "model")
+    identities = {}
+    for padding in ("zeros", "reflect"):
+        config = json.loads((path / CONFIG_NAME).read_text())
+        config["model"]["encoder"]["padding"] = padding
+        (path / CONFIG_NAME).write_text(json.dumps(config))
+        identities[padding] = SimVQCodec.from_pretrained(path).model_hash
+    assert identities["zeros"] != identities["reflect"]
+    assert identities["zeros"] == model_hash(codec.generator.state_dict())
 
 
 def test_from_pretrained_refuses_bad_directories(codec, tmp_path):

@@ -152,15 +152,17 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
     assert lines[1] == f"simvq-audio export --exp-dir {exp} --out {exp}/model"
     for x in ("test_clean", "test_other"):
         decoded = f"{exp}/decode/{x}"
-        assert f"simvq-audio encode --model {exp}/model {data}/{x}/wav.scp {decoded}/codes" in lines
-        assert f"simvq-audio decode --model {exp}/model {decoded}/codes {decoded}/wav" in lines
+        assert (f"simvq-audio encode --overwrite --model {exp}/model {data}/{x}/wav.scp "
+                f"{decoded}/codes") in lines
+        assert (f"simvq-audio decode --overwrite --model {exp}/model {decoded}/codes "
+                f"{decoded}/wav") in lines
         assert (f"simvq-audio score --ref {data}/{x}/wav.scp --hyp {decoded}/wav --codes "
                 f"{decoded}/codes --out {exp}/scores/{x} --nj 3") in lines
     token_launch, device = ("--multi_gpu --num_processes 3 --num_machines 1 --mixed_precision "
                             "no --dynamo_backend no", "cpu") if ngpu == "0" else (
         launch, "cuda")
     for x in ("train_filtered", "dev_clean_filtered", "test_clean", "test_other"):
-        assert (f"accelerate launch {token_launch} -m simvq_audio.cli tokenize --model "
+        assert (f"accelerate launch {token_launch} -m simvq_audio.cli tokenize --overwrite --model "
                 f"{exp}/model --data-dir {data}/{x} --out {exp}/tokens/{x} --format both "
                 f"--shard-size 1000 --device {device}") in lines
     assert len(lines) == 12

@@ -52,19 +52,21 @@ dump_tokens() {
                 --dynamo_backend no)
     fi
     for x in "$@"; do
-        accelerate launch "${launch[@]}" -m simvq_audio.cli tokenize --model "$model" \
+        accelerate launch "${launch[@]}" -m simvq_audio.cli tokenize --overwrite --model "$model" \
             --data-dir "$data/$x" --out "$out/$x" --format "$token_format" \
             --shard-size "$token_shard_size" --device "$device"
     done
 }
 
 # decode_sets MODEL DATA_DIR DECODE_DIR SET...: encode each set to .codes, decode them to wav.
+# --overwrite: these folders are the recipe's own; after a retrain (a new model) their files are
+# redone, while files verified as this model's result for the same input are still skipped.
 decode_sets() {
     local model=$1 data=$2 out=$3 x
     shift 3
     for x in "$@"; do
-        simvq-audio encode --model "$model" "$data/$x/wav.scp" "$out/$x/codes"
-        simvq-audio decode --model "$model" "$out/$x/codes" "$out/$x/wav"
+        simvq-audio encode --overwrite --model "$model" "$data/$x/wav.scp" "$out/$x/codes"
+        simvq-audio decode --overwrite --model "$model" "$out/$x/codes" "$out/$x/wav"
     done
 }
 

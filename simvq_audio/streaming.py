@@ -23,6 +23,7 @@ import torch
 
 from simvq_audio.audio.encoder import EncoderState
 from simvq_audio.audio.generator import Generator
+from simvq_audio import validate
 from simvq_audio.errors import UserInputError
 
 DEFAULT_CHUNK_SECONDS = 30.0
@@ -156,15 +157,15 @@ class StreamingEncoder:
     def _as_batch(self, samples) -> torch.Tensor:
         if self._closed:
             raise UserInputError("this stream was flushed; start a new StreamingEncoder")
-        samples = torch.as_tensor(samples)
+        samples = validate.as_tensor(samples, "feed's samples")
         samples = samples[None] if samples.dim() == 1 else samples
         if samples.dim() != 2 or samples.shape[0] != self.batch_size:
             raise UserInputError(f"feed expects samples [T] or [{self.batch_size}, T], got "
-                                 f"{tuple(samples.shape)}")
+                                 f"{validate.describe(samples)}")
         if not samples.is_floating_point():
-            raise UserInputError(f"feed expects float samples in [-1, 1], got {samples.dtype}")
-        if not torch.isfinite(samples).all():
-            raise UserInputError("the audio contains NaN or infinite samples")
+            raise UserInputError(f"feed expects float samples in [-1, 1], got "
+                                 f"{validate.describe(samples)}")
+        validate.check_samples(samples, "the audio")
         return samples.float()
 
     def _resample(self, samples: torch.Tensor, last: bool) -> torch.Tensor:

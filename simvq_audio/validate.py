@@ -110,7 +110,7 @@ def waveforms(wav: object, lengths: object = None) -> list[torch.Tensor]:
 
     Channels are averaged. Gradients are not tracked (inputs that require grad are fine).
     """
-    wav = _as_tensor(wav, "wav")
+    wav = as_tensor(wav, "wav")
     if wav.dtype == torch.bool or wav.is_complex() or not wav.is_floating_point():
         hint = " (integer PCM: divide by 32768 first)" if wav.dtype in (
             torch.int16, torch.int32) else ""
@@ -173,7 +173,7 @@ def token_ids(tokens: object, lengths: object, codebook_size: int
     ``lengths [B]`` valid frames -> ``(ids [B, T'] int64, zero past each item's frames,
     lengths [B] int64)``. Every valid id must lie in ``[0, codebook_size)``, compared in 64 bits
     whatever the dtype."""
-    ids = _as_tensor(tokens, "tokens")
+    ids = as_tensor(tokens, "tokens")
     if not _is_integer_dtype(ids.dtype) or ids.dtype == torch.bool:
         raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got {describe(ids)}")
     ids = ids[None] if ids.dim() == 1 else ids
@@ -209,7 +209,7 @@ def sample_counts(values: object, frames: torch.Tensor, hop: int) -> torch.Tenso
     return counted
 
 
-def _as_tensor(value: object, what: str) -> torch.Tensor:
+def as_tensor(value: object, what: str) -> torch.Tensor:
     """A dense CPU tensor outside autograd, from a tensor or a numeric numpy array."""
     if isinstance(value, torch.Tensor):
         if value.layout != torch.strided or value.device.type == "meta":

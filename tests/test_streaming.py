@@ -161,6 +161,13 @@ def test_stream_input_errors(codec):
         stream.feed(torch.full((2, 10), float("nan")))
     with pytest.raises(UserInputError, match=r"\[2, T\]"):
         stream.feed(torch.zeros(3, 10))
+    with pytest.raises(UserInputError, match="divide by 32768"):
+        stream.feed(torch.full((2, 10), 1000.0))  # integer PCM stored as float
+    for bad in ([0.1, 0.2], "samples", None):
+        with pytest.raises(UserInputError, match="torch.Tensor or numpy array"):
+            stream.feed(bad)
+    with pytest.raises(UserInputError, match="float samples"):
+        stream.feed(torch.zeros(2, 10, dtype=torch.int16))
     stream.flush()
     with pytest.raises(UserInputError, match="flushed"):
         stream.feed(torch.zeros(2, 10))

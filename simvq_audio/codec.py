@@ -186,7 +186,7 @@ class SimVQCodec:
     def encode(self, wav: torch.Tensor | np.ndarray, sample_rate: int,
                lengths: torch.Tensor | np.ndarray | list[int] | None = None) -> Tokens:
         """Waveforms -> :class:`Tokens`: ``ceil(T' / hop)`` frames per item, where
-        ``T' = round(T * self.sample_rate / sample_rate)`` is its length at the model rate.
+        ``T' = floor(T * self.sample_rate / sample_rate + 1/2)`` is its length at the model rate.
 
         Args:
             wav: float ``[T]``, ``[C, T]`` or ``[B, C, T]`` (tensor or array), or channels-last

@@ -88,7 +88,8 @@ def prepare_waveform(wav: torch.Tensor, rate: int, target_rate: int | None = Non
 
 def resample(wav: torch.Tensor, rate: int, target_rate: int) -> torch.Tensor:
     """Resample ``wav [C, T]`` from ``rate`` to ``target_rate`` with soxr (HQ). Returns ``[C, T']``,
-    ``T' = round(T * target_rate / rate)``. Both rates must lie in 1 kHz - 768 kHz."""
+    ``T' = floor(T * target_rate / rate + 1/2)`` (halves round up, as soxr does). Both rates
+    must lie in 1 kHz - 768 kHz."""
     rate = validate.sample_rate(rate, "sample rate")
     target_rate = validate.sample_rate(target_rate, "target sample rate")
     if rate == target_rate:

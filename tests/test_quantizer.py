@@ -188,6 +188,42 @@ def test_stats_of_a_batch():
     assert stats["perplexity"].item() == pytest.approx(4.0)
 
 
+@pytest.mark.parametrize("cls", [SimVQ, VanillaVQ])
+@pytest.mark.parametrize("channel_first, shape", [(False, (3, 50, 8)), (True, (3, 8, 50)),
+                                                  (True, (2, 8, 5, 7))])
+@pytest.mark.parametrize("training", [True, False])
+def test_encode_gives_forwards_ids_and_nothing_else(monkeypatch, cls, channel_first, shape,
+                                                    training):
+    """The inference path: the same ids as ``forward`` (training or eval, grad on or off),
+    no autograd graph, no loss, no statistics, and it runs under inference_mode."""
+    from simvq_audio.quantize import base
+
+    quantizer = cls(300, 8, channel_first=channel_first).train(training)
+    z = torch.randn(*shape, requires_grad=True)
+    _, expected, _, _ = quantizer(z)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("encode computed a loss or statistics")
+
+    monkeypatch.setattr(base, "batch_stats", forbidden)
+    monkeypatch.setattr(base.F, "mse_loss", forbidden)
+    ids = quantizer.encode(z)
+    assert torch.equal(ids, expected) and ids.dtype == torch.int64
+    assert not ids.requires_grad and ids.grad_fn is None
+    with torch.inference_mode():
+        assert torch.equal(quantizer.encode(z.detach()), expected)
+    with torch.no_grad():
+        assert torch.equal(quantizer.encode(z), expected)
+
+
+def test_encode_refuses_what_forward_refuses():
+    for z, match in ((torch.tensor([[0.0, float("nan"), 0.0, 0.0]]), "NaN"),
+                     (torch.randn(2, 10, 5), "expected z"),
+                     (torch.ones(2, 4, dtype=torch.long), "floating-point")):
+        with pytest.raises(UserInputError, match=match):
+            SimVQ(10, 4).encode(z)
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda: SimVQ(1, 4), "num_codes"),
     (lambda: SimVQ(0, 4), "num_codes"),

@@ -30,7 +30,8 @@ def init_codebook(num_codes: int, dim: int, kind: str = "normal") -> torch.Tenso
 
 
 class VectorQuantizer(nn.Module):
-    """Base class. ``forward(z) -> (q, indices, loss, stats)``.
+    """Base class. ``forward(z) -> (q, indices, loss, stats)`` for training; ``encode(z) ->
+    indices`` for inference (the same ids, nothing else computed).
 
     Layouts (fixed at construction by ``channel_first``):
 
@@ -78,10 +79,7 @@ class VectorQuantizer(nn.Module):
     def forward(self, z: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         rows, index_shape, restore = self._to_rows(z)
-        if not torch.isfinite(rows).all():
-            raise UserInputError("quantizer input contains NaN or infinite values")
-        codebook, transform = self.search_codebook()
-        indices = nearest_code(rows, codebook, transform, backend=self.search_backend).indices
+        indices = self._nearest(rows)
         with torch.autocast(z.device.type, enabled=False):
             q = self.lookup_rows(indices)
             x = rows.float()
@@ -89,6 +87,13 @@ class VectorQuantizer(nn.Module):
             q_st = q.detach() + (x - x.detach())  # value: exactly q; gradient: identity to z
         indices = indices.reshape(index_shape)
         return restore(q_st.to(z.dtype)), indices, loss, batch_stats(indices, self.num_codes)
+
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        """The ids ``forward`` gives (``indices [...]``, or ``[B, *spatial]`` when
+        ``channel_first``; int64) without ``q``, the loss or the statistics: no autograd graph
+        is built, and it runs under ``torch.inference_mode``."""
+        rows, index_shape, _ = self._to_rows(z)
+        return self._nearest(rows).reshape(index_shape)
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """Vectors of ``indices`` in the forward output's layout: ``[..., d]``, or
@@ -102,6 +107,13 @@ class VectorQuantizer(nn.Module):
             raise UserInputError("channel-first lookup needs indices [B, *spatial]")
         q = self.lookup_rows(indices.reshape(-1).long()).reshape(*indices.shape, self.dim)
         return q.movedim(-1, 1) if self.channel_first else q
+
+    def _nearest(self, rows: torch.Tensor) -> torch.Tensor:
+        """Nearest code of each row of ``rows [N, d]`` (non-finite rows refused): ``[N]``."""
+        if not torch.isfinite(rows).all():
+            raise UserInputError("quantizer input contains NaN or infinite values")
+        codebook, transform = self.search_codebook()
+        return nearest_code(rows, codebook, transform, backend=self.search_backend).indices
 
     def _to_rows(self, z: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Size, Callable[[torch.Tensor], torch.Tensor]]:

@@ -19,6 +19,7 @@ onnxruntime is installed both are run on random input and compared with the torc
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from pathlib import Path
@@ -70,8 +71,9 @@ def export_onnx(codec, out_dir: str | os.PathLike) -> list[tuple[Path, str]]:
                              "(onnx, onnxscript, onnxruntime)") from None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    generator = codec.generator.cpu()
-    codes = generator.quantizer.effective_codes().detach().clone()
+    generator = copy.deepcopy(codec.generator).cpu()  # the caller's codec stays where it is
+    quantizer = generator.quantizer
+    codes = quantizer.lookup_rows(torch.arange(quantizer.num_codes)).detach().clone()
     hop = codec.hop_length
     encoder = EncoderGraph(generator.encoder, codes).eval()
     decoder = DecoderGraph(generator.decoder, codes).eval()
@@ -81,7 +83,7 @@ def export_onnx(codec, out_dir: str | os.PathLike) -> list[tuple[Path, str]]:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         with atomic_path(out_dir / "encoder.onnx") as tmp:
-            torch.onnx.export(encoder, (wav,), str(tmp), dynamo=False, opset_version=17,
+            torch.onnx.export(encoder, (wav,), str(tmp), dynamo=False, opset_version=OPSET,
                               input_names=["wav"], output_names=["tokens"],
                               dynamic_axes={"wav": {0: "batch", 1: "samples"},
                                             "tokens": {0: "batch", 1: "frames"}})

@@ -29,3 +29,27 @@ def test_onnx_encoder_and_decoder_match_torch(tmp_path, capsys):
     decoder = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "decoder.onnx"))
     audio = decoder.run(None, {"tokens": tokens.numpy()})[0]
     np.testing.assert_allclose(audio, codec.decode(tokens).numpy(), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_onnx_export_of_a_plain_vq_model_leaves_the_codec_alone(tmp_path, monkeypatch):
+    """A VanillaVQ codec exports too (its codes are the learned codebook), and exporting does
+    not move the caller's codec to another device (it works on a CPU copy)."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from simvq_audio.config import load_config
+    from simvq_audio.onnx_export import export_onnx
+
+    model = load_config("recipes/tiny.yaml").model
+    model.quantizer.type = "vanilla"
+    codec = SimVQCodec.from_config(model)
+    moved, cpu = [], torch.nn.Module.cpu
+    monkeypatch.setattr(torch.nn.Module, "cpu",
+                        lambda self: moved.append(self is codec.generator) or cpu(self))
+    results = export_onnx(codec, tmp_path / "onnx")
+    assert moved and not any(moved)  # a copy went to the CPU, never the caller's generator
+    assert [path.name for path, _ in results] == ["encoder.onnx", "decoder.onnx"]
+    tokens = torch.randint(0, codec.codebook_size, (1, 30))
+    decoder = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "decoder.onnx"))
+    audio = decoder.run(None, {"tokens": tokens.numpy()})[0]
+    np.testing.assert_allclose(audio, codec.decode(tokens).numpy(), atol=1e-4)

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +35,8 @@ from simvq_audio import outputs, validate
 from simvq_audio.audio.generator import Generator
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.config import ModelConfig, config_from_dict, load_config
-from simvq_audio.data.audio_blocks import audio_file_rate, read_mono_blocks
-from simvq_audio.data.audio_io import output_format, resample, write_audio
+from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
+from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
                                    save_model_dir)
@@ -200,21 +201,30 @@ class SimVQCodec:
         """
         items = validate.waveforms(wav, lengths)
         rate = validate.sample_rate(sample_rate)
-        items = [resample(item[None], rate, self.sample_rate)[0] for item in items]
-        num_samples = torch.tensor([item.shape[-1] for item in items])
+        return self.encode_signals([resample(item[None], rate, self.sample_rate)[0]
+                                    for item in items])
+
+    def encode_signals(self, signals: Sequence[torch.Tensor]) -> Tokens:
+        """Mono float signals ``[T_i]`` at :attr:`sample_rate` whose samples are checked
+        already -> :class:`Tokens`, item ``i`` with ``ceil(T_i / hop)`` frames.
+
+        The batch step of :meth:`encode` and of :mod:`simvq_audio.encode_files`: the caller has
+        checked the values (:func:`~simvq_audio.validate.waveforms` or the readers of
+        :mod:`~simvq_audio.data.audio_io`), so they are not scanned again here (a non-finite
+        latent is still refused by the quantizer).
+        """
+        if not isinstance(signals, (list, tuple)) or not signals or not all(
+                isinstance(s, torch.Tensor) and s.dim() == 1 and s.is_floating_point()
+                for s in signals):
+            raise UserInputError(f"encode_signals takes a list of float tensors [T], got "
+                                 f"{validate.describe(signals)}")
+        batch, num_samples = pad_batch(signals)
         if not num_samples.min():
-            raise UserInputError(f"the audio is shorter than one sample at the model rate "
-                                 f"({self.sample_rate} Hz)")
-        batch = torch.zeros(len(items), int(num_samples.max()), device=self.device)
-        for row, item in zip(batch, items):
-            row[:item.shape[-1]] = item
-        per_item = encode_batch(self.generator, batch, num_samples.tolist(),
+            raise self._too_short()
+        per_item = encode_batch(self.generator, batch.to(self.device), num_samples.tolist(),
                                 chunk_samples(self.generator, DEFAULT_CHUNK_SECONDS),
                                 self.compute_dtype)
-        tokens = torch.zeros(len(items), max(len(t) for t in per_item), dtype=torch.long)
-        for row, item in zip(tokens, per_item):
-            row[:len(item)] = item.cpu()
-        return self._tokens(tokens, num_samples)
+        return self._tokens(pad_batch([item.cpu() for item in per_item])[0], num_samples)
 
     def streaming_encoder(self, sample_rate: int | None = None,
                           batch_size: int = 1) -> StreamingEncoder:
@@ -231,14 +241,20 @@ class SimVQCodec:
         downmixed and resampled block by block; the tokens equal ``encode`` of the whole file."""
         path = validate.file_path(path, "path")
         block_seconds = validate.positive_seconds(block_seconds, "block_seconds")
-        rate = audio_file_rate(path)
-        stream = self.streaming_encoder(sample_rate=rate)
-        pieces = [stream.feed(block)
-                  for block in read_mono_blocks(path, max(1, round(block_seconds * rate)))]
+        with open_audio(path) as audio:
+            return self.encode_blocks(audio.mono_blocks(block_seconds), audio.sample_rate)
+
+    def encode_blocks(self, blocks: Iterable[torch.Tensor | np.ndarray],
+                      sample_rate: int) -> Tokens:
+        """One mono signal given as consecutive float blocks ``[n]`` at ``sample_rate`` (such as
+        :meth:`~simvq_audio.data.audio_io.AudioFile.mono_blocks` yields) -> :class:`Tokens` of
+        one item, in memory bounded by the block size; equal to ``encode`` of the blocks
+        joined."""
+        stream = self.streaming_encoder(sample_rate=sample_rate)
+        pieces = [stream.feed(block) for block in blocks]
         pieces.append(stream.flush())
         if not stream.num_samples:
-            raise UserInputError(f"{path}: the audio is shorter than one sample at the model "
-                                 f"rate ({self.sample_rate} Hz)")
+            raise self._too_short()
         return self._tokens(torch.cat(pieces, dim=-1), torch.tensor([stream.num_samples]))
 
     def save_codes(self, tokens: Tokens, target, channels: int = 1,
@@ -289,14 +305,13 @@ class SimVQCodec:
         squeeze = isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1
         tokens = self._as_tokens(tokens, lengths)
         ids = tokens.tokens.to(self.device)
-        out = torch.zeros(len(tokens), int(tokens.num_samples.max()), device=self.device)
+        items: dict[int, torch.Tensor] = {}
         frames = tokens.lengths.tolist()
         for length in sorted(set(frames)):
             rows = [i for i, f in enumerate(frames) if f == length]
-            wav = self._decode_ids(ids[rows, :length])
-            for row, item in zip(rows, wav):
-                count = int(tokens.num_samples[row])
-                out[row, :count] = item[:count]
+            for row, wav in zip(rows, self._decode_ids(ids[rows, :length])):
+                items[row] = wav[:int(tokens.num_samples[row])]
+        out = pad_batch([items[row] for row in range(len(tokens))])[0]
         return out[0] if squeeze else out
 
     def decode_file(self, codes: str | os.PathLike, audio_path: str | os.PathLike,
@@ -329,6 +344,10 @@ class SimVQCodec:
             wav = decode_in_windows(self.generator, ids, self.decode_window_frames,
                                     self.decode_context_frames)
         return wav.float()
+
+    def _too_short(self) -> UserInputError:
+        return UserInputError(f"the audio is shorter than one sample at the model rate "
+                              f"({self.sample_rate} Hz)")
 
     def _tokens(self, tokens: torch.Tensor, num_samples: torch.Tensor) -> Tokens:
         lengths = -(-num_samples // self.hop_length)

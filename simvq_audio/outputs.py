@@ -25,6 +25,7 @@ tag (:func:`decode_tag`).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import os
@@ -33,8 +34,10 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from simvq_audio.codes import SourceId, read_codes
+from simvq_audio.data.audio_io import audio_info
 from simvq_audio.errors import UserInputError
 
 STDIO = "-"
@@ -62,14 +65,20 @@ class Existing:
     reason: str = ""
 
 
-def input_id(path: str | os.PathLike) -> SourceId:
-    """The identity of an input file: its size, sha256 and the sha256 of its resolved path."""
+def input_id(path: str | os.PathLike, handle: BinaryIO | None = None) -> SourceId:
+    """The identity of an input file: its size, sha256 and the sha256 of its resolved path.
+
+    ``handle``: the file already open (binary, seekable), read again from its start, so that a
+    command that decodes the file through it opens it only once.
+    """
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
+        opened = open(path, "rb") if handle is None else contextlib.nullcontext(handle)
+        with opened as source:
+            source.seek(0)
+            for block in iter(lambda: source.read(1 << 22), b""):
                 digest.update(block)
-            size = handle.tell()
+            size = source.tell()
     except FileNotFoundError:
         raise UserInputError(f"{path}: no such file") from None
     except OSError as error:
@@ -126,7 +135,7 @@ def codes_state(path: str | os.PathLike, model_hash: str, source: SourceId) -> E
     Done: a valid ``.codes`` file (checksums pass) of this model recording this input's size and
     content. Redo: one of this model recording the same input path with other content.
     """
-    early = _present(path)
+    early = present(path)
     if early is not None:
         return early
     try:
@@ -144,24 +153,21 @@ def audio_state(path: str | os.PathLike, model_hash: str, source: SourceId, num_
     """What is at ``path``, for audio that ``model_hash`` would decode from the ``.codes`` file
     ``source``: done when its tag (:func:`decode_tag`) names this model and this input, and it
     holds ``num_samples`` samples at ``sample_rate``."""
-    import soundfile
-
-    early = _present(path)
+    early = present(path)
     if early is not None:
         return early
     try:
-        with soundfile.SoundFile(os.fspath(path)) as audio:
-            tag, frames, rate = audio.comment or "", audio.frames, audio.samplerate
-    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        info = audio_info(path)
+    except UserInputError:
         return Existing(Kind.FOREIGN, "not an audio file that simvq-audio decode wrote")
-    match = _TAG.fullmatch(tag)
+    match = _TAG.fullmatch(info.comment)
     if match is None:
         return Existing(Kind.FOREIGN, "audio that simvq-audio decode did not write")
     if match[1] != model_hash:
         return Existing(Kind.FOREIGN, f"decoded by another model ({match[1]})")
     recorded = SourceId(int(match[2]), match[3], match[4])
     state = _compare_source(recorded, source, "")
-    if state.kind is Kind.DONE and (frames, rate) != (num_samples, sample_rate):
+    if state.kind is Kind.DONE and (info.frames, info.sample_rate) != (num_samples, sample_rate):
         return Existing(Kind.REDO)  # ours, but damaged (truncated) since
     return state
 
@@ -215,8 +221,9 @@ def _compare_source(recorded: SourceId | None, source: SourceId, unrecorded: str
     return Existing(Kind.FOREIGN, "made from another input")
 
 
-def _present(path: str | os.PathLike) -> Existing | None:
-    """NEW or BLOCKED when ``path`` holds no regular file; None when it does."""
+def present(path: str | os.PathLike) -> Existing | None:
+    """NEW or BLOCKED when ``path`` holds no regular file; None when it does (then the
+    ``*_state`` functions say what it is)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-import soxr
 import torch
 
 from simvq_audio.audio.encoder import EncoderState
 from simvq_audio.audio.generator import Generator
 from simvq_audio import validate
+from simvq_audio.data.audio_io import StreamResampler
 from simvq_audio.errors import UserInputError
 
 DEFAULT_CHUNK_SECONDS = 30.0
@@ -52,7 +52,7 @@ def encode_piece(generator: Generator, wav: torch.Tensor, state: EncoderState | 
             raise ValueError(f"the first piece of a stream needs at least "
                              f"{generator.encoder.start_samples} samples, got {stop}")
         z, state = generator.encoder.stream(wav[:, start:stop], state, final=last)
-        pieces.append(generator.quantizer(z)[1])
+        pieces.append(generator.quantizer.encode(z))
     return torch.cat(pieces, dim=-1), state
 
 
@@ -124,8 +124,8 @@ class StreamingEncoder:
         self.compute_dtype = compute_dtype
         self.chunk_samples = chunk_samples(generator, chunk_seconds)
         rate = sample_rate or self.model_rate
-        self.resampler = (None if rate == self.model_rate else soxr.ResampleStream(
-            rate, self.model_rate, batch_size, dtype="float64", quality="HQ"))
+        self.resampler = (None if rate == self.model_rate else
+                          StreamResampler(rate, self.model_rate, batch_size))
         self.device = next(generator.parameters()).device
         self.num_samples = 0
         """Samples per item seen so far, at the model rate."""
@@ -169,10 +169,7 @@ class StreamingEncoder:
         return samples.float()
 
     def _resample(self, samples: torch.Tensor, last: bool) -> torch.Tensor:
-        if self.resampler is None:
-            return samples
-        out = self.resampler.resample_chunk(samples.cpu().double().numpy().T, last=last)
-        return torch.from_numpy(np.ascontiguousarray(out.T)).float()
+        return samples if self.resampler is None else self.resampler(samples, last)
 
     def _encode(self, wav: torch.Tensor, final: bool) -> torch.Tensor:
         """``wav [B, T]`` -> tokens ``[B, ceil(T / hop)]``, carrying the stream's state."""

@@ -291,7 +291,7 @@ def test_row_12_an_unrelated_existing_output_is_refused_unless_overwrite(model, 
 
 
 @pytest.mark.parametrize("stdin, message", [(b"", "stdin is empty"),
-                                             (b"not audio at all", "stdin: not readable audio")])
+                                             (b"not audio at all", "stdin: not a readable audio file")])
 def test_row_13_stdin_errors_show_no_object_reprs(model, monkeypatch, capsys, stdin, message):
     """Before: ``encode - - < /dev/null`` said ``<_io.BytesIO object at 0x...>``."""
     _, path = model

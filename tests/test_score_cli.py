@@ -109,10 +109,11 @@ def test_output_policy(corpus, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_two_processes_score_like_one(corpus):
+    from simvq_audio.data.utterances import list_utterances
     from simvq_audio.metrics.batch import score_files
-    from simvq_audio.metrics.inputs import list_audio, pair_up
+    from simvq_audio.metrics.inputs import pair_up
 
-    pairs = pair_up(list_audio(corpus / "ref"), list_audio(corpus / "hyp"))
+    pairs = pair_up(list_utterances(corpus / "ref"), list_utterances(corpus / "hyp"))
     parallel = score_files(pairs, jobs=2, progress=False)
     serial = score_files(pairs, progress=False)
     assert [row["utt_id"] for row in parallel] == [row["utt_id"] for row in serial]

@@ -5,7 +5,10 @@ IN/OUT forms:
 
 * a file and a file (either may be ``-``: stdin/stdout);
 * a directory and a directory: every matching file under IN, the tree kept under OUT;
-* (encode) a Kaldi ``wav.scp`` and a directory: ``OUT/<utt-id>.codes`` per line.
+* (encode) a Kaldi ``wav.scp`` or data dir and a directory: ``OUT/<utt-id>.codes`` per line.
+
+Encode lists its inputs with :func:`simvq_audio.data.utterances.list_utterances` (as score and
+tokenize do), decode the ``.codes`` files under IN.
 
 Before any work the plan is checked (no output is an input, no two inputs share an output, the
 output format is known) and every existing output is classified: outputs already made from the
@@ -25,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simvq_audio.codes import SourceId
+from simvq_audio.data.kaldi_dir import Utterance
+from simvq_audio.data.utterances import output_path
 from simvq_audio.errors import UserInputError
 from simvq_audio.outputs import (STDIO, Existing, Kind, check_distinct, check_not_inputs,
                                  refuse_foreign)
@@ -41,7 +46,7 @@ class Job:
     target: str
     """Output path, or ``-`` for stdout."""
     identity: SourceId | None = None
-    """The input's identity (:func:`simvq_audio.outputs.input_id`), once known."""
+    """The input's identity (:func:`simvq_audio.outputs.input_id`), once known (decode)."""
     data: bytes | None = None
     """What stdin held, for a ``-`` input."""
 
@@ -68,49 +73,25 @@ def load_codec(args: argparse.Namespace):
     return SimVQCodec.from_pretrained(args.model, device=args.device)
 
 
-def plan_jobs(source: str, target: str, in_suffixes: tuple[str, ...], out_suffix: str,
-              allow_scp: bool, check_target: Callable[[str], object]) -> tuple[list[Job], bool]:
-    """``(jobs, many)``; ``many`` is directory / ``wav.scp`` mode. ``check_target`` refuses a
-    single output whose format its name does not give; directory mode writes ``out_suffix``."""
-    source_path, many = Path(source), True
-    if source != STDIO and source_path.is_dir():
+def plan_jobs(source: str, target: str, inputs: list[Utterance] | None, out_suffix: str,
+              check_target: Callable[[str], object]) -> list[Job]:
+    """The jobs of ``source`` -> ``target``: with ``inputs`` (many mode, from the listing of
+    :mod:`simvq_audio.data.utterances`) one ``target/<id><out_suffix>`` each, else the one
+    file or ``-``. ``check_target`` refuses a single output whose format its name does not
+    give."""
+    if inputs is not None:
         _check_output_dir(target, check_target)
-        files = sorted(p for p in source_path.rglob("*")
-                       if p.is_file() and p.suffix.lower() in in_suffixes)
-        jobs = [Job(str(p), str(Path(target) / p.relative_to(source_path).with_suffix(
-            out_suffix))) for p in files]
-    elif allow_scp and source_path.name.endswith(".scp"):
-        _check_output_dir(target, check_target)
-        jobs = [Job(path, str(Path(target) / f"{utt}{out_suffix}"))
-                for utt, path in read_scp(source_path)]
+        jobs = [Job(str(utt.path), str(output_path(target, utt.utt_id, out_suffix)))
+                for utt in inputs]
     else:
-        if source != STDIO and not source_path.is_file():
+        if source != STDIO and not Path(source).is_file():
             raise UserInputError(f"{source}: no such file or directory")
         if target != STDIO:
             check_target(target)
-        jobs, many = [Job(source, target)], False
+        jobs = [Job(source, target)]
     check_distinct((job.source, job.target) for job in jobs)
     check_not_inputs([job.target for job in jobs], [job.source for job in jobs])
-    return jobs, many
-
-
-def read_scp(path: Path) -> list[tuple[str, str]]:
-    """``(utt-id, path)`` per line of a Kaldi ``wav.scp``."""
-    if not path.is_file():
-        raise UserInputError(f"{path}: no such file")
-    entries, seen = [], set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split(maxsplit=1)
-        if not parts:
-            continue
-        if len(parts) != 2 or parts[1].rstrip().endswith("|") or "/" in parts[0]:
-            raise UserInputError(f"{path}:{number}: expected 'utt-id path' (no Kaldi pipes), "
-                                 f"got {line!r}")
-        if parts[0] in seen:
-            raise UserInputError(f"{path}:{number}: duplicate utterance id {parts[0]!r}")
-        seen.add(parts[0])
-        entries.append((parts[0], parts[1].strip()))
-    return entries
+    return jobs
 
 
 def read_stdin() -> bytes:

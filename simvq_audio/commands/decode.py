@@ -12,6 +12,7 @@ policy: :mod:`simvq_audio.commands.codec_jobs`). Codes made by another model are
 from __future__ import annotations
 
 import argparse
+import functools
 
 NAME = "decode"
 HELP = "decode .codes files into wav files"
@@ -31,14 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.commands.codec_jobs import load_codec, plan_jobs, run_jobs
-    from simvq_audio.data.audio_io import output_format
+    from pathlib import Path
 
-    jobs, many = plan_jobs(args.input, args.output, (".codes",), ".wav", allow_scp=False,
-                           check_target=output_format)
+    from simvq_audio.commands.codec_jobs import STDIO, load_codec, plan_jobs, run_jobs
+    from simvq_audio.data.audio_io import output_format
+    from simvq_audio.data.utterances import files_under
+
+    many = args.input != STDIO and Path(args.input).is_dir()
+    inputs = files_under(args.input, {".codes"}, ".wav", ".codes") if many else None
+    jobs = plan_jobs(args.input, args.output, inputs, ".wav", output_format)
     codec = load_codec(args)
-    return run_jobs(jobs, many, args.batch_size, lambda job: _classify(codec, job),
-                    lambda batch: _decode_batch(codec, batch, args.any_model), "decode",
+    return run_jobs(jobs, many, args.batch_size, functools.partial(_classify, codec),
+                    functools.partial(_decode_batch, codec, any_model=args.any_model), "decode",
                     args.overwrite)
 
 
@@ -72,6 +77,7 @@ def _decode_batch(codec, jobs, any_model: bool) -> list[str | None]:
     from simvq_audio.codec import Tokens
     from simvq_audio.commands.codec_jobs import STDIO, write_stdout
     from simvq_audio.data.audio_io import audio_bytes, write_audio
+    from simvq_audio.data.padding import pad_batch
     from simvq_audio.errors import UserInputError
     from simvq_audio.outputs import decode_tag
 
@@ -85,11 +91,8 @@ def _decode_batch(codec, jobs, any_model: bool) -> list[str | None]:
             errors[index] = str(error)
     if loaded:
         items = list(loaded.values())
-        ids = torch.zeros(len(items), max(int(t.lengths[0]) for t in items), dtype=torch.long)
-        for row, item in zip(ids, items):
-            row[:item.tokens.shape[-1]] = item.tokens[0]
-        batch = Tokens(ids, torch.cat([t.lengths for t in items]),
-                       torch.cat([t.num_samples for t in items]), codec.sample_rate)
+        ids, lengths = pad_batch([item.tokens[0] for item in items])
+        batch = Tokens(ids, lengths, torch.cat([t.num_samples for t in items]), codec.sample_rate)
         audio = codec.decode(batch)
         for item, (index, tokens) in enumerate(loaded.items()):
             job = jobs[index]

@@ -1,9 +1,10 @@
 """``simvq-audio score --ref REF --hyp HYP --out DIR``: the paper's evaluation of a codec.
 
-REF and HYP are directories of audio files (matched by relative path without extension), Kaldi
-data dirs, or their ``wav.scp``. Writes into ``--out``: ``scores.csv`` (one row per utterance),
-``summary.json``, ``summary.md`` (mean ± 95 % CI, counts, skip reasons), ``spectrograms.png``
-and, with ``--codes``, ``code_usage.png``; with ``--train-logs``, ``training_curves.png``.
+REF and HYP are what :func:`~simvq_audio.data.utterances.list_utterances` lists (as for encode and
+tokenize): directories of audio files (matched by relative path without extension), Kaldi data dirs,
+``wav.scp`` files, or single files. Writes into ``--out``: ``scores.csv`` (one row per utterance),
+``summary.json``, ``summary.md`` (mean ± 95 % CI, counts, skip reasons), ``spectrograms.png`` and,
+with ``--codes``, ``code_usage.png``; with ``--train-logs``, ``training_curves.png``.
 ``summary.json`` records the inputs; output policy (:mod:`simvq_audio.outputs`): a report of the
 same inputs is replaced, any other of these files is refused unless ``--overwrite``.
 """
@@ -23,7 +24,7 @@ OUTPUTS = ("scores.csv", "summary.json", "summary.md", "spectrograms.png", "code
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref", required=True, help="reference audio: a directory, a Kaldi data "
-                        "dir or its wav.scp")
+                        "dir, a wav.scp or one file")
     parser.add_argument("--hyp", required=True, help="reconstructed audio, same forms as --ref")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--codes", help="directory of the tokens, one .codes (or .npy) file per "
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from simvq_audio.errors import UserInputError
     from simvq_audio.metrics import plots
     from simvq_audio.metrics.batch import score_files
-    from simvq_audio.metrics.inputs import list_audio, pair_up
+    from simvq_audio.data.utterances import list_utterances
+    from simvq_audio.metrics.inputs import pair_up
     from simvq_audio.metrics.summary import markdown_summary, summarise
     from simvq_audio.metrics.utmos import utmos_status
 
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         utmos = utmos_status(args.utmos_checkpoint)
     except NotImplementedError as error:
         raise UserInputError(f"--utmos-checkpoint: {error}") from None
-    pairs = pair_up(list_audio(args.ref), list_audio(args.hyp))
+    pairs = pair_up(list_utterances(args.ref, check_audio=True),
+                    list_utterances(args.hyp, check_audio=True))
     usage, codebook = (_codebook(args, [utt_id for utt_id, _, _ in pairs]) if args.codes
                        else (None, None))
     out = Path(args.out)

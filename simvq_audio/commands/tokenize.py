@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data-dir", help="Kaldi data dir (wav.scp, optional utt2dur)")
     source.add_argument("--audio-dir", help="directory of audio files (ids: relative paths "
-                        "without suffix)")
+                        "without suffix), or anything else encode and score take: a wav.scp, "
+                        "a data dir, one file")
     parser.add_argument("--out", required=True, help="output directory, e.g. dump/train")
     parser.add_argument("--format", choices=("ark", "parquet", "both"), default="both",
                         help="what to write (default: %(default)s)")
@@ -54,15 +55,18 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from simvq_audio.commands.codec_jobs import load_codec
-    from simvq_audio.tokenize import inputs
+    from simvq_audio.data.kaldi_dir import WAV_SCP
+    from simvq_audio.data.utterances import list_utterances
+    from simvq_audio.errors import UserInputError
     from simvq_audio.tokenize.finalize import check_output_dir, finalize
     from simvq_audio.tokenize.index import RunIdentity, open_output
-    from simvq_audio.tokenize.plan import plan_hash, plan_shards
+    from simvq_audio.tokenize.plan import plan_hash, plan_shards, with_durations
     from simvq_audio.tokenize.runner import tokenize_shards
     from simvq_audio.tokenize.shard_files import FORMATS
 
-    utterances = (inputs.from_data_dir(args.data_dir) if args.data_dir
-                  else inputs.from_audio_dir(args.audio_dir))
+    if args.data_dir and not (Path(args.data_dir) / WAV_SCP).is_file():
+        raise UserInputError(f"--data-dir {args.data_dir}: not a directory holding {WAV_SCP}")
+    utterances = with_durations(list_utterances(args.data_dir or args.audio_dir))
     shards = plan_shards(utterances, args.shard_size)
     rank, world_size = _join_processes(args)
     codec = load_codec(args)

@@ -31,17 +31,12 @@ import argparse
 import functools
 import gzip
 import hashlib
-import io
 import re
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import soundfile
-import torch
 
 from simvq_audio.corpora.command import run_command
 from simvq_audio.corpora.debian_archive import (
@@ -52,7 +47,7 @@ from simvq_audio.corpora.debian_archive import (
 )
 from simvq_audio.corpora.g722 import SAMPLE_RATE as G722_RATE
 from simvq_audio.corpora.g722 import decode_g722
-from simvq_audio.data.audio_io import resample, write_audio
+from simvq_audio.data.audio_io import audio_info, read_audio, resample, write_audio
 from simvq_audio.errors import UserInputError
 
 SAMPLE_RATE = 24000
@@ -166,9 +161,8 @@ def pocketsphinx_clips(deb: Path, licenses: dict[str, bytes]) -> list[Clip]:
             wav = files.get(f"{root}{folder}/{match[2]}.wav") if match else None
             if wav is None:
                 continue
-            info = soundfile.info(io.BytesIO(wav))
             clips.append(Clip(speaker, "en", match[2].rsplit("-", 1)[-1], " ".join(
-                match[1].split()), wav, "wav", info.frames / info.samplerate,
+                match[1].split()), wav, "wav", audio_info(wav, match[2]).duration,
                 LICENSES[POCKETSPHINX]))
     if not clips:
         raise UserInputError(f"{deb}: no transcribed wav files in {root}")
@@ -207,8 +201,7 @@ def write_clip(split_dir: Path, clip: Clip) -> float:
     if clip.codec == "g722":
         wav, rate = decode_g722(clip.audio), G722_RATE
     else:
-        data, rate = soundfile.read(io.BytesIO(clip.audio), dtype="float32", always_2d=True)
-        wav = torch.from_numpy(np.ascontiguousarray(data.T)).mean(dim=0, keepdim=True)
+        wav, rate = read_audio(clip.audio, what=clip.utt_id)
     wav = resample(wav, rate, SAMPLE_RATE)
     folder = split_dir / clip.speaker / clip.chapter
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ split into ``train`` (6), ``dev`` (2) and ``test`` (2), written as
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import shutil
 import subprocess
@@ -20,12 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import soundfile
 import torch
 
 from simvq_audio.corpora.command import run_command
-from simvq_audio.data.audio_io import resample, write_audio
+from simvq_audio.data.audio_io import read_audio, write_audio
 from simvq_audio.errors import UserInputError
 
 SAMPLE_RATE = 24000
@@ -81,8 +78,7 @@ def synthesize(text: str, voice: str, words_per_minute: int, pitch: int) -> torc
     if result.returncode != 0 or not result.stdout:
         raise UserInputError(f"espeak-ng failed for voice {voice}: "
                              f"{result.stderr.decode(errors='replace').strip()}")
-    data, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
-    return resample(torch.from_numpy(np.ascontiguousarray(data.T)), rate, SAMPLE_RATE)
+    return read_audio(result.stdout, SAMPLE_RATE, what=f"espeak-ng {voice}")[0]
 
 
 def speak_utterance(out: Path, speaker: Speaker, index: int) -> float:

@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import soundfile
-
 from simvq_audio.corpora.command import run_command
 from simvq_audio.corpora.download import extract_archive, fetch, verify_archive
+from simvq_audio.data.audio_io import audio_info
 from simvq_audio.data.kaldi_dir import describe_problems, validate_data_dir, write_data_dir
 from simvq_audio.errors import UserInputError
 
@@ -116,11 +115,7 @@ def scan_subset(subset_dir: Path, log: Callable[[str], None] = print
 
 def duration_of(wav: Path) -> float:
     """Length of an audio file in seconds, from its header."""
-    try:
-        info = soundfile.info(str(wav))
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise UserInputError(f"{wav}: not a readable audio file ({error})") from None
-    return info.frames / info.samplerate
+    return audio_info(wav).duration
 
 
 def prepare(corpus: Path, data_dir: Path, name: str, subsets: list[str], nj: int = 1,

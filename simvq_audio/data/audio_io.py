@@ -1,14 +1,29 @@
-"""Reading and writing audio files, with resampling and downmixing, and clear errors.
+"""Audio files in and out: the one module that opens, reads, writes and resamples audio
+(soundfile and soxr are called here only), with one wording for every failure.
 
-Everything here works on float32 tensors shaped ``[channels, samples]``.
+* What counts as audio when a directory is listed: :data:`AUDIO_SUFFIXES`.
+* Reading: :func:`open_audio` gives an :class:`AudioFile` (header, ranges, mono blocks);
+  :func:`read_audio` and :func:`audio_info` are its one-call forms. A source is a file name,
+  the bytes of a file, or a binary file object. Every read checks its samples once
+  (:func:`check_waveform`); a file that cannot be read is one :class:`UserInputError`:
+  ``<what>: no such audio file`` or ``<what>: not a readable audio file (<reason>)``.
+* Resampling: :func:`resample` and :class:`StreamResampler` (soxr, high quality).
+* Writing: :func:`audio_bytes` and :func:`write_audio` (atomic), the format named by the
+  extension (:data:`OUTPUT_FORMATS`).
+
+Waveforms are float32 tensors ``[channels, samples]``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Union
 
 import numpy as np
 import soundfile
@@ -19,22 +34,125 @@ from simvq_audio import validate
 from simvq_audio.atomic import atomic_path
 from simvq_audio.errors import UserInputError
 
+AudioSource = Union[str, os.PathLike, bytes, BinaryIO]
+"""A file name, the bytes of an audio file, or a binary file object open for reading."""
+
+_ALIASES = {"AIFF": (".aif", ".aifc"), "AU": (".snd",), "NIST": (".sph",),
+            "OGG": (".oga", ".opus")}
+"""Other usual endings of some of soundfile's formats."""
+AUDIO_SUFFIXES = frozenset(
+    [f".{name.lower()}" for name in soundfile.available_formats() if name != "RAW"]
+    + [alias for name in soundfile.available_formats() for alias in _ALIASES.get(name, ())])
+"""Lower-case file name endings of the formats soundfile reads: its format names (``.wav``,
+``.flac``, ``.mp3``, ``.ogg``, ...) and their usual aliases (``.opus``, ``.aif``, ...);
+header-less ``RAW`` is left out (it cannot be read without being told its layout)."""
 OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
                   ".ogg": ("OGG", "VORBIS"), ".oga": ("OGG", "VORBIS"),
                   ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 """File name ending -> (soundfile format, subtype) of the audio files simvq-audio writes."""
-SOUNDFILE_ERRORS = (soundfile.LibsndfileError, RuntimeError, TypeError)
-"""What soundfile raises for a file it cannot read or write."""
+_FAILURES = (soundfile.LibsndfileError, RuntimeError, TypeError, OSError)
+"""What soundfile (and opening a file) raises for a file it cannot read or write."""
 
 
-def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
-               ) -> tuple[torch.Tensor, int]:
-    """Read an audio file that soundfile understands (wav, flac, ogg, ...).
+@dataclass(frozen=True)
+class AudioInfo:
+    """An audio file's header."""
+
+    sample_rate: int
+    frames: int
+    channels: int
+    comment: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+class AudioFile:
+    """An open audio file (from :func:`open_audio`): its header and its samples.
+
+    ``raw`` is the binary file the samples are decoded from: whoever needs the file's bytes
+    too (a content hash) reads them from it instead of opening the file again.
+    """
+
+    def __init__(self, sound: soundfile.SoundFile, raw: BinaryIO, what: str):
+        self._sound, self.raw, self.what = sound, raw, what
+        self.info = AudioInfo(validate.sample_rate(sound.samplerate, f"{what}: sample rate"),
+                              sound.frames, sound.channels, sound.comment or "")
+
+    @property
+    def sample_rate(self) -> int:
+        return self.info.sample_rate
+
+    def read(self, start: int = 0, count: int | None = None) -> torch.Tensor:
+        """Frames ``[start, start + count)`` (``count`` None: to the end) as ``wav [C, n]``
+        float32, checked by :func:`check_waveform`."""
+        with self._failures():
+            self._sound.seek(start)
+            data = self._sound.read(-1 if count is None else count, dtype="float32",
+                                    always_2d=True)
+        wav = torch.from_numpy(np.ascontiguousarray(data.T))
+        check_waveform(wav, self.what)
+        return wav
+
+    def mono_blocks(self, block_seconds: float) -> Iterator[torch.Tensor]:
+        """The whole file as float32 mono blocks ``[n]`` of at most ``block_seconds`` at its own
+        rate, channels averaged as :func:`prepare_waveform` does; each block is checked for
+        NaN/inf and magnitude, and an empty file is refused."""
+        empty = True
+        with self._failures():
+            self._sound.seek(0)
+            for block in self._sound.blocks(max(1, round(block_seconds * self.sample_rate)),
+                                            dtype="float32", always_2d=True):
+                if block.shape[0]:
+                    empty = False
+                    wav = torch.from_numpy(np.ascontiguousarray(block.T))
+                    validate.check_samples(wav, f"{self.what}: the audio")
+                    yield wav.mean(dim=0)
+        if empty:
+            raise UserInputError(f"{self.what}: the audio is empty (0 samples)")
+
+    @contextlib.contextmanager
+    def _failures(self):
+        try:
+            yield
+        except _FAILURES as error:
+            raise _unreadable(self.what, error) from None
+
+
+@contextlib.contextmanager
+def open_audio(source: AudioSource, what: str | None = None) -> Iterator[AudioFile]:
+    """Open ``source`` (see :data:`AudioSource`) for reading; ``what`` names it in messages
+    (default: the file name, or ``audio``). The file is closed when the block ends."""
+    what = what or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "audio")
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise UserInputError(f"{what}: no such audio file")
+    with contextlib.ExitStack() as stack:
+        try:
+            raw = (io.BytesIO(source) if isinstance(source, bytes) else source
+                   if not isinstance(source, (str, os.PathLike)) else
+                   stack.enter_context(open(source, "rb")))
+            audio = AudioFile(stack.enter_context(soundfile.SoundFile(raw)), raw, what)
+        except _FAILURES as error:
+            raise _unreadable(what, error) from None
+        yield audio
+
+
+def audio_info(source: AudioSource, what: str | None = None) -> AudioInfo:
+    """The header of an audio file (rate, frames, channels, comment tag)."""
+    with open_audio(source, what) as audio:
+        return audio.info
+
+
+def read_audio(source: AudioSource, sample_rate: int | None = None, mono: bool = True,
+               what: str | None = None) -> tuple[torch.Tensor, int]:
+    """Read a whole audio file that soundfile understands (wav, flac, ogg, mp3, ...).
 
     Args:
-        path: the file.
+        source: the file (see :data:`AudioSource`).
         sample_rate: resample to this rate (soxr, high quality); ``None`` keeps the file's rate.
         mono: average all channels into one.
+        what: the file's name in messages.
 
     Returns:
         ``(wav [C, T] float32, sample_rate)``; ``C == 1`` when ``mono``.
@@ -43,29 +161,9 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bo
         UserInputError: missing, unreadable, non-audio or empty file, a sample rate outside
         1 kHz - 768 kHz, NaN/inf samples or samples far outside [-1, 1].
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: no such audio file")
-    try:
-        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except SOUNDFILE_ERRORS as error:
-        raise UserInputError(f"{path}: not a readable audio file "
-                             f"({soundfile_reason(error)})") from None
-    validate.sample_rate(file_rate, f"{path}: sample rate")
-    wav = torch.from_numpy(np.ascontiguousarray(data.T))
-    check_waveform(wav, str(path))
-    return prepare_waveform(wav, file_rate, sample_rate, mono), sample_rate or file_rate
-
-
-def audio_suffixes() -> tuple[str, ...]:
-    """Lower-case file name endings of the formats soundfile reads (``.wav``, ``.flac``, ...)."""
-    return tuple(f".{name.lower()}" for name in soundfile.available_formats()) + (".oga", ".aif")
-
-
-def soundfile_reason(error: Exception) -> str:
-    """What went wrong in a soundfile error, without the file object's repr it may name."""
-    reason = getattr(error, "error_string", None) or str(error)
-    return re.sub(r"^Error (opening|writing) .*?: ", "", reason).strip() or type(error).__name__
+    with open_audio(source, what) as audio:
+        wav, rate = audio.read(), audio.sample_rate
+    return prepare_waveform(wav, rate, sample_rate, mono), sample_rate or rate
 
 
 def check_waveform(wav: torch.Tensor, what: str) -> None:
@@ -98,6 +196,20 @@ def resample(wav: torch.Tensor, rate: int, target_rate: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(out.T)).to(torch.float32)
 
 
+class StreamResampler:
+    """Resample ``channels`` parallel signals piece by piece (soxr HQ); the pieces joined equal
+    :func:`resample` of the whole signal."""
+
+    def __init__(self, rate: int, target_rate: int, channels: int):
+        self._stream = soxr.ResampleStream(rate, target_rate, channels, dtype="float64",
+                                           quality="HQ")
+
+    def __call__(self, samples: torch.Tensor, last: bool) -> torch.Tensor:
+        """``samples [C, n]`` -> ``[C, n']`` float32; ``last`` ends the stream."""
+        out = self._stream.resample_chunk(samples.cpu().double().numpy().T, last=last)
+        return torch.from_numpy(np.ascontiguousarray(out.T)).float()
+
+
 def output_format(path: str | os.PathLike) -> tuple[str, str]:
     """``(format, subtype)`` of the audio file ``path`` names by its extension
     (:data:`OUTPUT_FORMATS`); any other name is refused."""
@@ -122,9 +234,9 @@ def audio_bytes(wav: torch.Tensor, sample_rate: int, suffix: str = ".wav",
             if comment:
                 audio.comment = comment
             audio.write(data)
-    except SOUNDFILE_ERRORS as error:
+    except _FAILURES as error:
         raise UserInputError(f"cannot write {file_format} audio at {sample_rate} Hz "
-                             f"({soundfile_reason(error)})") from None
+                             f"({_reason(error)})") from None
     return buffer.getvalue()
 
 
@@ -136,3 +248,15 @@ def write_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int,
     data = audio_bytes(wav, sample_rate, Path(path).suffix.lower(), comment)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def _unreadable(what: str, error: Exception) -> UserInputError:
+    return UserInputError(f"{what}: not a readable audio file ({_reason(error)})")
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, without the file object's repr a soundfile message may name."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    reason = getattr(error, "error_string", None) or str(error)
+    return re.sub(r"^Error (opening|writing) .*?: ", "", reason).strip() or type(error).__name__

@@ -10,6 +10,8 @@ A data dir holds plain-text tables, one ``utt-id value`` per line, ids unique an
 * ``text`` (optional): ``utt-id transcript`` (the transcript may be empty).
 * ``utt2dur`` (optional): ``utt-id seconds``; used for length bucketing when present.
 
+:func:`read_wav_scp` reads a ``wav.scp`` (of any name) alone, by the same rules.
+
 A Kaldi ``segments`` file (utterances cut from longer recordings) is not supported and is reported.
 """
 
@@ -21,9 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile
-
 from simvq_audio.atomic import atomic_path
+from simvq_audio.data.audio_io import audio_info
 from simvq_audio.errors import UserInputError
 
 WAV_SCP = "wav.scp"
@@ -81,6 +82,26 @@ def read_data_dir(path: str | os.PathLike, check_audio: bool = True) -> list[Utt
     if problems:
         raise UserInputError(describe_problems(path, problems))
     return utterances
+
+
+def read_wav_scp(path: str | os.PathLike, check_audio: bool = True) -> list[Utterance]:
+    """The utterances of a ``wav.scp`` file read alone (no other table), sorted by id; the
+    file's own problems as :func:`read_data_dir` finds them.
+
+    Raises:
+        UserInputError: listing the first problems and the count of the rest, if any.
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such file")
+    wavs = _read_table(path, problems)
+    if not wavs:
+        problems.append(Problem(str(path), None, "has no entries"))
+    paths = _check_wav_entries(path, wavs, {}, check_audio, problems)
+    if problems:
+        raise UserInputError(describe_problems(path, problems))
+    return [Utterance(utt_id, paths[utt_id]) for utt_id in sorted(paths, key=_c_order)]
 
 
 def describe_problems(path: str | os.PathLike, problems: list[Problem]) -> str:
@@ -177,7 +198,7 @@ def _parse(root: Path, check_audio: bool) -> tuple[list[Utterance], list[Problem
     for name, table in others.items():
         _check_same_ids(root, wavs, name, table, problems)
     durations = _parse_durations(root, others.get("utt2dur", {}), problems)
-    paths = _check_wav_entries(root, wavs, durations, check_audio, problems)
+    paths = _check_wav_entries(root / WAV_SCP, wavs, durations, check_audio, problems)
     speakers, texts = others.get("utt2spk", {}), others.get("text", {})
     for utt_id, entry in speakers.items():
         if len(entry.value.split()) != 1:
@@ -256,11 +277,11 @@ def _parse_durations(root: Path, table: dict[str, _Entry],
     return durations
 
 
-def _check_wav_entries(root: Path, wavs: dict[str, _Entry], durations: dict[str, float],
+def _check_wav_entries(scp: Path, wavs: dict[str, _Entry], durations: dict[str, float],
                        check_audio: bool, problems: list[Problem]) -> dict[str, Path]:
     """Absolute audio paths by id; reports pipes, and with ``check_audio`` unusable files."""
     paths = {}
-    where = str(root / WAV_SCP)
+    where = str(scp)
     for utt_id, entry in wavs.items():
         if not entry.value:
             problems.append(Problem(where, entry.line, f"no audio path for {utt_id!r}"))
@@ -284,12 +305,12 @@ def _audio_problem(path: Path, duration: float | None) -> str | None:
         return f"audio file not found: {path} (relative paths are resolved against the current " \
                f"directory {Path.cwd()})"
     try:
-        info = soundfile.info(str(path))
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        return f"not a readable audio file: {path} ({error})"
+        info = audio_info(path)
+    except UserInputError as error:
+        return str(error)
     if info.frames <= 0:
         return f"audio file is empty: {path}"
-    actual = info.frames / info.samplerate
+    actual = info.duration
     if duration is not None and abs(actual - duration) > DURATION_TOLERANCE_S:
         return f"utt2dur says {duration:g} s but {path} lasts {actual:.3f} s"
     return None

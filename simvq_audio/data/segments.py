@@ -20,13 +20,13 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-import soundfile
 import torch
 from torch.utils.data import Dataset
 
-from simvq_audio.data.audio_io import check_waveform, prepare_waveform
+from simvq_audio.data.audio_io import open_audio, prepare_waveform
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.loudness import normalize_rms
+from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
 
 RESAMPLE_MARGIN_S = 0.05
@@ -53,10 +53,7 @@ class SegmentBatch(NamedTuple):
 
 def collate_segments(items: Sequence[Segment]) -> SegmentBatch:
     """Stack crops into a :class:`SegmentBatch`, zero-padding to the longest ``wav``."""
-    width = max(item.wav.shape[-1] for item in items)
-    wav = torch.zeros(len(items), width)
-    for row, item in enumerate(items):
-        wav[row, : item.wav.shape[-1]] = item.wav
+    wav, _ = pad_batch([item.wav for item in items])
     lengths = torch.tensor([item.length for item in items], dtype=torch.long)
     return SegmentBatch(wav, lengths, tuple(item.utt_id for item in items))
 
@@ -173,25 +170,19 @@ def read_crop(utterance: Utterance, sample_rate: int, num_samples: int | None,
             holds NaN/inf samples.
     """
     what = f"utterance {utterance.utt_id!r} ({utterance.path})"
-    try:
-        with soundfile.SoundFile(str(utterance.path)) as audio:
-            rate, frames = audio.samplerate, audio.frames
-            total = frames * sample_rate // rate
-            if total <= 0:
-                raise UserInputError(f"{what}: the audio is empty")
-            start = choose_start(total)
-            count = total - start if num_samples is None else min(num_samples, total - start)
-            margin = math.ceil(RESAMPLE_MARGIN_S * rate) if rate != sample_rate else 0
-            # start reading on a frame that falls exactly on an output sample
-            step = rate // math.gcd(rate, sample_rate)
-            first = max(start * rate // sample_rate - margin, 0) // step * step
-            last = min(math.ceil((start + count) * rate / sample_rate) + margin, frames)
-            audio.seek(first)
-            data = audio.read(last - first, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, OSError) as error:
-        raise UserInputError(f"{what}: cannot read the audio ({error})") from None
-    wav = torch.from_numpy(np.ascontiguousarray(data.T))
-    check_waveform(wav, what)
+    with open_audio(utterance.path, what) as audio:
+        rate, frames = audio.sample_rate, audio.info.frames
+        total = frames * sample_rate // rate
+        if total <= 0:
+            raise UserInputError(f"{what}: the audio is empty")
+        start = choose_start(total)
+        count = total - start if num_samples is None else min(num_samples, total - start)
+        margin = math.ceil(RESAMPLE_MARGIN_S * rate) if rate != sample_rate else 0
+        # start reading on a frame that falls exactly on an output sample
+        step = rate // math.gcd(rate, sample_rate)
+        first = max(start * rate // sample_rate - margin, 0) // step * step
+        last = min(math.ceil((start + count) * rate / sample_rate) + margin, frames)
+        wav = audio.read(first, last - first)
     wav = prepare_waveform(wav, rate, sample_rate, mono=True)[0]
     offset = start - first * sample_rate // rate
     crop = wav[offset: offset + count]

@@ -1,9 +1,10 @@
 """Tokenizing whole corpora: ``simvq-audio tokenize`` in shards, resumable, over many processes.
 
-The data path: :mod:`.inputs` (utterances of a data dir or audio dir) -> :mod:`.plan` (id-sorted
-shards, length-sorted batches; the same for any number of processes) -> :mod:`.batch_encode`
-(files -> tokens) -> :mod:`.shard_files` (ark/scp and parquet, atomic) -> :mod:`.markers` (a done
-marker per shard with checksums) -> :mod:`.finalize` (merged ``tokens.scp``, complete
+The data path: :func:`simvq_audio.data.utterances.list_utterances` (the utterances, as encode and
+score list them) -> :mod:`.plan` (durations, id-sorted shards, length-sorted batches; the same for
+any number of processes) -> :mod:`simvq_audio.encode_files` (files -> tokens, shared with
+``simvq-audio encode``) -> :mod:`.shard_files` (ark/scp and parquet, atomic) -> :mod:`.markers` (a
+done marker per shard with checksums) -> :mod:`.finalize` (merged ``tokens.scp``, complete
 :mod:`.index`) and :mod:`.verify`. :mod:`.runner` drives one process's shards.
 
 An output directory ``OUT``::

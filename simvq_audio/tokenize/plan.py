@@ -1,4 +1,4 @@
-"""The tokenization plan: utterances -> shards -> length-sorted batches.
+"""The tokenization plan: utterances (with durations) -> shards -> length-sorted batches.
 
 Shard ``i`` holds utterances ``[i * shard_size, (i + 1) * shard_size)`` of the id-sorted list, so
 the plan depends only on the utterances and the shard size, never on the number of processes:
@@ -9,9 +9,12 @@ and cut into batches of similar length; batching changes only the speed, not the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
+from simvq_audio.data.audio_io import audio_info
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.errors import UserInputError
 
@@ -28,12 +31,26 @@ class Shard:
         return f"shard-{self.index:05d}"
 
 
+def with_durations(utterances: list[Utterance]) -> list[Utterance]:
+    """``utterances``, each with its duration: from ``utt2dur`` where the data dir had one,
+    else from the file's header; a file whose header cannot be read keeps None (it is reported
+    as a failure when it is encoded, so one bad file never stops the job)."""
+    return [utt if utt.duration is not None else
+            dataclasses.replace(utt, duration=_header_duration(utt.path))
+            for utt in utterances]
+
+
 def plan_shards(utterances: list[Utterance], shard_size: int) -> list[Shard]:
-    """Cut the id-sorted ``utterances`` into shards of ``shard_size`` (the last may be smaller)."""
+    """Cut the id-sorted ``utterances`` into shards of ``shard_size`` (the last may be smaller).
+    Ids become Kaldi ark keys: one word each."""
     if shard_size < 1:
         raise UserInputError(f"--shard-size must be at least 1, got {shard_size}")
     if not utterances:
         raise UserInputError("there are no utterances to tokenize")
+    for utt in utterances:
+        if len(utt.utt_id.split()) != 1:
+            raise UserInputError(f"{utt.path}: its id {utt.utt_id!r} has whitespace, which ark "
+                                 "keys cannot hold; rename the file or use a data dir")
     ordered = sorted(utterances, key=lambda utt: utt.utt_id.encode("utf-8"))
     return [Shard(number, tuple(ordered[start:start + shard_size]))
             for number, start in enumerate(range(0, len(ordered), shard_size))]
@@ -76,3 +93,10 @@ def plan_batches(shard: Shard, batch_seconds: float, batch_size: int) -> list[li
         else:
             batches.append([utt])
     return batches + [[utt] for utt in shard.utterances if utt.duration is None]
+
+
+def _header_duration(path: Path) -> float | None:
+    try:
+        return audio_info(path).duration
+    except UserInputError:
+        return None

@@ -67,6 +67,26 @@ def test_padded_batch_equals_items(codec):
         assert not audio[i, count:].any()
 
 
+def test_encoding_takes_the_quantizers_ids_only_path(codec, monkeypatch):
+    """No loss and no statistics are computed to encode (the quantizer's forward is never run),
+    and encode_signals of checked signals is encode's batch step."""
+    from simvq_audio.quantize.base import VectorQuantizer
+
+    signals = [torch.randn(5000) * 0.1, torch.randn(1200) * 0.1]
+    expected = codec.encode(torch.stack([signals[0], torch.nn.functional.pad(
+        signals[1], (0, 3800))])[:, None], 24000, lengths=[5000, 1200])
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the training forward ran")
+
+    monkeypatch.setattr(VectorQuantizer, "forward", forbidden)
+    tokens = codec.encode_signals(signals)
+    assert torch.equal(tokens.tokens, expected.tokens)
+    assert tokens.lengths.tolist() == [16, 4] and tokens.num_samples.tolist() == [5000, 1200]
+    with pytest.raises(UserInputError, match="list of float tensors"):
+        codec.encode_signals(torch.zeros(2, 100))
+
+
 def test_plain_ids_with_lengths_decode_each_item_alone(codec):
     ids = torch.randint(0, 1024, (2, 12))
     audio = codec.decode(ids, lengths=[12, 5])

@@ -124,14 +124,16 @@ class AudioFile:
 def open_audio(source: AudioSource, what: str | None = None) -> Iterator[AudioFile]:
     """Open ``source`` (see :data:`AudioSource`) for reading; ``what`` names it in messages
     (default: the file name, or ``audio``). The file is closed when the block ends."""
-    what = what or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "audio")
-    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+    named = isinstance(source, (str, os.PathLike))
+    what = what or (os.fspath(source) if named else "audio")
+    if named and not Path(source).is_file():
         raise UserInputError(f"{what}: no such audio file")
     with contextlib.ExitStack() as stack:
         try:
-            raw = (io.BytesIO(source) if isinstance(source, bytes) else source
-                   if not isinstance(source, (str, os.PathLike)) else
-                   stack.enter_context(open(source, "rb")))
+            if named:
+                raw = stack.enter_context(open(source, "rb"))
+            else:
+                raw = io.BytesIO(source) if isinstance(source, bytes) else source
             audio = AudioFile(stack.enter_context(soundfile.SoundFile(raw)), raw, what)
         except _FAILURES as error:
             raise _unreadable(what, error) from None

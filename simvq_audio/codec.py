@@ -34,7 +34,7 @@ from torch.nn.modules.module import (register_module_buffer_registration_hook,
 from simvq_audio import outputs, validate
 from simvq_audio.audio.generator import Generator
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
-from simvq_audio.config import ModelConfig, config_from_dict, load_config
+from simvq_audio.audio.config import ModelConfig, config_from_dict, load_config
 from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError

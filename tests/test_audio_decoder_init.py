@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from simvq_audio.audio.decoder import Decoder
-from simvq_audio.config import DecoderConfig
+from simvq_audio.audio.config import DecoderConfig
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.discriminators.family import dac_preprocess
 from simvq_audio.audio.discriminators.period import PeriodDiscriminator
-from simvq_audio.config import DiscriminatorsConfig, load_config
+from simvq_audio.audio.config import DiscriminatorsConfig, load_config
 from simvq_audio.errors import UserInputError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

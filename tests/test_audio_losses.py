@@ -13,7 +13,7 @@ from simvq_audio.audio.discriminators import FamilyOutput
 from simvq_audio.audio.losses import (GeneratorLoss, MelLoss, discriminator_loss,
                                       family_discriminator_loss, feature_matching_loss,
                                       generator_adversarial_loss)
-from simvq_audio.config import load_config
+from simvq_audio.audio.config import load_config
 from simvq_audio.errors import UserInputError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

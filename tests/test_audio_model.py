@@ -7,7 +7,7 @@ import torch
 
 from simvq_audio.audio.generator import Generator
 from simvq_audio.audio.istft import InverseSTFT, stft_same
-from simvq_audio.config import config_from_dict, load_config
+from simvq_audio.audio.config import config_from_dict, load_config
 from simvq_audio.errors import UserInputError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

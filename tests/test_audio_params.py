@@ -6,7 +6,7 @@ import pytest
 
 from simvq_audio.audio.param_count import count_parameters
 from simvq_audio.cli import main
-from simvq_audio.config import load_config
+from simvq_audio.audio.config import load_config
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

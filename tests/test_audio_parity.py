@@ -34,7 +34,7 @@ import torch
 
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
-from simvq_audio.config import load_config
+from simvq_audio.audio.config import load_config
 from simvq_audio.quantize.factory import build_quantizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from simvq_audio.config import Config, config_from_dict, config_to_dict, load_config
+from simvq_audio.audio.config import Config, config_from_dict, load_config
+from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

@@ -8,7 +8,8 @@ import torch
 
 import simvq_audio.quantize.base as quantizer_base
 from simvq_audio.audio.generator import Generator
-from simvq_audio.config import QuantizerConfig, load_config
+from simvq_audio.audio.config import load_config
+from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import (ImageLossConfig, ImageModelConfig, PatchDiscriminatorConfig,
                                       image_config_from_dict, load_image_config)

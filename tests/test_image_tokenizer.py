@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from simvq_audio.config import QuantizerConfig
+from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import ImageModelConfig
 from simvq_audio.image.token_files import load_tokens, save_tokens

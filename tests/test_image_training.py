@@ -10,7 +10,7 @@ import torch
 from accelerate import Accelerator
 
 from simvq_audio.cli import main
-from simvq_audio.config import QuantizerConfig
+from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.image.config import (ImageLossConfig, ImageModelConfig, ImageTrainConfig,
                                       PatchDiscriminatorConfig)
 from simvq_audio.image.discriminator import PatchDiscriminator

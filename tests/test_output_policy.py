@@ -13,7 +13,8 @@ from simvq_audio import outputs
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.codes import CodesHeader, read_codes
-from simvq_audio.config import config_to_dict, load_config
+from simvq_audio.audio.config import load_config
+from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME
 from simvq_audio.train import checkpoint as ckpt

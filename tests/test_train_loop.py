@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from simvq_audio import cli
 from simvq_audio.audio.generator import Generator
-from simvq_audio.config import config_from_dict
+from simvq_audio.audio.config import config_from_dict
 from simvq_audio.model_dir import load_model_dir
 from simvq_audio.train import checkpoint as ckpt
 from simvq_audio.train.export import export_model

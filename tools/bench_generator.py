@@ -26,7 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from simvq_audio.audio.generator import Generator
-from simvq_audio.config import load_config
+from simvq_audio.audio.config import load_config
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

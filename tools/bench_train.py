@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.generator import Generator
 from simvq_audio.audio.losses import GeneratorLoss
-from simvq_audio.config import load_config
+from simvq_audio.audio.config import load_config
 from simvq_audio.train.ema import EMA
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanStep

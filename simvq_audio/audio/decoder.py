@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.istft import ISTFTHead
-from simvq_audio.config import DecoderConfig
+from simvq_audio.audio.config import DecoderConfig
 
 
 def group_norm(dim: int) -> nn.GroupNorm:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from simvq_audio.audio.conv import CausalConv1d
-from simvq_audio.config import EncoderConfig
+from simvq_audio.audio.config import EncoderConfig
 from simvq_audio.errors import UserInputError
 
 LayerState = torch.Tensor | tuple[torch.Tensor, ...]

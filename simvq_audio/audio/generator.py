@@ -7,7 +7,7 @@ from torch import nn
 
 from simvq_audio.audio.decoder import Decoder
 from simvq_audio.audio.encoder import Encoder
-from simvq_audio.config import ModelConfig
+from simvq_audio.audio.config import ModelConfig
 from simvq_audio.errors import UserInputError
 from simvq_audio.quantize.factory import build_quantizer
 

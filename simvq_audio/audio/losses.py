@@ -28,7 +28,7 @@ from torch import nn
 
 from simvq_audio.audio.discriminators import FamilyOutput
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
-from simvq_audio.config import AdversarialConfig, DiscriminatorsConfig, LossConfig
+from simvq_audio.audio.config import AdversarialConfig, DiscriminatorsConfig, LossConfig
 from simvq_audio.errors import UserInputError
 
 GAN_LOSSES = ("hinge", "lsgan")

@@ -9,7 +9,7 @@ from torch import nn
 
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.generator import Generator
-from simvq_audio.config import Config
+from simvq_audio.audio.config import Config
 
 
 @dataclass

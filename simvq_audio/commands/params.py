@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from simvq_audio.audio.param_count import count_parameters
-    from simvq_audio.config import load_config
+    from simvq_audio.audio.config import load_config
 
     config = load_config(args.config)
     quantizer = config.model.quantizer

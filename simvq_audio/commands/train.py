@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.config import load_config
+    from simvq_audio.audio.config import load_config
     from simvq_audio.errors import UserInputError
     from simvq_audio.train.faults import nan_steps_from_env
     from simvq_audio.train.trainer import Trainer, TrainOptions

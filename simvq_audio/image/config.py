@@ -1,5 +1,5 @@
 """The typed configuration of the image tokenizer and its training, filled from YAML with the
-same checked loader as the audio codec (:mod:`simvq_audio.config`).
+same strict loader as the audio codec's (:mod:`simvq_audio.config_loader`).
 
 The defaults are the paper's image setting: 128x128 RGB -> 16x16 tokens (three 2x
 downsamplings), code dimension 128, L1 + PatchGAN (hinge) + quantizer loss.
@@ -7,13 +7,13 @@ downsamplings), code dimension 128, L1 + PatchGAN (hinge) + quantizer loss.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simvq_audio.config import QuantizerConfig, RunConfig, build_dataclass, read_config_file
-from simvq_audio.errors import UserInputError
+from simvq_audio.config_loader import build_dataclass, check_values, read_config_file
+from simvq_audio.quantize.factory import QuantizerConfig
+from simvq_audio.train.run_config import RunConfig
 
 
 @dataclass
@@ -61,7 +61,7 @@ class ImageLossConfig:
 
 @dataclass
 class ImageTrainConfig(RunConfig):
-    """The shared run settings (:class:`simvq_audio.config.RunConfig`) with the image
+    """The shared run settings (:class:`simvq_audio.train.run_config.RunConfig`) with the image
     setting's defaults."""
 
     batch_size: int = 32
@@ -85,13 +85,8 @@ def load_image_config(path: str | Path) -> ImageConfig:
 def image_config_from_dict(data: dict[str, Any], where: str = "config") -> ImageConfig:
     config = build_dataclass(ImageConfig, data, where)
     check_image_model(config.model, where)
-    if len(config.train.betas) != 2:
-        raise UserInputError(f"{where}: train.betas must have two values")
+    check_values([(len(config.train.betas) == 2, "train.betas must have two values")], where)
     return config
-
-
-def image_config_to_dict(config: ImageConfig | ImageModelConfig) -> dict[str, Any]:
-    return dataclasses.asdict(config)
 
 
 def check_image_model(model: ImageModelConfig, where: str = "config") -> None:
@@ -106,6 +101,4 @@ def check_image_model(model: ImageModelConfig, where: str = "config") -> None:
          f"model.resolution must be a positive multiple of the downsampling "
          f"{model.downsampling}, got {model.resolution}"),
     ]
-    for ok, message in problems:
-        if not ok:
-            raise UserInputError(f"{where}: {message}")
+    check_values(problems, where)

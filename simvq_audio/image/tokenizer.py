@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from simvq_audio.config import build_dataclass
+from simvq_audio.config_loader import build_dataclass
 from simvq_audio.errors import UserInputError
-from simvq_audio.image.config import ImageModelConfig, check_image_model, image_config_to_dict
+from simvq_audio.config_loader import config_to_dict
+from simvq_audio.image.config import ImageModelConfig, check_image_model
 from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.model_dir import check_state_dict, load_model_dir, model_hash, save_model_dir
 
@@ -59,7 +60,7 @@ class SimVQImageTokenizer(nn.Module):
 
     def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
         """Write ``config.json`` + ``model.safetensors`` (+ ``README.md``) into ``path``."""
-        config = {"modality": MODALITY, "model": image_config_to_dict(self.config)}
+        config = {"modality": MODALITY, "model": config_to_dict(self.config)}
         return save_model_dir(path, config, self.model.state_dict(), card)
 
     @property

@@ -9,7 +9,8 @@ import torch
 
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
 
-# (n_fft, hop_length, n_mels); the middle one is the generator's training mel (DESIGN.md section 3).
+# (n_fft, hop_length, n_mels); the middle one is the codec's training mel (the SimVQ reference's:
+# 100 mels, n_fft 1024, hop 256).
 RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 128, 64), (1024, 256, 100),
                                                  (2048, 512, 128))
 

@@ -1,6 +1,6 @@
 """Exact nearest-code search that never materialises the N x K distance matrix.
 
-The contract (shared by every back end, see DESIGN.md section 4):
+The contract (shared by every back end):
 
 * **Exact.** The returned index is the arg-min of the true squared L2 distance between the
   float32 values of ``z`` and of the codes, ties going to the lowest index. This equals a float32

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import torch
 
-from simvq_audio.config import RunConfig
+from simvq_audio.train.run_config import RunConfig
 
 
 def build_optimizer(parameters: Iterable[torch.nn.Parameter], config: RunConfig

@@ -26,7 +26,7 @@ from torch import nn
 
 from simvq_audio.audio.discriminators import FamilyOutput
 from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
-from simvq_audio.config import TrainConfig
+from simvq_audio.audio.config import TrainConfig
 from simvq_audio.train.optim import learning_rate, set_learning_rate
 
 

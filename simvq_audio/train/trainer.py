@@ -23,7 +23,8 @@ from simvq_audio.atomic import atomic_path
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.generator import Generator
 from simvq_audio.audio.losses import GeneratorLoss
-from simvq_audio.config import Config, config_to_dict
+from simvq_audio.audio.config import Config
+from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import check_state_dict
 from simvq_audio.train import checkpoint as ckpt

@@ -9,7 +9,7 @@ from simvq_audio.audio.discriminators.band import BandDiscriminator
 from simvq_audio.audio.discriminators.family import DiscriminatorFamily, FamilyOutput
 from simvq_audio.audio.discriminators.period import PeriodDiscriminator
 from simvq_audio.audio.discriminators.resolution import ResolutionDiscriminator
-from simvq_audio.config import DiscriminatorsConfig
+from simvq_audio.audio.config import DiscriminatorsConfig
 from simvq_audio.errors import UserInputError
 
 

@@ -1,27 +1,23 @@
-"""The typed configuration of a codec and its training, filled from YAML.
+"""The audio codec's config schema: the model (encoder, quantizer, decoder), discriminators,
+losses and training, one dataclass per YAML section.
 
-One dataclass per section; the defaults are the paper's 24 kHz model (DESIGN.md section 3).
-:func:`load_config` reads a YAML file (which may name a ``base:`` file it extends, resolved
-relative to itself) and checks every key and type, so a typo is reported with its place and the
-keys allowed there. :func:`config_to_dict` / :func:`config_from_dict` convert to and from plain
-dicts (``config.json`` in model directories).
+The defaults are the paper's 24 kHz model: hop 320 (75 tokens/s), one codebook of 65536 codes
+of dimension 512, the Vocos-style decoder of dim 768. :func:`load_config` reads a recipe with the
+strict loader of :mod:`simvq_audio.config_loader`; :func:`config_from_dict` checks a nested dict
+(``config.json`` of a model directory).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal
 
-import yaml
-
-from simvq_audio.errors import UserInputError
-
-T = TypeVar("T")
+from simvq_audio.config_loader import build_dataclass, check_values, read_config_file
+from simvq_audio.quantize.factory import QuantizerConfig
+from simvq_audio.train.run_config import RunConfig
 
 
 @dataclass
@@ -48,15 +44,6 @@ class EncoderConfig:
     residual_units: int = 1
     lstm_layers: int = 2
     padding: Literal["zeros", "reflect"] = "zeros"
-
-
-@dataclass
-class QuantizerConfig:
-    type: Literal["simvq", "vanilla"] = "simvq"
-    num_codes: int = 65536
-    dim: int = 512
-    beta: float = 0.25
-    bias: bool = True
 
 
 @dataclass
@@ -182,34 +169,6 @@ class LossConfig:
 
 
 @dataclass
-class RunConfig:
-    """The optimisation and run settings every trainer reads (the codec's :class:`TrainConfig`
-    and the image tokenizer's ``ImageTrainConfig`` extend it): the optimizer and schedule of
-    :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
-    defaults are the image tokenizer's; a subclass redeclares the fields whose defaults differ.
-    ``grad_clip`` 0 turns clipping off. ``mixed_precision`` ``fp16`` needs CUDA: without it
-    training runs in float32 and says so."""
-
-    lr: float = 1e-4
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
-    weight_decay: float = 0.0
-    warmup_steps: int = 1000
-    scheduler: Literal["constant", "cosine"] = "cosine"
-    grad_clip: float = 1.0
-    batch_size: int = 20
-    max_steps: int = 900_000
-    ema_decay: float = 0.999
-    mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"
-    gan_start_step: int = 0
-    checkpoint_every: int = 5000
-    keep_checkpoints: int = 3
-    log_every: int = 100
-    valid_every: int = 5000
-    num_workers: int = 4
-    seed: int = 0
-
-
-@dataclass
 class TrainConfig(RunConfig):
     """The codec's training; the defaults are the SimVQ reference's (constant lr 1e-4 without
     warm-up, no clipping, fp16). ``max_steps``: about 50 epochs of LibriTTS-960 utterances (one
@@ -244,25 +203,9 @@ def load_config(path: str | Path) -> Config:
     return config_from_dict(read_config_file(path), where=str(path))
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The nested dict of a YAML config file with its ``base:`` files merged in (unchecked)."""
-    return _read_with_bases(Path(path), ())
-
-
-def build_dataclass(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
-    """Instantiate the config dataclass ``cls`` from nested ``data`` with the same key and type
-    checks as :func:`config_from_dict` (for other config schemas, e.g. the image tokenizer's)."""
-    return _build(cls, data, where, "")
-
-
-def config_to_dict(config: Config) -> dict[str, Any]:
-    """Plain nested dict (JSON/YAML-safe) of a config."""
-    return dataclasses.asdict(config)
-
-
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
     """Build and check a :class:`Config` from a nested dict; missing keys take defaults."""
-    config = _build(Config, data, where, "")
+    config = build_dataclass(Config, data, where)
     check_config(config, where)
     return config
 
@@ -291,101 +234,4 @@ def check_config(config: Config, where: str = "config") -> None:
                          "discriminators.dac_multi_band.band_edges must rise strictly within "
                          "[0, 1]"))
     problems.append((config.train.grad_clip >= 0, "train.grad_clip must be >= 0 (0: off)"))
-    for ok, message in problems:
-        if not ok:
-            raise UserInputError(f"{where}: {message}")
-
-
-def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserInputError(f"config file not found: {path}")
-    if path.resolve() in seen:
-        raise UserInputError(f"{path}: 'base' files form a loop")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise UserInputError(f"{path}: not valid YAML ({error})") from None
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise UserInputError(f"{path}: expected a mapping of sections at the top level")
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise UserInputError(f"{path}: 'base' must be a file name, got {base!r}")
-    return _merge(_read_with_bases(path.parent / base, seen + (path.resolve(),)), data)
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _build(cls: type, data: Any, where: str, place: str) -> Any:
-    """Instantiate dataclass ``cls`` from mapping ``data``, checking keys and types."""
-    if not isinstance(data, dict):
-        raise UserInputError(f"{where}: {place or 'the top level'} must be a mapping, "
-                             f"got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    values = {}
-    for key, value in data.items():
-        name = f"{place}.{key}" if place else str(key)
-        if key not in allowed:
-            raise UserInputError(f"{where}: unknown key '{name}'; allowed keys"
-                                 f"{' in ' + place if place else ''}: {', '.join(allowed)}")
-        values[key] = _convert(hints[key], value, where, name)
-    return cls(**values)
-
-
-def _convert(hint: Any, value: Any, where: str, name: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, where, name)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where, name)
-    if origin is list:
-        if not isinstance(value, list):
-            raise _type_error(where, name, f"a list of {_describe(args[0])}", value)
-        return [_convert(args[0], item, where, f"{name}[{i}]") for i, item in enumerate(value)]
-    if origin is Literal:
-        if value not in args:
-            raise UserInputError(f"{where}: '{name}' must be one of "
-                                 f"{', '.join(map(repr, args))}, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _type_error(where, name, "a number", value)
-    if hint in (int, str, bool):
-        if type(value) is hint:
-            return value
-        raise _type_error(where, name, _describe(hint), value)
-    raise TypeError(f"config schema uses an unsupported type {hint!r} at {name}")
-
-
-def _describe(hint: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    if hint in names:
-        return names[hint]
-    if typing.get_origin(hint) is list:
-        return f"lists of {_describe(typing.get_args(hint)[0])}"
-    return "mappings" if dataclasses.is_dataclass(hint) else str(hint)
-
-
-def _type_error(where: str, name: str, expected: str, value: Any) -> UserInputError:
-    return UserInputError(f"{where}: '{name}' must be {expected}, got {value!r} "
-                          f"({type(value).__name__})")
+    check_values(problems, where)

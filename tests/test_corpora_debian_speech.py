@@ -11,7 +11,7 @@ from recipe_fakes import PROMPT_SECONDS, FakeServer, mini_corpus_mirror
 from simvq_audio.corpora import debian_speech
 from simvq_audio.corpora.debian_archive import DebianArchive
 from simvq_audio.corpora.debian_speech import Clip, build
-from simvq_audio.corpora.libritts import prepare
+from simvq_audio.corpora.prepare import prepare
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.errors import UserInputError
 

@@ -17,7 +17,7 @@ from recipe_fakes import FakeServer, mini_corpus_mirror
 
 from simvq_audio.corpora import espeak_corpus
 from simvq_audio.corpora.espeak_corpus import SPEAKERS, generate, sentence
-from simvq_audio.corpora.libritts import prepare
+from simvq_audio.corpora.prepare import prepare
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.errors import UserInputError
 

@@ -1,12 +1,16 @@
-"""Stages 1-2: a LibriTTS-shaped tree becomes valid, sorted Kaldi data dirs; duration filter."""
+"""Stages 1-2: a tree of speaker folders (LibriTTS, the mini corpora, any other corpus) becomes
+valid, sorted Kaldi data dirs; duration filter."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 from recipe_fakes import make_subset, write_utterance
 
 from simvq_audio.corpora.duration_filter import filter_by_duration
-from simvq_audio.corpora.libritts import parse_set_spec, prepare
+from simvq_audio.corpora.prepare import parse_set_spec, prepare
 from simvq_audio.data.kaldi_dir import read_data_dir, validate_data_dir
 from simvq_audio.errors import UserInputError
 
@@ -56,6 +60,32 @@ def test_missing_subset_and_duplicate_ids_are_clear_errors(corpus, tmp_path):
     with pytest.raises(UserInputError, match="appears twice"):
         prepare(root, tmp_path / "data", "x", ["train-clean-100", "train-clean-100"], **quiet)
     assert not (tmp_path / "data" / "x").exists()
+
+
+def test_any_corpus_of_speaker_folders_any_depth_and_transcript_name(tmp_path):
+    write_utterance(tmp_path / "corpus" / "all" / "ann", "ann_1", 1.0, None)
+    (tmp_path / "corpus" / "all" / "ann" / "ann_1.txt").write_text("Flat.\n")
+    write_utterance(tmp_path / "corpus" / "all" / "bob" / "a" / "b", "bob_2", 2.0, None)
+    (tmp_path / "corpus" / "all" / "bob" / "a" / "b" / "bob_2.txt").write_text("Deep.\n")
+    prepare(tmp_path / "corpus", tmp_path / "data", "all", ["all"], text_suffix=".txt", **quiet)
+    out = tmp_path / "data" / "all"
+    assert lines(out / "utt2spk") == ["ann_1 ann", "bob_2 bob"]
+    assert lines(out / "text") == ["ann_1 Flat.", "bob_2 Deep."]
+    assert validate_data_dir(out) == []
+
+
+def test_the_command_prepares_each_set_and_a_bad_set_is_one_line(corpus, tmp_path):
+    root, ids = corpus
+    command = [sys.executable, "-m", "simvq_audio.corpora.prepare", "--corpus", str(root),
+               "--data-dir", str(tmp_path / "data"), "--nj", "2"]
+    result = subprocess.run([*command, "a=train-clean-100", "b=train-clean-100,train-clean-360"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(lines(tmp_path / "data" / "a" / "wav.scp")) == 3
+    assert [line.split()[0] for line in lines(tmp_path / "data" / "b" / "wav.scp")] == ids
+    bad = subprocess.run([*command, "train"], capture_output=True, text=True)
+    assert (bad.returncode, bad.stderr) == (
+        2, "prepare: error: expected NAME=SUBSET[,SUBSET...], got 'train'\n")
 
 
 def test_parse_set_spec():

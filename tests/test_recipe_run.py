@@ -4,6 +4,7 @@ failures and option errors (tools/recipe.sh). Every output goes under tmp_path."
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -98,6 +99,8 @@ def test_a_failing_stage_stops_the_recipe_naming_stage_and_log(server, tmp_path)
     (["--nj", "two"], "--nj must be a non-negative integer, got 'two'"),
     (["--stage", "3", "--stop-stage", "2"], "--stop_stage 2 is before --stage 3"),
     (["stage", "3"], "unexpected argument 'stage' (options look like --stage 1; see --help)"),
+    (["--cmd", "no-such-launcher -p x"],
+     "--cmd: 'no-such-launcher' is not a command (see tools/launch/)"),
 ])
 def test_option_errors_are_one_clear_line(args, message, tmp_path):
     result = run(*args, cwd=tmp_path)
@@ -110,7 +113,8 @@ def test_help_lists_every_option_with_its_value(tmp_path):
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
     for option in ("--stage", "--stop_stage", "--ngpu", "--nj", "--config", "--tag", "--db",
-                   "--train_subsets", "--min_dur", "--num_machines", "--main_process_port"):
+                   "--train_subsets", "--min_dur", "--num_machines", "--main_process_port",
+                   "--cmd"):
         assert f"\n  {option} " in result.stdout, option
     assert "LibriTTS subset for validation [dev-clean]" in result.stdout
     assert not any(tmp_path.iterdir()), "--help writes nothing"
@@ -123,6 +127,25 @@ case "$*" in
   score*) mkdir -p "$9" && echo "| metric | value |" > "$9/summary.md" ;;
 esac
 """
+FAKE_SRUN = """#!/bin/sh
+echo "srun $*" >> "$CALLS"
+while [ "${1#-}" != "$1" ]; do shift; done
+exec "$@"
+"""
+LAUNCH = RUN_SH.parents[2] / "tools" / "launch"
+
+
+def fake_codec_tools(tmp_path: Path) -> dict[str, str]:
+    """accelerate, simvq-audio and srun that append their command line to ``tmp_path/calls``;
+    the environment that puts them first on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, script in (("accelerate", FAKE_TOOL), ("simvq-audio", FAKE_TOOL),
+                         ("srun", FAKE_SRUN)):
+        (bin_dir / tool).write_text(script)
+        (bin_dir / tool).chmod(0o755)
+    return dict(os.environ, CALLS=str(tmp_path / "calls"),
+                PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}")
 
 
 @pytest.mark.parametrize("ngpu, machines, launch, train_args", [
@@ -131,14 +154,8 @@ esac
                "--main_process_port 29500 --multi_gpu", "--max-steps 5"),
 ])
 def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_args, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("accelerate", "simvq-audio"):
-        (bin_dir / tool).write_text(FAKE_TOOL)
-        (bin_dir / tool).chmod(0o755)
+    env = fake_codec_tools(tmp_path)
     calls, exp, data = tmp_path / "calls", tmp_path / "exp" / "t", tmp_path / "data"
-    env = dict(os.environ, CALLS=str(calls),
-               PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}")
     result = subprocess.run(
         ["bash", str(RUN_SH), "--stage", "3", "--tag", "t", "--exp_dir", str(tmp_path / "exp"),
          "--data_dir", str(data), "--ngpu", ngpu, "--num_machines", machines, "--machine_rank",
@@ -168,3 +185,55 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
     assert len(lines) == 12
     assert "| metric | value |" in result.stdout
     assert tarfile.open(exp / "t.tar.gz").getnames() == ["model", "model/model.safetensors"]
+
+
+def test_a_slurm_launcher_runs_every_stage_command_and_done_stages_stay_done(tmp_path):
+    env = fake_codec_tools(tmp_path)
+    calls, exp = tmp_path / "calls", tmp_path / "exp" / "t"
+
+    def stages_3_to_8(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            ["bash", str(RUN_SH), "--stage", "3", "--tag", "t", "--ngpu", "0", "--exp_dir",
+             str(tmp_path / "exp"), "--data_dir", str(tmp_path / "data"), *args],
+            capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    stages_3_to_8("--cmd", f"{LAUNCH}/slurm.sh --partition=gpu --time=1:00:00")
+    lines = calls.read_text().splitlines()
+    srun = "srun --ntasks=1 --unbuffered --kill-on-bad-exit=1 --partition=gpu --time=1:00:00"
+    packing = [f"{srun} tar -czf {exp}/t.tar.gz.tmp -C {exp} model",
+               f"{srun} mv {exp}/t.tar.gz.tmp {exp}/t.tar.gz"]  # real tar and mv: no echo
+    assert [line for line in lines if line in packing] == packing
+    steps = [line for line in lines if line not in packing]
+    assert len(steps) == 2 * 12, "each codec command as a job step"
+    assert all(job == f"{srun} {command}" for job, command in zip(steps[::2], steps[1::2]))
+    assert tarfile.open(exp / "t.tar.gz").getnames() == ["model", "model/model.safetensors"]
+    log = (exp / "logs" / "stage5.log").read_text()
+    assert log.count("\n# simvq-audio ") + log.startswith("# simvq-audio ") == 4, \
+        "the log names every command of the stage"
+
+    again = stages_3_to_8()
+    assert again.stdout.count("already done") == 6, "the launcher is not part of a stage's key"
+    assert len(calls.read_text().splitlines()) == len(lines)
+
+
+@pytest.mark.parametrize("launcher", ["local.sh", "slurm.sh"])
+def test_a_launcher_runs_the_command_as_given_and_returns_its_status(launcher, tmp_path):
+    result = subprocess.run([str(LAUNCH / launcher), "sh", "-c", 'echo "$1|$2"; exit 3', "sh",
+                             "two words", "it's"], capture_output=True, text=True,
+                            env=fake_codec_tools(tmp_path))
+    assert (result.returncode, result.stdout, result.stderr) == (3, "two words|it's\n", "")
+
+
+@pytest.mark.parametrize("launcher, args, status, message", [
+    ("local.sh", ["no-such-command", "x"], 127, "'no-such-command' is not a command"),
+    ("local.sh", [], 2, "no command given (usage: local.sh COMMAND [ARG...])"),
+    ("slurm.sh", ["--partition=gpu", "true"], 127,
+     "srun not found: run the recipe where Slurm is installed"),
+])
+def test_launcher_errors_are_one_line(launcher, args, status, message):
+    if launcher == "slurm.sh" and shutil.which("srun"):
+        pytest.skip("Slurm is installed here")
+    result = subprocess.run([str(LAUNCH / launcher), *args], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (status, f"{launcher}: error: {message}\n")

@@ -15,20 +15,30 @@ image_stages() {
         cpu=
     fi
     [ -n "$inception_weights" ] && score_args=(--inception-weights "$inception_weights")
-    run_stage 1 "$exp" "train" accelerate launch "${launch[@]}" -m simvq_audio.cli image train \
-        --config "$config" --train-dir "$data_dir/train" --valid-dir "$data_dir/valid" \
-        --exp-dir "$exp" --resume $cpu $train_args
-    run_stage 2 "$exp" "export the model" simvq-audio image export --exp-dir "$exp" \
-        --out "$exp/model"
-    run_stage 3 "$exp" "encode + decode the valid images" encode_decode_images "$exp/model" \
-        "$data_dir/valid" "$exp/decode"
-    run_stage 4 "$exp" "score the valid images" simvq-audio image score --model "$exp/model" \
-        --images "$data_dir/valid" --out "$exp/scores" "${score_args[@]}"
-}
 
-# encode_decode_images MODEL IMAGES OUT: OUT/codes/*.codes and OUT/images/*.png (centre crops
-# at the model's resolution, as scored).
-encode_decode_images() {
-    simvq-audio image encode --model "$1" --resize "$2" "$3/codes"
-    simvq-audio image decode --model "$1" "$3/codes" "$3/images"
+    if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+        run_stage 1 "$exp" "train" accelerate launch "${launch[@]}" -m simvq_audio.cli image \
+            train --config "$config" --train-dir "$data_dir/train" \
+            --valid-dir "$data_dir/valid" --exp-dir "$exp" --resume $cpu $train_args
+    fi
+
+    if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+        run_stage 2 "$exp" "export the model" simvq-audio image export --exp-dir "$exp" \
+            --out "$exp/model"
+    fi
+
+    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+        # decode/codes/*.codes and decode/images/*.png (centre crops at the model's
+        # resolution, as scored)
+        step simvq-audio image encode --model "$exp/model" --resize "$data_dir/valid" \
+            "$exp/decode/codes"
+        run_stage 3 "$exp" "encode + decode the valid images" simvq-audio image decode \
+            --model "$exp/model" "$exp/decode/codes" "$exp/decode/images"
+    fi
+
+    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+        run_stage 4 "$exp" "score the valid images" simvq-audio image score \
+            --model "$exp/model" --images "$data_dir/valid" --out "$exp/scores" \
+            "${score_args[@]}"
+    fi
 }

@@ -5,13 +5,25 @@
 #   min_dur=1.0   # seconds; every variable set here is an option (--min_dur / --min-dur)
 #   parse_options "$@"
 #   recipe_setup                                              # python env, tag, log folder
-#   run_stage 0 "$db" "download" python3 -m ...               # N, output root, title, command
 #
-# run_stage runs its command only when stage <= N <= stop_stage, logs every line with a time
-# stamp to the terminal and to $exp_dir/$tag/logs/stage<N>.log, stops the recipe when it fails
-# (naming the stage and its log) and, on success, writes a done marker <root>/.done/stage<N>.<hash
-# of the command>, so the same stage with the same command is skipped next time.
-# run.sh works from its own folder, so relative paths in options are relative to egs/<corpus>.
+#   if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then   # each stage written out
+#       run_stage 0 "$db" "download" python3 -m ...   # N, marker root, title, command
+#   fi
+#   if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then   # a stage of several commands
+#       for x in ${test_sets}; do
+#           step simvq-audio encode ... "$x"   # queues one command of the stage
+#       done
+#       run_stage 5 "$exp" "decode ${test_sets}"   # runs the queued commands
+#   fi
+#
+# run_stage N ROOT TITLE [COMMAND...] runs the commands queued with step, then COMMAND, each
+# through the launcher $cmd (tools/launch/local.sh runs them here, tools/launch/slurm.sh on a
+# Slurm cluster; a command that is a shell function of the recipe runs here). It logs every line
+# with a time stamp to the terminal and to $exp_dir/$tag/logs/stage<N>.log, stops the recipe when
+# a command fails (naming the stage and its log) and, on success, writes a done marker
+# <root>/.done/stage<N>.<hash of the commands>, so the same stage with the same commands (whatever
+# the launcher) is skipped next time. run.sh works from its own folder, so relative paths in
+# options are relative to egs/<corpus>.
 set -euo pipefail
 
 _recipe_baseline=" $(compgen -v | tr '\n' ' ') "
@@ -28,6 +40,7 @@ tag=              # experiment name: exp/<tag> (default: the config file name)
 db=db             # where the corpus is downloaded or generated
 data_dir=data     # where the Kaldi data dirs are written
 exp_dir=exp       # where experiments are written
+cmd=../../tools/launch/local.sh   # how stage commands run (on Slurm: ../../tools/launch/slurm.sh)
 
 recipe_die() {
     echo "$_recipe_name: error: $*" >&2
@@ -82,6 +95,10 @@ parse_options() {
         printf -v "$_name" '%s' "$_value"
     done
     (( stop_stage >= stage )) || recipe_die "--stop_stage $stop_stage is before --stage $stage"
+    local _launcher _launcher_args
+    read -r _launcher _launcher_args <<< "$cmd"
+    [ -z "$_launcher" ] || command -v "$_launcher" > /dev/null \
+        || recipe_die "--cmd: '$_launcher' is not a command (see tools/launch/)"
 }
 
 # A value must keep its default's kind: true/false, or a non-negative integer.
@@ -132,22 +149,46 @@ _recipe_timestamp() {
     done
 }
 
-# run_stage N ROOT TITLE COMMAND...: run COMMAND as stage N; its done marker lives in ROOT/.done.
+_recipe_steps=()
+
+# step COMMAND...: queue COMMAND as one of the commands of the stage that run_stage runs next.
+step() {
+    _recipe_steps+=("$(printf '%q ' "$@")")
+}
+
+# Run each queued command (words quoted by step) through $cmd; a function of the recipe runs here.
+_recipe_run_steps() {
+    local _step _words
+    for _step in "$@"; do
+        eval "_words=($_step)"
+        if declare -F "${_words[0]}" > /dev/null; then
+            "${_words[@]}"
+        else
+            $cmd "${_words[@]}"
+        fi
+    done
+}
+
+# run_stage N ROOT TITLE [COMMAND...]: run the queued commands, then COMMAND, as stage N; its done
+# marker lives in ROOT/.done.
 run_stage() {
     local _n=$1 _root=$2 _title=$3
     shift 3
-    (( _n >= stage && _n <= stop_stage )) || return 0
-    local _command _marker _log=$exp_dir/$tag/logs/stage$_n.log _start=$SECONDS _status
-    _command=$(printf '%q ' "$@")
+    (( $# == 0 )) || step "$@"
+    local _steps=("${_recipe_steps[@]}") _command _marker _start=$SECONDS _status
+    local _log=$exp_dir/$tag/logs/stage$_n.log
+    _recipe_steps=()
+    _command=$(printf '%s\n' "${_steps[@]}")
     _marker=$_root/.done/stage$_n.$(printf '%s' "$_command" | cksum | cut -d' ' -f1)
     if [ -f "$_marker" ]; then
         recipe_log "stage $_n ($_title): already done, skipping (rm $_marker to redo)"
         return 0
     fi
     recipe_log "stage $_n: $_title (log: $_log)"
-    printf '# %s\n# started at %(%F %T)T\n' "$_command" -1 >> "$_log"
+    printf '# %s\n' "${_steps[@]}" >> "$_log"
+    printf '# started at %(%F %T)T\n' -1 >> "$_log"
     set +e
-    ( set -e; "$@" ) 2>&1 | _recipe_timestamp | tee -a "$_log"
+    ( set -e; _recipe_run_steps "${_steps[@]}" ) 2>&1 | _recipe_timestamp | tee -a "$_log"
     _status=${PIPESTATUS[0]}
     set -e
     printf '# ended with status %s after %s s\n' "$_status" "$((SECONDS - _start))" >> "$_log"

@@ -15,7 +15,10 @@ valid_patches=8       # validation patches from each photograph's held-out botto
 parse_options "$@"
 recipe_setup
 
-run_stage 0 "$data_dir" "cut sample photographs into patches" simvq-audio image patches \
-    --out "$data_dir" --size "$patch_size" --train-per-image "$train_patches" \
-    --valid-per-image "$valid_patches"
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+    run_stage 0 "$data_dir" "cut sample photographs into patches" simvq-audio image patches \
+        --out "$data_dir" --size "$patch_size" --train-per-image "$train_patches" \
+        --valid-per-image "$valid_patches"
+fi
+
 image_stages

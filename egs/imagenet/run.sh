@@ -31,5 +31,9 @@ link_trees() {
     done
 }
 
-run_stage 0 "$data_dir" "link and check the image trees" link_trees "$imagenet" "$data_dir"
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+    run_stage 0 "$data_dir" "link and check the image trees" link_trees "$imagenet" \
+        "$data_dir"
+fi
+
 image_stages

@@ -28,12 +28,21 @@ test_sets=${test_subsets//-/_}
 set_specs=("train=${train_subsets// /,}")
 for x in $valid_subset $test_subsets; do set_specs+=("${x//-/_}=$x"); done
 
-run_stage 0 "$db" "download LibriTTS" python3 -m simvq_audio.corpora.libritts download \
-    --db "$db" --base-url "$base_url" --checksums "$checksums" \
-    $train_subsets $valid_subset $test_subsets
-run_stage 1 "$data_dir" "prepare data dirs" python3 -m simvq_audio.corpora.libritts prepare \
-    --corpus "$db/LibriTTS" --data-dir "$data_dir" --nj "$nj" "${set_specs[@]}"
-run_stage 2 "$data_dir" "keep ${min_dur}-${max_dur} s utterances for training" \
-    python3 -m simvq_audio.corpora.duration_filter --min-dur "$min_dur" --max-dur "$max_dur" \
-    "$data_dir/train" "$data_dir/${valid_subset//-/_}"
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+    run_stage 0 "$db" "download LibriTTS" python3 -m simvq_audio.corpora.libritts download \
+        --db "$db" --base-url "$base_url" --checksums "$checksums" \
+        $train_subsets $valid_subset $test_subsets
+fi
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+    run_stage 1 "$data_dir" "prepare data dirs" python3 -m simvq_audio.corpora.prepare \
+        --corpus "$db/LibriTTS" --data-dir "$data_dir" --nj "$nj" "${set_specs[@]}"
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+    run_stage 2 "$data_dir" "keep ${min_dur}-${max_dur} s utterances for training" \
+        python3 -m simvq_audio.corpora.duration_filter --min-dur "$min_dur" --max-dur "$max_dur" \
+        "$data_dir/train" "$data_dir/${valid_subset//-/_}"
+fi
+
 codec_stages

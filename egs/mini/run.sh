@@ -38,20 +38,29 @@ train_set=train_filtered
 valid_set=dev_filtered
 test_sets="test"
 
-if [ "$corpus" = debian ]; then
-    run_stage 0 "$db" "fetch real speech from $debian_mirror ($debian_suite) and decode it" \
-        python3 -m simvq_audio.corpora.debian_speech --out "$corpus_dir" \
-        --archive-dir "${debian_cache:-$db/debian}" --mirror "$debian_mirror" \
-        --suite "$debian_suite" --train-minutes "$train_minutes" \
-        --dev-utts-per-voice "$dev_utts_per_voice" --nj "$nj"
-else
-    run_stage 0 "$db" "generate the mini corpus with espeak-ng" \
-        python3 -m simvq_audio.corpora.espeak_corpus --out "$corpus_dir" \
-        --utts-per-speaker "$utts_per_speaker" --nj "$nj"
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+    if [ "$corpus" = debian ]; then
+        run_stage 0 "$db" "fetch real speech from $debian_mirror ($debian_suite) and decode it" \
+            python3 -m simvq_audio.corpora.debian_speech --out "$corpus_dir" \
+            --archive-dir "${debian_cache:-$db/debian}" --mirror "$debian_mirror" \
+            --suite "$debian_suite" --train-minutes "$train_minutes" \
+            --dev-utts-per-voice "$dev_utts_per_voice" --nj "$nj"
+    else
+        run_stage 0 "$db" "generate the mini corpus with espeak-ng" \
+            python3 -m simvq_audio.corpora.espeak_corpus --out "$corpus_dir" \
+            --utts-per-speaker "$utts_per_speaker" --nj "$nj"
+    fi
 fi
-run_stage 1 "$data_dir" "prepare data dirs" python3 -m simvq_audio.corpora.libritts prepare \
-    --corpus "$corpus_dir" --data-dir "$data_dir" --nj "$nj" train=train dev=dev test=test
-run_stage 2 "$data_dir" "keep ${min_dur}-${max_dur} s utterances for training" \
-    python3 -m simvq_audio.corpora.duration_filter --min-dur "$min_dur" --max-dur "$max_dur" \
-    "$data_dir/train" "$data_dir/dev"
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+    run_stage 1 "$data_dir" "prepare data dirs" python3 -m simvq_audio.corpora.prepare \
+        --corpus "$corpus_dir" --data-dir "$data_dir" --nj "$nj" train=train dev=dev test=test
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+    run_stage 2 "$data_dir" "keep ${min_dur}-${max_dur} s utterances for training" \
+        python3 -m simvq_audio.corpora.duration_filter --min-dur "$min_dur" --max-dur "$max_dur" \
+        "$data_dir/train" "$data_dir/dev"
+fi
+
 codec_stages

@@ -17,7 +17,7 @@ same voices, for validation); ``test`` holds the two pocketsphinx speakers, neve
 (other people, other microphones, no G.722). Training prompts are those with a transcript lasting
 ``min_clip..max_clip`` s, taken in a fixed pseudo-random order (a hash of the utterance id) until
 each voice has ``train_minutes / 4`` minutes; dev takes each voice's next ``dev_utts_per_voice``.
-Everything is resampled to 24 kHz and written, as :mod:`simvq_audio.corpora.libritts` prepares
+Everything is resampled to 24 kHz and written, as :mod:`simvq_audio.corpora.prepare` reads
 it, to ``<out>/<split>/<speaker>/<language>/<speaker>_<language>_<prompt>.wav`` with a
 ``.normalized.txt`` beside each wav, plus ``README.md`` (sources, licences, credits, statistics)
 and ``licenses/<package>.copyright`` (each package's Debian copyright file, verbatim).

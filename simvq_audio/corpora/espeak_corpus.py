@@ -4,7 +4,7 @@ Ten synthetic speakers (voice variant, speaking rate, pitch) read deterministic 
 utterance gets its own small rate and pitch jitter. Audio is resampled to 24 kHz. Speakers are
 split into ``train`` (6), ``dev`` (2) and ``test`` (2), written as
 ``<out>/<split>/<speaker>/<chapter>/<speaker>_<chapter>_<utt>_000000.wav`` with a
-``.normalized.txt`` beside each wav, so :mod:`simvq_audio.corpora.libritts` prepares it.
+``.normalized.txt`` beside each wav, so :mod:`simvq_audio.corpora.prepare` reads it.
 
 ``python -m simvq_audio.corpora.espeak_corpus --out db/mini [--utts-per-speaker 10] [--nj 2]``
 """

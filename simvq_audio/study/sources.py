@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simvq_audio.corpora import espeak_corpus, libritts
+from simvq_audio.corpora import espeak_corpus, prepare
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.metrics.synthetic import speech_like
@@ -53,7 +53,7 @@ def mini_corpus_dirs(cache: Path, utts_per_speaker: int,
         staging = data.with_name(data.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         for name, subsets in CORPUS_SPLITS.items():
-            libritts.prepare(corpus, staging, name, subsets, log=log)
+            prepare.prepare(corpus, staging, name, subsets, log=log)
         shutil.rmtree(data, ignore_errors=True)
         staging.replace(data)
     return {name: data / name for name in CORPUS_SPLITS}

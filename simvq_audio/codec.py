@@ -32,7 +32,7 @@ from torch.nn.modules.module import (register_module_buffer_registration_hook,
                                      register_module_parameter_registration_hook)
 
 from simvq_audio import outputs, validate
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.audio.config import ModelConfig, config_from_dict, load_config
 from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
@@ -76,16 +76,18 @@ class SimVQCodec:
     """A trained (or, from :meth:`from_config`, untrained) codec, ready for inference.
 
     Args:
-        generator: the codec model; put in eval mode with gradients off.
+        model: the codec model; put in eval mode with gradients off.
+        config: the ``model:`` config section it was built from (saved with it).
         compute_dtype: float32, or bfloat16/float16 to run under autocast (weights stay float32).
         decode_window_s: longest decode in one pass; longer token sequences decode in windows.
         decode_context_s: extra context decoded on each side of a window.
     """
 
-    def __init__(self, generator: Generator, compute_dtype: torch.dtype | None = None,
-                 decode_window_s: float = 60.0, decode_context_s: float = 2.0):
-        self.generator = generator.eval().requires_grad_(False)
-        self.config: ModelConfig = generator.config
+    def __init__(self, model: CodecModel, config: ModelConfig,
+                 compute_dtype: torch.dtype | None = None, decode_window_s: float = 60.0,
+                 decode_context_s: float = 2.0):
+        self.model = model.eval().requires_grad_(False)
+        self.config = config
         self.compute_dtype = compute_dtype or torch.float32
         frame_rate = self.config.sample_rate / self.hop_length
         self.decode_window_frames = max(1, round(decode_window_s * frame_rate))
@@ -109,7 +111,7 @@ class SimVQCodec:
         config = config_from_dict({"model": config_dict["model"]}, where).model
         try:
             with torch.device("meta"), _tensor_budget(4 * len(state) + 64, where):
-                skeleton = Generator(config)  # shapes only: the config cannot allocate memory
+                skeleton = CodecModel.from_hparams(config)  # shapes only: the config cannot allocate memory
         except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
             raise UserInputError(f"{where} describes a model that cannot be built "
                                  f"({type(error).__name__}: {error})") from None
@@ -118,9 +120,9 @@ class SimVQCodec:
         except UserInputError as error:
             raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
                                  ) from None
-        generator = Generator(config)
-        generator.load_state_dict(state)
-        codec = cls(generator, compute_dtype=dtype)
+        model = CodecModel.from_hparams(config)
+        model.load_state_dict(state)
+        codec = cls(model, config, compute_dtype=dtype)
         return codec.to(device) if device is not None else codec
 
     @classmethod
@@ -129,13 +131,13 @@ class SimVQCodec:
                     dtype: torch.dtype | None = None) -> SimVQCodec:
         """An untrained codec of a recipe YAML (or a :class:`ModelConfig`): tests, benchmarks."""
         model = config if isinstance(config, ModelConfig) else load_config(config).model
-        codec = cls(Generator(model), compute_dtype=dtype)
+        codec = cls(CodecModel.from_hparams(model), model, compute_dtype=dtype)
         return codec.to(device) if device is not None else codec
 
     def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
         """Write the model directory that :meth:`from_pretrained` reads."""
         return save_model_dir(path, {"model": dataclasses.asdict(self.config)},
-                              self.generator.state_dict(), card)
+                              self.model.state_dict(), card)
 
     def to(self, device: str | torch.device | torch.dtype | None = None,
            dtype: torch.dtype | None = None) -> SimVQCodec:
@@ -152,7 +154,7 @@ class SimVQCodec:
             self.compute_dtype = dtype
         if device is not None:
             try:
-                self.generator.to(device)
+                self.model.to(device)
             except (AssertionError, RuntimeError) as error:  # no such device in this build
                 raise UserInputError(f"cannot use device {device}: {error}") from None
         return self
@@ -160,7 +162,7 @@ class SimVQCodec:
     # -- properties -----------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return next(self.generator.parameters()).device
+        return next(self.model.parameters()).device
 
     @property
     def sample_rate(self) -> int:
@@ -180,7 +182,7 @@ class SimVQCodec:
         the weights, and the encoder's padding unless it is ``zeros`` (the same weights with
         the reference's ``reflect`` padding give other tokens); computed once."""
         padding = self.config.encoder.padding
-        return model_hash(self.generator.state_dict(),
+        return model_hash(self.model.state_dict(),
                           None if padding == "zeros" else f"encoder.padding={padding}")
 
     # -- encoding -------------------------------------------------------------------------------
@@ -221,8 +223,8 @@ class SimVQCodec:
         batch, num_samples = pad_batch(signals)
         if not num_samples.min():
             raise self._too_short()
-        per_item = encode_batch(self.generator, batch.to(self.device), num_samples.tolist(),
-                                chunk_samples(self.generator, DEFAULT_CHUNK_SECONDS),
+        per_item = encode_batch(self.model, batch.to(self.device), num_samples.tolist(),
+                                chunk_samples(self.model, DEFAULT_CHUNK_SECONDS),
                                 self.compute_dtype)
         return self._tokens(pad_batch([item.cpu() for item in per_item])[0], num_samples)
 
@@ -233,7 +235,7 @@ class SimVQCodec:
         if sample_rate is not None:
             sample_rate = validate.sample_rate(sample_rate)
         batch_size = validate.integer(batch_size, "batch_size", 1, 2**20)
-        return StreamingEncoder(self.generator, sample_rate, batch_size,
+        return StreamingEncoder(self.model, sample_rate, batch_size,
                                 compute_dtype=self.compute_dtype)
 
     def encode_file(self, path: str | os.PathLike, block_seconds: float = 30.0) -> Tokens:
@@ -341,7 +343,7 @@ class SimVQCodec:
         """``ids [b, T']`` -> ``wav [b, T' * hop]`` float32."""
         with torch.autocast(self.device.type, dtype=self.compute_dtype,
                             enabled=self.compute_dtype != torch.float32):
-            wav = decode_in_windows(self.generator, ids, self.decode_window_frames,
+            wav = decode_in_windows(self.model, ids, self.decode_window_frames,
                                     self.decode_context_frames)
         return wav.float()
 

@@ -1,10 +1,10 @@
 """ONNX export of a codec: ``encoder.onnx`` (wav -> tokens) and ``decoder.onnx`` (tokens -> wav).
 
 * ``encoder.onnx``: input ``wav [B, T]`` float32 at the model rate, ``T`` a multiple of the hop
-  (with ``padding: zeros``, pad with zeros at the end, as :meth:`Generator.encode` does; with
+  (with ``padding: zeros``, pad with zeros at the end, as :meth:`CodecModel.encode` does; with
   the reference's ``reflect`` padding, ``T`` must also hold at least ``encoder.start_samples``,
   and a signal whose length is not a whole number of frames gets a different last token than
-  :meth:`Generator.encode`, which mirrors its end); output ``tokens [B, T / hop]``
+  :meth:`CodecModel.encode`, which mirrors its end); output ``tokens [B, T / hop]``
   int64, the nearest effective code by ``argmin ||c||^2 - 2 z.c`` over all codes (the scores are
   ``[B, T', K]``: encode long audio in pieces). Exported with the TorchScript exporter
   (``dynamo=False``): in torch 2.13 the dynamo exporter fixes the LSTM's sequence length to the
@@ -71,12 +71,12 @@ def export_onnx(codec, out_dir: str | os.PathLike) -> list[tuple[Path, str]]:
                              "(onnx, onnxscript, onnxruntime)") from None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    generator = copy.deepcopy(codec.generator).cpu()  # the caller's codec stays where it is
-    quantizer = generator.quantizer
+    model = copy.deepcopy(codec.model).cpu()  # the caller's codec stays where it is
+    quantizer = model.quantizer
     codes = quantizer.lookup_rows(torch.arange(quantizer.num_codes)).detach().clone()
     hop = codec.hop_length
-    encoder = EncoderGraph(generator.encoder, codes).eval()
-    decoder = DecoderGraph(generator.decoder, codes).eval()
+    encoder = EncoderGraph(model.encoder, codes).eval()
+    decoder = DecoderGraph(model.decoder, codes).eval()
     wav = torch.randn(2, _EXAMPLE_FRAMES * hop) * 0.1
     tokens = torch.randint(0, codec.codebook_size, (2, _EXAMPLE_FRAMES))
     batch, frames = torch.export.Dim("batch"), torch.export.Dim("frames")
@@ -92,19 +92,19 @@ def export_onnx(codec, out_dir: str | os.PathLike) -> list[tuple[Path, str]]:
                               input_names=["tokens"], output_names=["wav"],
                               dynamic_shapes=({0: batch, 1: frames},), external_data=False,
                               verbose=False)
-    return [(out_dir / "encoder.onnx", check_encoder(out_dir / "encoder.onnx", generator)),
+    return [(out_dir / "encoder.onnx", check_encoder(out_dir / "encoder.onnx", model)),
             (out_dir / "decoder.onnx", check_decoder(out_dir / "decoder.onnx", decoder,
                                                      codec.codebook_size))]
 
 
-def check_encoder(path: Path, generator: nn.Module) -> str:
-    """Compare ``encoder.onnx`` with ``generator.encode`` on 3 s of noise; a one-line result."""
-    wav = torch.randn(2, 225 * generator.hop_length) * 0.1
+def check_encoder(path: Path, model: nn.Module) -> str:
+    """Compare ``encoder.onnx`` with ``model.encode`` on 3 s of noise; a one-line result."""
+    wav = torch.randn(2, 225 * model.hop_length) * 0.1
     onnx_tokens = _run(path, {"wav": wav.numpy()})
     if onnx_tokens is None:
         return "not checked: onnxruntime is not installed"
     with torch.inference_mode():
-        expected = generator.encode(wav).numpy()
+        expected = model.encode(wav).numpy()
     return f"{int((onnx_tokens != expected).sum())} of {expected.size} tokens differ from torch"
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from simvq_audio.audio.encoder import EncoderState
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio import validate
 from simvq_audio.data.audio_io import StreamResampler
 from simvq_audio.errors import UserInputError
@@ -30,13 +30,13 @@ DEFAULT_CHUNK_SECONDS = 30.0
 """Largest piece run through the encoder at once: bounds activation memory."""
 
 
-def chunk_samples(generator: Generator, chunk_seconds: float) -> int:
+def chunk_samples(model: CodecModel, chunk_seconds: float) -> int:
     """Whole frames of about ``chunk_seconds``, and at least the encoder's first-piece length."""
-    hop, rate = generator.hop_length, generator.config.sample_rate
-    return max(round(chunk_seconds * rate / hop) * hop, generator.encoder.start_samples, hop)
+    hop, rate = model.hop_length, model.sample_rate
+    return max(round(chunk_seconds * rate / hop) * hop, model.encoder.start_samples, hop)
 
 
-def encode_piece(generator: Generator, wav: torch.Tensor, state: EncoderState | None,
+def encode_piece(model: CodecModel, wav: torch.Tensor, state: EncoderState | None,
                  final: bool, chunk: int) -> tuple[torch.Tensor, EncoderState | None]:
     """Continue signals: ``wav [B, T]`` -> ``(tokens [B, ceil(T / hop)], state)``.
 
@@ -48,15 +48,15 @@ def encode_piece(generator: Generator, wav: torch.Tensor, state: EncoderState | 
     for start in range(0, wav.shape[-1], chunk):
         stop = min(start + chunk, wav.shape[-1])
         last = final and stop == wav.shape[-1]
-        if state is None and not last and stop < generator.encoder.start_samples:
+        if state is None and not last and stop < model.encoder.start_samples:
             raise ValueError(f"the first piece of a stream needs at least "
-                             f"{generator.encoder.start_samples} samples, got {stop}")
-        z, state = generator.encoder.stream(wav[:, start:stop], state, final=last)
-        pieces.append(generator.quantizer.encode(z))
+                             f"{model.encoder.start_samples} samples, got {stop}")
+        z, state = model.encoder.stream(wav[:, start:stop], state, final=last)
+        pieces.append(model.quantizer.encode(z))
     return torch.cat(pieces, dim=-1), state
 
 
-def encode_batch(generator: Generator, wav: torch.Tensor, lengths: list[int], chunk: int,
+def encode_batch(model: CodecModel, wav: torch.Tensor, lengths: list[int], chunk: int,
                  compute_dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
     """Padded signals ``wav [B, T]`` with ``lengths [B]`` valid samples -> tokens
     ``[ceil(lengths[i] / hop)]`` per item, each equal to encoding that item alone.
@@ -66,12 +66,12 @@ def encode_batch(generator: Generator, wav: torch.Tensor, lengths: list[int], ch
     ``"reflect"`` padding mirrors). Items shorter than the encoder's first piece are encoded
     alone in one pass.
     """
-    hop, start = generator.hop_length, generator.encoder.start_samples
+    hop, start = model.hop_length, model.encoder.start_samples
     whole = [length - length % hop for length in lengths]
     results: dict[int, torch.Tensor] = {}
     with _inference(wav.device, compute_dtype):
         for item in [i for i, w in enumerate(whole) if w < start]:
-            results[item] = encode_piece(generator, wav[item:item + 1, :lengths[item]], None,
+            results[item] = encode_piece(model, wav[item:item + 1, :lengths[item]], None,
                                          True, chunk)[0][0]
         active = [i for i, w in enumerate(whole) if w >= start]
         pieces: dict[int, list[torch.Tensor]] = {i: [] for i in active}
@@ -79,7 +79,7 @@ def encode_batch(generator: Generator, wav: torch.Tensor, lengths: list[int], ch
         while active:
             stop = min(min(whole[i] for i in active), position + chunk)
             if stop > position:
-                tokens, state = encode_piece(generator, wav[active, position:stop], state,
+                tokens, state = encode_piece(model, wav[active, position:stop], state,
                                              False, chunk)
                 for row, item in enumerate(active):
                     pieces[item].append(tokens[row])
@@ -89,7 +89,7 @@ def encode_batch(generator: Generator, wav: torch.Tensor, lengths: list[int], ch
                 item = active[row]
                 tail = wav[item:item + 1, position:lengths[item]]
                 if tail.shape[-1]:
-                    pieces[item].append(encode_piece(generator, tail, state.select([row]), True,
+                    pieces[item].append(encode_piece(model, tail, state.select([row]), True,
                                                      chunk)[0][0])
                 results[item] = torch.cat(pieces[item])
             if finishing:
@@ -108,25 +108,25 @@ class StreamingEncoder:
     (``n`` may be 0; with ``"reflect"`` padding the first tokens come once
     ``encoder.start_samples`` have arrived). ``flush()`` ends the stream and returns the last
     tokens, the last partial frame completed as one-pass encoding does. In total the signal
-    gives ``ceil(T_model / hop)`` tokens per item, identical to ``Generator.encode``.
+    gives ``ceil(T_model / hop)`` tokens per item, identical to ``CodecModel.encode``.
 
     Work is done in pieces of at most ``chunk_seconds``, so memory stays bounded for any length.
     Streams are independent: the state lives in the stream, not in the model.
     """
 
-    def __init__(self, generator: Generator, sample_rate: int | None = None, batch_size: int = 1,
+    def __init__(self, model: CodecModel, sample_rate: int | None = None, batch_size: int = 1,
                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                  compute_dtype: torch.dtype = torch.float32):
-        self.generator = generator
-        self.hop = generator.hop_length
-        self.model_rate = generator.config.sample_rate
+        self.model = model
+        self.hop = model.hop_length
+        self.model_rate = model.sample_rate
         self.batch_size = batch_size
         self.compute_dtype = compute_dtype
-        self.chunk_samples = chunk_samples(generator, chunk_seconds)
+        self.chunk_samples = chunk_samples(model, chunk_seconds)
         rate = sample_rate or self.model_rate
         self.resampler = (None if rate == self.model_rate else
                           StreamResampler(rate, self.model_rate, batch_size))
-        self.device = next(generator.parameters()).device
+        self.device = next(model.parameters()).device
         self.num_samples = 0
         """Samples per item seen so far, at the model rate."""
         self._pending = torch.zeros(batch_size, 0, device=self.device)
@@ -139,7 +139,7 @@ class StreamingEncoder:
         self.num_samples += samples.shape[-1]
         pending = torch.cat([self._pending, samples.to(self.device)], dim=-1)
         ready = pending.shape[-1] - pending.shape[-1] % self.hop
-        if self._state is None and ready < self.generator.encoder.start_samples:
+        if self._state is None and ready < self.model.encoder.start_samples:
             ready = 0
         self._pending = pending[:, ready:]
         return self._encode(pending[:, :ready], final=False)
@@ -176,7 +176,7 @@ class StreamingEncoder:
         if wav.shape[-1] == 0:
             return torch.zeros(self.batch_size, 0, dtype=torch.long, device=self.device)
         with _inference(self.device, self.compute_dtype):
-            tokens, self._state = encode_piece(self.generator, wav, self._state, final,
+            tokens, self._state = encode_piece(self.model, wav, self._state, final,
                                                self.chunk_samples)
         return tokens
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import torch
 
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 
 
-def decode_in_windows(generator: Generator, tokens: torch.Tensor, window_frames: int,
+def decode_in_windows(model: CodecModel, tokens: torch.Tensor, window_frames: int,
                       context_frames: int) -> torch.Tensor:
     """``tokens [B, T']`` -> ``wav [B, T' * hop]``; one pass when ``T' <= window_frames``."""
-    num_frames, hop = tokens.shape[-1], generator.hop_length
+    num_frames, hop = tokens.shape[-1], model.hop_length
     if num_frames <= window_frames:
-        return generator.decode_tokens(tokens)
+        return model.decode_tokens(tokens)
     pieces = []
     for start in range(0, num_frames, window_frames):
         stop = min(start + window_frames, num_frames)
         low, high = max(0, start - context_frames), min(num_frames, stop + context_frames)
-        wav = generator.decode_tokens(tokens[:, low:high])
+        wav = model.decode_tokens(tokens[:, low:high])
         pieces.append(wav[:, (start - low) * hop:(stop - low) * hop])
     return torch.cat(pieces, dim=-1)

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from simvq_audio.audio.decoder import Decoder
-from simvq_audio.audio.config import DecoderConfig
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -17,8 +16,8 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 @pytest.fixture(scope="module")
 def decoder():
     torch.manual_seed(0)
-    return Decoder(DecoderConfig(dim=256, intermediate_dim=768, num_layers=3, resnet_blocks=2),
-                   input_dim=128, hop_length=320)
+    return Decoder(input_dim=128, hop_length=320, dim=256, intermediate_dim=768, num_layers=3,
+                   resnet_blocks=2)
 
 
 def test_embed_and_convnext_layers_are_trunc_normal_002_with_zero_bias(decoder):

@@ -1,11 +1,11 @@
-"""Generator, encoder and decoder: shapes, hop alignment, causality, ISTFT round trip."""
+"""CodecModel, encoder and decoder: shapes, hop alignment, causality, ISTFT round trip."""
 
 from pathlib import Path
 
 import pytest
 import torch
 
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.istft import InverseSTFT, stft_same
 from simvq_audio.audio.config import config_from_dict, load_config
 from simvq_audio.errors import UserInputError
@@ -16,7 +16,7 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    return Generator(load_config(RECIPES / "tiny.yaml").model).eval()
+    return CodecModel.from_hparams(load_config(RECIPES / "tiny.yaml").model).eval()
 
 
 @pytest.mark.parametrize("length", [1, 319, 320, 321, 1001])
@@ -66,7 +66,7 @@ def test_encoder_is_causal(padding, t):
     ``start_samples`` on (7 frames) is."""
     data = {"encoder": {"channels": 8, "lstm_layers": 1, "padding": padding},
             "quantizer": {"num_codes": 64, "dim": 16}}
-    encoder = Generator(config_from_dict({"model": data}).model).encoder.eval()
+    encoder = CodecModel.from_hparams(config_from_dict({"model": data}).model).encoder.eval()
     wav = torch.randn(1, 12 * 320) * 0.1
     changed = wav.clone()
     changed[:, (t + 1) * 320:] = torch.randn(1, wav.shape[1] - (t + 1) * 320)
@@ -105,6 +105,6 @@ def test_vanilla_quantizer_is_selected_by_config():
         "quantizer": {"type": "vanilla", "num_codes": 16, "dim": 8},
         "encoder": {"channels": 2, "lstm_layers": 1},
         "decoder": {"dim": 8, "intermediate_dim": 8, "num_layers": 1, "resnet_blocks": 0}}})
-    generator = Generator(config.model)
+    generator = CodecModel.from_hparams(config.model)
     assert type(generator.quantizer).__name__ == "VanillaVQ"
     assert isinstance(generator.quantizer.codebook, torch.nn.Parameter)

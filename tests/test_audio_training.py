@@ -10,7 +10,7 @@ import torch
 from accelerate import Accelerator
 
 from simvq_audio.audio.discriminators import build_discriminators
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import load_config
 from simvq_audio.train.optim import build_optimizer
@@ -59,7 +59,7 @@ class Recorder:
 
 def make_step(config, seed: int = 0):
     torch.manual_seed(seed)
-    generator, discriminator = Generator(config.model), build_discriminators(config.discriminators)
+    generator, discriminator = CodecModel.from_hparams(config.model), build_discriminators(config.discriminators)
     train = config.train
     step = GanStep(Accelerator(cpu=True), generator, discriminator,
                    build_optimizer(generator.parameters(), train),

@@ -98,9 +98,9 @@ def test_plain_ids_with_lengths_decode_each_item_alone(codec):
 def test_decode_is_the_lookup_of_the_effective_codes(codec):
     ids = torch.randint(0, 1024, (2, 9))
     with torch.inference_mode():
-        quantizer = codec.generator.quantizer
+        quantizer = codec.model.quantizer
         codes = quantizer.codebook @ quantizer.linear.weight.T + quantizer.linear.bias
-        expected = codec.generator.decoder(codes[ids].transpose(1, 2))
+        expected = codec.model.decoder(codes[ids].transpose(1, 2))
     assert torch.equal(codec.decode(ids), expected)
 
 
@@ -114,10 +114,10 @@ def test_encoding_is_deterministic_and_silence_is_fine(codec):
 def test_windowed_decode_keeps_each_window_middle(codec):
     ids = torch.randint(0, 1024, (1, 10))
     with torch.inference_mode():
-        whole = codec.generator.decode_tokens(ids)
+        whole = codec.model.decode_tokens(ids)
         # context covering the whole sequence: every window sees everything -> exact
-        windowed = decode_in_windows(codec.generator, ids, window_frames=3, context_frames=10)
-        short = decode_in_windows(codec.generator, ids, window_frames=3, context_frames=1)
+        windowed = decode_in_windows(codec.model, ids, window_frames=3, context_frames=10)
+        short = decode_in_windows(codec.model, ids, window_frames=3, context_frames=1)
     torch.testing.assert_close(windowed, whole)
     assert short.shape == whole.shape and not torch.equal(short, whole)
 
@@ -160,7 +160,7 @@ def test_model_identity_covers_the_padding(codec, tmp_path):
         (path / CONFIG_NAME).write_text(json.dumps(config))
         identities[padding] = SimVQCodec.from_pretrained(path).model_hash
     assert identities["zeros"] != identities["reflect"]
-    assert identities["zeros"] == model_hash(codec.generator.state_dict())
+    assert identities["zeros"] == model_hash(codec.model.state_dict())
 
 
 def test_from_pretrained_refuses_bad_directories(codec, tmp_path):

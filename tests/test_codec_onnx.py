@@ -45,7 +45,7 @@ def test_onnx_export_of_a_plain_vq_model_leaves_the_codec_alone(tmp_path, monkey
     codec = SimVQCodec.from_config(model)
     moved, cpu = [], torch.nn.Module.cpu
     monkeypatch.setattr(torch.nn.Module, "cpu",
-                        lambda self: moved.append(self is codec.generator) or cpu(self))
+                        lambda self: moved.append(self is codec.model) or cpu(self))
     results = export_onnx(codec, tmp_path / "onnx")
     assert moved and not any(moved)  # a copy went to the CPU, never the caller's generator
     assert [path.name for path, _ in results] == ["encoder.onnx", "decoder.onnx"]

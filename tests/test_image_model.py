@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import simvq_audio.quantize.base as quantizer_base
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import load_config
 from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
@@ -65,7 +65,7 @@ def test_image_and_audio_models_share_quantizer_class_and_search(monkeypatch):
 
     monkeypatch.setattr(quantizer_base, "nearest_code", counting_search)
     image_model = ImageAutoencoder(MICRO)
-    audio_model = Generator(load_config(RECIPES / "tiny.yaml").model)
+    audio_model = CodecModel.from_hparams(load_config(RECIPES / "tiny.yaml").model)
     assert type(image_model.quantizer) is type(audio_model.quantizer) is SimVQ
     with torch.no_grad():
         image_model.encode(torch.zeros(1, 3, 16, 16))

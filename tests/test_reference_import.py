@@ -71,7 +71,7 @@ def test_ids_equal_the_reference_on_every_frame(codec, tag):
 @pytest.mark.parametrize("tag", TAGS)
 def test_latents_match_the_reference(codec, tag):
     with torch.inference_mode():
-        z = codec.generator.encoder(torch.from_numpy(read_input(tag))[None])
+        z = codec.model.encoder(torch.from_numpy(read_input(tag))[None])
     expected = EXPECTED[f"{tag}.latents"]
     assert z.shape == expected.shape
     assert np.abs(z.numpy() - expected).max() <= 1e-5 * np.abs(expected).max()
@@ -97,7 +97,7 @@ def test_decoding_ids_alone_matches_the_reference(codec, tag):
 def test_quantizer_matches_the_reference_on_its_latents(codec, tag):
     """Ids, quantized vectors and commitment loss of the reference latents (no encoder)."""
     with torch.inference_mode():
-        q, ids, loss, _ = codec.generator.quantizer(torch.from_numpy(EXPECTED[f"{tag}.latents"]))
+        q, ids, loss, _ = codec.model.quantizer(torch.from_numpy(EXPECTED[f"{tag}.latents"]))
     assert np.array_equal(ids[0].numpy(), EXPECTED[f"{tag}.ids"])
     assert np.abs(q.numpy() - EXPECTED[f"{tag}.quantized"]).max() <= 1e-5
     assert loss.item() == pytest.approx(float(EXPECTED[f"{tag}.commit_loss"]), rel=1e-4)
@@ -110,7 +110,7 @@ def test_raw_weights_give_one_token(tmp_path, capsys, reference_state):
     for tag in TAGS:
         tokens = raw.encode(read_input(tag), 24000).tokens
         assert tokens.unique().numel() == 1
-    linear = raw.generator.quantizer.linear.weight
+    linear = raw.model.quantizer.linear.weight
     assert torch.equal(linear, reference_state["quantize.embedding_proj.weight"])
     assert json.loads((out / "config.json").read_text())["training"]["weights"] == "raw"
     assert "raw weights" in capsys.readouterr().err
@@ -131,7 +131,7 @@ def test_sizes_are_derived_from_the_shapes(codec):
 
 
 def test_ema_weights_are_taken_and_qkv_fused(codec, reference_state):
-    ours = codec.generator.state_dict()
+    ours = codec.model.state_dict()
     ema = {name: reference_state[f"model_ema.{name.replace('.', '')}"] for name in (
         "backbone.pos_net.2.q.weight", "backbone.pos_net.2.k.weight", "backbone.pos_net.2.v.weight",
         "backbone.pos_net.2.q.bias", "backbone.pos_net.2.k.bias", "backbone.pos_net.2.v.bias",

@@ -37,11 +37,11 @@ def codec(request):
 
 def one_pass(codec, wav):
     with torch.inference_mode():
-        return codec.generator.encode(wav)
+        return codec.model.encode(wav)
 
 
 def stream_in_pieces(codec, wav, sizes, chunk_seconds=30.0):
-    stream = StreamingEncoder(codec.generator, batch_size=wav.shape[0],
+    stream = StreamingEncoder(codec.model, batch_size=wav.shape[0],
                               chunk_seconds=chunk_seconds)
     pieces, start = [], 0
     for size in sizes:
@@ -54,8 +54,8 @@ def stream_in_pieces(codec, wav, sizes, chunk_seconds=30.0):
 
 
 def test_reflect_start_needs_seven_frames_of_the_paper_model():
-    assert CODECS["reflect"].generator.encoder.start_samples == 7 * HOP
-    assert CODECS["zeros"].generator.encoder.start_samples == HOP
+    assert CODECS["reflect"].model.encoder.start_samples == 7 * HOP
+    assert CODECS["zeros"].model.encoder.start_samples == HOP
 
 
 @PROPERTY
@@ -72,14 +72,14 @@ def test_feed_pieces_of_any_size_equals_one_pass(length, cuts, padding):
 def test_small_chunks_equal_one_pass(codec):
     wav = torch.randn(1, 24000 + 77) * 0.1
     for chunk_seconds in (0.01, 0.1, 0.45):  # 0.01 s is less than a reflect stream's start
-        stream = StreamingEncoder(codec.generator, chunk_seconds=chunk_seconds)
+        stream = StreamingEncoder(codec.model, chunk_seconds=chunk_seconds)
         tokens = torch.cat([stream.feed(wav[0]), stream.flush()], dim=-1)
         assert torch.equal(tokens, one_pass(codec, wav))
 
 
 def test_reflect_stream_holds_its_first_tokens_back():
     codec = CODECS["reflect"]
-    stream = StreamingEncoder(codec.generator)
+    stream = StreamingEncoder(codec.model)
     wav = torch.randn(1, 10 * HOP) * 0.1
     assert stream.feed(wav[:, :6 * HOP]).shape == (1, 0)  # less than 7 frames: nothing yet
     assert stream.feed(wav[:, 6 * HOP:7 * HOP]).shape == (1, 7)
@@ -93,7 +93,7 @@ def test_reflect_first_frame_sees_its_reflection_and_zeros_does_not():
     later[:, HOP + 10] += 1.0  # after frame 0's window, inside its mirror image at some layer
     for padding, changes in (("zeros", False), ("reflect", True)):
         tokens = one_pass(CODECS[padding], wav)
-        z, z_later = (CODECS[padding].generator.encoder(x) for x in (wav, later))
+        z, z_later = (CODECS[padding].model.encoder(x) for x in (wav, later))
         assert torch.equal(z[..., 0], z_later[..., 0]) is not changes, padding
         assert tokens.shape == (1, 10)
 
@@ -108,7 +108,7 @@ def test_batch_of_any_lengths_equals_each_item_alone(lengths, padding):
     for row, length in enumerate(lengths):
         wav[row, length:] = 7.0  # garbage in the padding must not matter
     with torch.inference_mode():
-        tokens = encode_batch(codec.generator, wav, lengths, chunk=8 * HOP)
+        tokens = encode_batch(codec.model, wav, lengths, chunk=8 * HOP)
     for row, length in enumerate(lengths):
         assert torch.equal(tokens[row], one_pass(codec, wav[row:row + 1, :length])[0])
 
@@ -136,7 +136,7 @@ def test_streaming_resampler_equals_encode_at_that_rate(codec):
 
 def test_two_interleaved_streams_do_not_mix(codec):
     a, b = torch.randn(2, 9600) * 0.1
-    first, second = StreamingEncoder(codec.generator), StreamingEncoder(codec.generator)
+    first, second = StreamingEncoder(codec.model), StreamingEncoder(codec.model)
     pieces_a, pieces_b = [], []
     for start in range(0, 9600, 1600):
         pieces_a.append(first.feed(a[start:start + 1600]))
@@ -148,14 +148,14 @@ def test_two_interleaved_streams_do_not_mix(codec):
 def test_a_stream_leaves_the_model_untouched(codec):
     wav = torch.randn(1, 5000) * 0.1
     before = one_pass(codec, wav)
-    stream = StreamingEncoder(codec.generator)
+    stream = StreamingEncoder(codec.model)
     stream.feed(wav[:, :3000])
     assert torch.equal(one_pass(codec, wav), before)  # no state lives in the model
-    assert not codec.generator.encoder._forward_pre_hooks
+    assert not codec.model.encoder._forward_pre_hooks
 
 
 def test_stream_input_errors(codec):
-    stream = StreamingEncoder(codec.generator, batch_size=2)
+    stream = StreamingEncoder(codec.model, batch_size=2)
     assert stream.feed(torch.zeros(2, 100)).shape == (2, 0)
     with pytest.raises(UserInputError, match="NaN"):
         stream.feed(torch.full((2, 10), float("nan")))
@@ -174,4 +174,4 @@ def test_stream_input_errors(codec):
 
 
 def test_an_empty_stream_gives_no_tokens(codec):
-    assert StreamingEncoder(codec.generator).flush().shape == (1, 0)
+    assert StreamingEncoder(codec.model).flush().shape == (1, 0)

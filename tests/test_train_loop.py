@@ -10,7 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from simvq_audio import cli
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import config_from_dict
 from simvq_audio.model_dir import load_model_dir
 from simvq_audio.train import checkpoint as ckpt
@@ -54,7 +54,7 @@ def test_few_steps_write_checkpoints_logs_and_an_exportable_model(tmp_path, data
     config_json, weights = load_model_dir(model_dir)
     assert config_json["training"]["step"] == 4
     assert config_json["training"]["train_dir"] == str(data)
-    generator = Generator(config_from_dict({"model": config_json["model"]}).model)
+    generator = CodecModel.from_hparams(config_from_dict({"model": config_json["model"]}).model)
     generator.load_state_dict(weights)
     ema = ckpt.read_tensors(ckpt.checkpoint_dir(exp, 4), "ema_generator")
     assert all(torch.equal(weights[k], ema[k]) for k in ema)
@@ -109,7 +109,7 @@ def test_existing_checkpoints_need_resume(tmp_path, data, capsys):
 
 def test_bad_data_dirs_are_refused_before_any_model_is_built(tmp_path, data, capsys,
                                                             monkeypatch):
-    monkeypatch.setattr("simvq_audio.train.trainer.Generator",
+    monkeypatch.setattr("simvq_audio.train.trainer.CodecModel.from_hparams",
                         lambda *a: pytest.fail("a model was built"))
     missing = tmp_path / "missing"
     missing.mkdir()

@@ -5,7 +5,7 @@
    time).
 2. Long file: a file of ``--hours`` of audio is written to disk and encoded with
    ``encode_file`` in a subprocess that reports its peak RSS (``VmHWM``, see peak_memory.py); its first
-   ``--prefix-seconds`` of tokens are compared with a one-pass ``Generator.encode`` of that prefix.
+   ``--prefix-seconds`` of tokens are compared with a one-pass ``CodecModel.encode`` of that prefix.
 3. Windowed decode: the difference between one-pass and windowed decoding of 60 s.
 
     python tools/bench_codec.py [--configs recipes/tiny.yaml recipes/simvq_65k.yaml]
@@ -69,7 +69,7 @@ def child(config: str, path: str, prefix_seconds: float) -> None:
     peak_mb = peak_rss_mb()
     prefix, _ = soundfile.read(path, frames=round(prefix_seconds * RATE), dtype="float32")
     with torch.inference_mode():
-        reference = codec.generator.encode(torch.from_numpy(prefix)[None])[0]
+        reference = codec.model.encode(torch.from_numpy(prefix)[None])[0]
     frames = len(reference) - 1  # the last prefix frame sees zero padding, not the next samples
     print(json.dumps({"audio_s": soundfile.info(path).duration, "frames": len(tokens),
                       "encode_s": elapsed, "peak_rss_mb": peak_mb, "prefix_frames": frames,

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import load_config
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -68,7 +68,7 @@ def best_time(fn, repeats: int) -> float:
 def bench(config_path: Path, seconds: float, repeats: int) -> list[tuple[str, float, int]]:
     """``(stage, best seconds, FLOPs)`` for encoder, search, decoder and encode+decode."""
     config = load_config(config_path)
-    generator = Generator(config.model).eval()
+    generator = CodecModel.from_hparams(config.model).eval()
     wav = torch.randn(1, int(seconds * config.model.sample_rate)) * 0.1
     with torch.no_grad():
         z = generator.encoder(wav)

@@ -20,7 +20,7 @@ import torch
 from accelerate import Accelerator
 
 from simvq_audio.audio.discriminators import build_discriminators
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import load_config
 from simvq_audio.train.ema import EMA
@@ -57,7 +57,7 @@ def main() -> None:
         return
     precision = args.mixed_precision or (train.mixed_precision if args.device == "cuda" else "no")
     accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=precision)
-    generator, discriminator = Generator(config.model), build_discriminators(config.discriminators)
+    generator, discriminator = CodecModel.from_hparams(config.model), build_discriminators(config.discriminators)
     loss = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
     loss = loss.to(accelerator.device)
     generator, discriminator, g_opt, d_opt = accelerator.prepare(

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.istft import ISTFTHead
-from simvq_audio.audio.config import DecoderConfig
 
 
 def group_norm(dim: int) -> nn.GroupNorm:
@@ -78,18 +77,18 @@ class Backbone(nn.Module):
     builds them after initialising the rest).
     """
 
-    def __init__(self, config: DecoderConfig, input_dim: int):
+    def __init__(self, input_dim: int = 512, dim: int = 768, intermediate_dim: int = 2304,
+                 num_layers: int = 12, resnet_blocks: int = 4, attention: bool = True,
+                 dropout: float = 0.1):
         super().__init__()
-        dim = config.dim
         self.embed = nn.Conv1d(input_dim, dim, 7, padding=3)
-        resnets = [ResnetBlock(dim, config.dropout) for _ in range(config.resnet_blocks)]
-        half = config.resnet_blocks // 2
-        middle = [AttentionBlock(dim)] if config.attention else []
+        resnets = [ResnetBlock(dim, dropout) for _ in range(resnet_blocks)]
+        half = resnet_blocks // 2
+        middle = [AttentionBlock(dim)] if attention else []
         self.context = nn.Sequential(*resnets[:half], *middle, *resnets[half:], group_norm(dim))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.convnext = nn.Sequential(*[
-            ConvNeXtBlock(dim, config.intermediate_dim, 1 / config.num_layers)
-            for _ in range(config.num_layers)])
+            ConvNeXtBlock(dim, intermediate_dim, 1 / num_layers) for _ in range(num_layers)])
         self.final_norm = nn.LayerNorm(dim, eps=1e-6)
         init_vocos_weights(self.embed)
         init_vocos_weights(self.convnext)
@@ -101,12 +100,16 @@ class Backbone(nn.Module):
 
 
 class Decoder(nn.Module):
-    """``z [B, d, F]`` -> ``wav [B, F * hop_length]`` (backbone + ISTFT head)."""
+    """``z [B, input_dim, F]`` -> ``wav [B, F * hop_length]``: the :class:`Backbone` (the
+    arguments of the same names) and an ISTFT head of ``n_fft`` over ``hop_length``."""
 
-    def __init__(self, config: DecoderConfig, input_dim: int, hop_length: int):
+    def __init__(self, input_dim: int = 512, hop_length: int = 320, n_fft: int = 1280,
+                 dim: int = 768, intermediate_dim: int = 2304, num_layers: int = 12,
+                 resnet_blocks: int = 4, attention: bool = True, dropout: float = 0.1):
         super().__init__()
-        self.backbone = Backbone(config, input_dim)
-        self.head = ISTFTHead(config.dim, config.n_fft, hop_length)
+        self.backbone = Backbone(input_dim, dim, intermediate_dim, num_layers, resnet_blocks,
+                                 attention, dropout)
+        self.head = ISTFTHead(dim, n_fft, hop_length)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(z))

@@ -8,13 +8,13 @@ gives the latents of one pass over the whole signal.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from simvq_audio.audio.conv import CausalConv1d
-from simvq_audio.audio.config import EncoderConfig
 from simvq_audio.errors import UserInputError
 
 LayerState = torch.Tensor | tuple[torch.Tensor, ...]
@@ -84,33 +84,36 @@ class SkipLSTM(nn.Module):
 class Encoder(nn.Module):
     """``wav [B, T]`` -> ``z [B, dim, ceil(T / hop_length)]``.
 
-    Conv in, then per stride: residual units (dilations 1, 2, 4, ...), ELU, a strided conv
-    (kernel ``2 * stride``) doubling the channels; then the skip LSTM, ELU and a conv to
-    ``dim``. Every conv is causal (see :class:`CausalConv1d`; ``config.padding`` says what
-    stands before the start and after a last partial frame): with ``"zeros"`` frame ``t``
-    depends only on samples before ``(t + 1) * hop_length``; with ``"reflect"`` the first
-    frames also see up to :attr:`start_samples` samples.
+    Conv in (kernel ``kernel_size``), then per stride: ``residual_units`` residual units
+    (kernel ``residual_kernel_size``, dilations 1, 2, 4, ...), ELU, a strided conv (kernel
+    ``2 * stride``) doubling the channels from ``channels``; then the skip LSTM
+    (``lstm_layers``), ELU and a conv (kernel ``last_kernel_size``) to ``dim``. Every conv is
+    causal (see :class:`CausalConv1d`; ``padding`` says what stands before the start and after
+    a last partial frame, see :class:`~simvq_audio.audio.config.EncoderConfig`): with
+    ``"zeros"`` frame ``t`` depends only on samples before ``(t + 1) * hop_length``; with
+    ``"reflect"`` the first frames also see up to :attr:`start_samples` samples.
     """
 
-    def __init__(self, config: EncoderConfig, dim: int):
+    def __init__(self, dim: int = 512, channels: int = 32,
+                 strides: Sequence[int] = (2, 4, 5, 8), kernel_size: int = 7,
+                 last_kernel_size: int = 7, residual_kernel_size: int = 3,
+                 residual_units: int = 1, lstm_layers: int = 2, padding: str = "zeros"):
         super().__init__()
-        self.hop_length = math.prod(config.strides)
-        self.padding = config.padding
-        channels = config.channels
-        layers: list[nn.Module] = [CausalConv1d(1, channels, config.kernel_size,
-                                                padding=config.padding)]
-        for stride in config.strides:
-            layers += [ResidualUnit(channels, config.residual_kernel_size, 2 ** j,
-                                    config.padding)
-                       for j in range(config.residual_units)]
+        self.dim = dim
+        self.hop_length = math.prod(strides)
+        self.padding = padding
+        layers: list[nn.Module] = [CausalConv1d(1, channels, kernel_size, padding=padding)]
+        for stride in strides:
+            layers += [ResidualUnit(channels, residual_kernel_size, 2 ** j, padding)
+                       for j in range(residual_units)]
             layers += [nn.ELU(), CausalConv1d(channels, 2 * channels, 2 * stride, stride,
-                                              padding=config.padding)]
+                                              padding=padding)]
             channels *= 2
         self.downsample = nn.Sequential(*layers)
-        self.lstm = SkipLSTM(channels, config.lstm_layers)
-        self.project = nn.Sequential(nn.ELU(), CausalConv1d(channels, dim, config.last_kernel_size,
-                                                            padding=config.padding))
-        self.start_samples = self._start_frames(config) * self.hop_length
+        self.lstm = SkipLSTM(channels, lstm_layers)
+        self.project = nn.Sequential(nn.ELU(), CausalConv1d(channels, dim, last_kernel_size,
+                                                            padding=padding))
+        self.start_samples = self._start_frames() * self.hop_length
         """Length of a stream's first piece from which it equals one pass on those frames:
         one frame with ``"zeros"``; with ``"reflect"``, enough that every conv's input is
         longer than its left padding (7 frames for the paper model)."""
@@ -146,9 +149,9 @@ class Encoder(nn.Module):
             layers.append(layer_state)
         return x, EncoderState(layers)
 
-    def _start_frames(self, config: EncoderConfig) -> int:
+    def _start_frames(self) -> int:
         """Frames a first piece needs so that each conv input is longer than its padding."""
-        if config.padding == "zeros":
+        if self.padding == "zeros":
             return 1
         frames, rate = 1, 1  # rate: input samples per sample of the current conv's input
         for module in self.modules():

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from simvq_audio.audio.discriminators import build_discriminators
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import Config
 
 
@@ -33,7 +33,7 @@ def count_parameters(config: Config) -> list[PartCount]:
     """Rows: encoder, quantizer, decoder backbone, ISTFT head, generator total, then each
     discriminator family and the discriminators' total."""
     with torch.device("meta"):
-        generator = Generator(config.model)
+        generator = CodecModel.from_hparams(config.model)
         discriminator = build_discriminators(config.discriminators)
     parts = {"encoder": generator.encoder, "quantizer": generator.quantizer,
              "decoder backbone": generator.decoder.backbone,

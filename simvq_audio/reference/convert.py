@@ -1,4 +1,4 @@
-"""Map a SimVQ authors' checkpoint (``taming.models.vq_audio.VQModel``) onto our generator.
+"""Map a SimVQ authors' checkpoint (``taming.models.vq_audio.VQModel``) onto our codec model.
 
 Their model and ours are the same network under other names. :func:`convert_state` reads the
 sizes from the tensor shapes (:func:`derive_config`), renames every kept tensor, fuses the
@@ -289,10 +289,10 @@ def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names
 def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
           sources: Mapping[str, tuple[str, StoredTensor]]) -> dict[str, torch.Tensor]:
     """Read, fuse and check the tensors: every one of ours once, with its shape."""
-    from simvq_audio.audio.generator import Generator
+    from simvq_audio.audio.codec_model import CodecModel
 
     with torch.device("meta"):  # shapes only: nothing allocated
-        expected = {k: v.shape for k, v in Generator(config).state_dict().items()}
+        expected = {k: v.shape for k, v in CodecModel.from_hparams(config).state_dict().items()}
     missing = sorted(expected.keys() - plan.keys())
     extra = sorted(f"{ours} (from {', '.join(parts.values())})"
                    for ours, parts in plan.items() if ours not in expected)

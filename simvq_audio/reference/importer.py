@@ -2,7 +2,7 @@
 
 The source is a local ``.ckpt`` file or a Hugging Face reference ``REPO_ID:PATH[@REVISION]``
 (a local path that exists wins). The checkpoint is read with the allow-list unpickler, converted
-(:mod:`simvq_audio.reference.convert`), loaded into our generator, and written as
+(:mod:`simvq_audio.reference.convert`), loaded into our codec model, and written as
 ``config.json`` + ``model.safetensors`` + ``README.md`` into a hidden folder next to
 ``OUT_DIR`` that is then renamed into place: an error or Ctrl-C leaves no ``OUT_DIR`` behind
 (or, when it existed, its previous files). Output policy (:mod:`simvq_audio.outputs`): an
@@ -150,14 +150,14 @@ def _sha256(path: Path) -> str:
 
 
 def _loaded_state(converted: Converted) -> dict[str, Any]:
-    """Load the tensors into our generator (strict) and return its state dict."""
-    from simvq_audio.audio.generator import Generator
+    """Load the tensors into our codec model (strict) and return its state dict."""
+    from simvq_audio.audio.codec_model import CodecModel
     from simvq_audio.model_dir import check_state_dict
 
-    generator = Generator(converted.config)
-    check_state_dict(generator, converted.state_dict)
-    generator.load_state_dict(converted.state_dict)
-    return generator.state_dict()
+    model = CodecModel.from_hparams(converted.config)
+    check_state_dict(model, converted.state_dict)
+    model.load_state_dict(converted.state_dict)
+    return model.state_dict()
 
 
 def _write(out_dir: Path, config: dict, state: dict, card: str) -> None:

@@ -21,7 +21,7 @@ from accelerate.utils import gather_object, set_seed
 
 from simvq_audio.atomic import atomic_path
 from simvq_audio.audio.discriminators import build_discriminators
-from simvq_audio.audio.generator import Generator
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import Config
 from simvq_audio.config_loader import config_to_dict
@@ -101,7 +101,7 @@ class Trainer:
         self._refuse_existing_run()
 
         set_seed(train.seed)  # identical initial weights on every process
-        generator = Generator(config.model)
+        generator = CodecModel.from_hparams(config.model)
         discriminator = build_discriminators(config.discriminators)
         self.loss = GeneratorLoss(config.loss, config.discriminators,
                                   config.model.sample_rate).to(accelerator.device)

@@ -1,33 +1,49 @@
-"""The codec generator: causal encoder -> vector quantizer -> Vocos-style decoder."""
+"""The codec model: causal encoder -> vector quantizer -> Vocos-style decoder."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from simvq_audio.audio.config import ModelConfig
 from simvq_audio.audio.decoder import Decoder
 from simvq_audio.audio.encoder import Encoder
-from simvq_audio.audio.config import ModelConfig
 from simvq_audio.errors import UserInputError
+from simvq_audio.quantize.base import VectorQuantizer
 from simvq_audio.quantize.factory import build_quantizer
 
 
-class Generator(nn.Module):
+class CodecModel(nn.Module):
     """Waveform codec at ``hop_length`` samples per token, one codebook.
 
     ``T`` samples give ``T' = ceil(T / hop_length)`` tokens; how a last partial frame is
     completed is the encoder's ``padding`` (zeros, or the reference's reflection), which
     changes only the last frame.
+
+    Args:
+        encoder: ``wav [B, T]`` -> ``z [B, d, T']``; its ``hop_length`` is the model's.
+        quantizer: channel-first, ``z [B, d, T']`` -> ``tokens [B, T']``.
+        decoder: ``q [B, d, T']`` -> ``wav [B, T' * hop_length]``.
+        sample_rate: the rate of the waveforms in Hz.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, encoder: Encoder, quantizer: VectorQuantizer, decoder: Decoder,
+                 sample_rate: int):
         super().__init__()
-        self.config = config
-        self.hop_length = config.hop_length
-        self.encoder = Encoder(config.encoder, config.quantizer.dim)
-        q = config.quantizer  # channel-first: z [B, d, T]
-        self.quantizer = build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias)
-        self.decoder = Decoder(config.decoder, config.quantizer.dim, self.hop_length)
+        self.encoder = encoder
+        self.quantizer = quantizer
+        self.decoder = decoder
+        self.sample_rate = sample_rate
+        self.hop_length = encoder.hop_length
+
+    @classmethod
+    def from_hparams(cls, config: ModelConfig) -> CodecModel:
+        """The model a ``model:`` config section describes (untrained)."""
+        q = config.quantizer
+        return cls(Encoder(q.dim, **vars(config.encoder)),
+                   build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias),
+                   Decoder(q.dim, config.hop_length, **vars(config.decoder)),
+                   config.sample_rate)
 
     def forward(self, wav: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

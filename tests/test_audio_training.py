@@ -9,13 +9,15 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import load_config
+from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.losses import GeneratorLoss
+from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.optim import build_optimizer
-from simvq_audio.train.step import GanStep, gradient_norm
+from simvq_audio.train.step import GanUpdates, gradient_norm
 from simvq_audio.train.trainer import training_precision
+from tests.train_helpers import nan_generator_loss
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -35,19 +37,20 @@ def micro_config(**train):
 class Recorder:
     """Logs optimizer steps and discriminator calls in order, with what they saw."""
 
-    def __init__(self, step: GanStep):
+    def __init__(self, step: CodecGanStep):
         self.events = []
-        for name in ("generator", "discriminator"):
-            optimizer = getattr(step, f"{name}_optimizer")
+        gan = step.gan
+        for name, optimizer, model in (
+                ("generator", gan.generator_optimizer, gan.generator),
+                ("discriminator", gan.discriminator_optimizer, gan.discriminator)):
             original = optimizer.step
 
-            def record(*args, _name=name, _original=original, _model=getattr(step, name),
-                       **kwargs):
+            def record(*args, _name=name, _original=original, _model=model, **kwargs):
                 self.events.append((f"{_name} step", gradient_norm(_model.parameters())))
                 return _original(*args, **kwargs)
             optimizer.step = record
-        step.discriminator.register_forward_pre_hook(self._discriminator_call)
-        self.discriminator = step.discriminator
+        gan.discriminator.register_forward_pre_hook(self._discriminator_call)
+        self.discriminator = gan.discriminator
 
     def _discriminator_call(self, module, args):
         weights = torch.cat([p.detach().flatten() for p in module.parameters()]).clone()
@@ -59,14 +62,14 @@ class Recorder:
 
 def make_step(config, seed: int = 0):
     torch.manual_seed(seed)
-    generator, discriminator = CodecModel.from_hparams(config.model), build_discriminators(config.discriminators)
+    generator = CodecModel.from_hparams(config.model)
+    discriminator = build_discriminators(config.discriminators)
     train = config.train
-    step = GanStep(Accelerator(cpu=True), generator, discriminator,
-                   build_optimizer(generator.parameters(), train),
-                   build_optimizer(discriminator.parameters(), train),
-                   GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate),
-                   train)
-    return step, generator
+    gan = GanUpdates(Accelerator(cpu=True), generator, discriminator,
+                     build_optimizer(generator.parameters(), train),
+                     build_optimizer(discriminator.parameters(), train), train)
+    loss = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
+    return CodecGanStep(gan, loss, train.update_order), generator
 
 
 def batch(size: int = 2, samples: int = 3200):
@@ -80,7 +83,7 @@ def test_generator_first_updates_d_on_the_pre_update_reconstruction():
     with torch.no_grad():
         before = copy.deepcopy(generator)(wav)[0]
     recorder = Recorder(step)
-    initial_d = torch.cat([p.detach().flatten() for p in step.discriminator.parameters()])
+    initial_d = torch.cat([p.detach().flatten() for p in step.gan.discriminator.parameters()])
     result = step(wav, lengths, 0)
     assert result.skipped is None
     # generator loss: D on the reconstruction (with grad), then on real audio; G steps; then
@@ -110,7 +113,8 @@ def test_a_nan_generator_loss_skips_the_step_in_both_orders(order, steps):
     wav, lengths = batch()
     weights = [p.detach().clone() for p in generator.parameters()]
     recorder = Recorder(step)
-    result = step(wav, lengths, 0, inject_nan=True)
+    with nan_generator_loss(step.loss):
+        result = step(wav, lengths, 0)
     assert result.skipped.startswith("generator loss is nan")
     assert [e[0] for e in recorder.events if e[0] != "D"] == steps
     assert all(torch.equal(a, b) for a, b in zip(weights, generator.parameters()))
@@ -119,12 +123,12 @@ def test_a_nan_generator_loss_skips_the_step_in_both_orders(order, steps):
 def test_a_nan_discriminator_loss_after_the_generator_step_is_reported():
     step, _ = make_step(micro_config(update_order="generator_first"))
     wav, lengths = batch()
-    weights = [p.detach().clone() for p in step.discriminator.parameters()]
-    step.discriminator.register_forward_pre_hook(
+    weights = [p.detach().clone() for p in step.gan.discriminator.parameters()]
+    step.gan.discriminator.register_forward_pre_hook(
         lambda _, args: (args[0] * float("nan"),) if args[0].shape[0] == 4 else None)
     result = step(wav, lengths, 0)
     assert result.skipped.startswith("discriminator loss is nan")
-    assert all(torch.equal(a, b) for a, b in zip(weights, step.discriminator.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(weights, step.gan.discriminator.parameters()))
 
 
 @pytest.mark.parametrize("clip", [0.0, 1e-3])
@@ -147,7 +151,7 @@ def test_paper_lr_is_constant_from_step_zero_in_the_step():
     step, _ = make_step(micro_config(lr=1e-4))
     wav, lengths = batch()
     assert float(step(wav, lengths, 0).scalars["lr"]) == pytest.approx(1e-4)
-    assert step.generator_optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert step.gan.generator_optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
 
 
 def test_fp16_without_a_gpu_trains_in_float32_and_says_which_key():

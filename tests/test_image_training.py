@@ -20,6 +20,8 @@ from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.image.sample_patches import split_patches
 from simvq_audio.image.train_step import ImageGanStep
 from simvq_audio.train.optim import build_optimizer
+from simvq_audio.train.step import GanUpdates
+from tests.train_helpers import nan_generator_loss
 
 MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,
                          attention=False, quantizer=QuantizerConfig(num_codes=64, dim=8))
@@ -30,11 +32,10 @@ def make_step(gan_start_step: int) -> tuple[ImageGanStep, ImageAutoencoder]:
                              gan_start_step=gan_start_step)
     model = ImageAutoencoder(MICRO)
     discriminator = PatchDiscriminator(PatchDiscriminatorConfig(channels=8, layers=1))
-    step = ImageGanStep(Accelerator(cpu=True), model, discriminator,
-                        build_optimizer(model.parameters(), train),
-                        build_optimizer(discriminator.parameters(), train),
-                        ImageGeneratorLoss(ImageLossConfig()), train)
-    return step, model
+    gan = GanUpdates(Accelerator(cpu=True), model, discriminator,
+                     build_optimizer(model.parameters(), train),
+                     build_optimizer(discriminator.parameters(), train), train)
+    return ImageGanStep(gan, ImageGeneratorLoss(ImageLossConfig())), model
 
 
 def test_a_few_cpu_steps_lower_the_reconstruction_loss_on_sample_patches():
@@ -57,11 +58,13 @@ def test_a_few_cpu_steps_lower_the_reconstruction_loss_on_sample_patches():
 def test_gan_step_updates_the_patch_discriminator_and_skips_nan():
     step, _ = make_step(gan_start_step=0)
     images = torch.rand(4, 3, 16, 16) * 2 - 1
-    weights = [p.clone() for p in step.discriminator.parameters()]
+    weights = [p.clone() for p in step.gan.discriminator.parameters()]
     result = step(images, 0)
     assert {"loss/discriminator", "loss/adversarial", "loss/l1"} <= set(result.scalars)
-    assert any(not torch.equal(a, b) for a, b in zip(weights, step.discriminator.parameters()))
-    assert step(images, 1, inject_nan=True).skipped.startswith("generator loss is nan")
+    assert any(not torch.equal(a, b)
+               for a, b in zip(weights, step.gan.discriminator.parameters()))
+    with nan_generator_loss(step.loss):
+        assert step(images, 1).skipped.startswith("generator loss is nan")
 
 
 def write_tree(root: Path, count: int, size: int = 16) -> None:
@@ -131,8 +134,9 @@ def test_cli_refuses_non_image_files(tmp_path, capsys):
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
     from simvq_audio.image.config import ImageConfig
-    from simvq_audio.image.trainer import ImageTrainer, ImageTrainOptions
+    from simvq_audio.image.training import ImageTask
     from simvq_audio.train.checkpoint import latest_checkpoint, read_tensors
+    from simvq_audio.train.trainer import GanTrainer, RunOptions
 
     write_tree(tmp_path / "train", 6)
     config = ImageConfig(model=MICRO, discriminator=PatchDiscriminatorConfig(8, 1),
@@ -142,8 +146,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
 
     def train(exp: Path, max_steps: int, resume: bool) -> dict:
         config.train.max_steps = max_steps
-        ImageTrainer(config, ImageTrainOptions(exp, tmp_path / "train", resume=resume,
-                                               cpu=True)).run()
+        GanTrainer(ImageTask(config), RunOptions(exp, tmp_path / "train", resume=resume,
+                                                 cpu=True)).run()
         return read_tensors(latest_checkpoint(exp), "generator")
 
     straight = train(tmp_path / "straight", 4, False)

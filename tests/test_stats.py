@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.quantize.stats import CodeUsage, code_counts, effective_rank, perplexity
 
 
@@ -53,6 +54,17 @@ def test_effective_rank():
     skewed = torch.diag(torch.tensor([10.0, 1.0, 0.1]))
     assert 1.0 < effective_rank(skewed) < 2.0
     assert effective_rank(torch.zeros(3, 3)) == 0.0
+
+
+def test_a_quantizer_gives_its_own_monitoring_numbers():
+    counts = torch.tensor([3, 0, 1, 0])
+    shared = {"utilisation": 0.5, "dead_codes": 2.0,
+              "perplexity": pytest.approx(float(perplexity(counts)))}
+    assert VanillaVQ(4, 3).monitoring(counts) == shared
+    simvq = SimVQ(4, 3)
+    with torch.no_grad():
+        simvq.linear.weight.copy_(torch.diag(torch.tensor([1.0, 1.0, 0.0])))
+    assert simvq.monitoring(counts) == {**shared, "rank_W": pytest.approx(2.0)}
 
 
 def _free_port() -> int:

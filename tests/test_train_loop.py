@@ -14,8 +14,9 @@ from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import config_from_dict
 from simvq_audio.model_dir import load_model_dir
 from simvq_audio.train import checkpoint as ckpt
+from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.export import export_model
-from tests.train_helpers import make_data_dir, train_args, write_config
+from tests.train_helpers import make_data_dir, nan_steps, train_args, write_config
 
 
 @pytest.fixture(scope="module")
@@ -77,19 +78,18 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, data, capsys):
 
 
 @pytest.mark.slow
-def test_nan_loss_is_skipped_counted_and_too_many_in_a_row_stop(tmp_path, data, capsys,
-                                                                monkeypatch):
+def test_nan_loss_is_skipped_counted_and_too_many_in_a_row_stop(tmp_path, data, capsys):
     config = write_config(tmp_path / "c.yaml", max_steps=3, checkpoint_every=3)
-    monkeypatch.setenv("SIMVQ_AUDIO_INJECT_NAN_STEPS", "2")
-    assert cli.main(train_args(config, data, tmp_path / "one")) == 0
+    with nan_steps(CodecGanStep, {2}):
+        assert cli.main(train_args(config, data, tmp_path / "one")) == 0
     out = capsys.readouterr().out
     assert "step 2: skipped, generator loss is nan (1 in a row, 1 in total)" in out
     assert _state(tmp_path / "one", 3)["bad_steps_total"] == 1
 
     config = write_config(tmp_path / "c.yaml", max_steps=8, checkpoint_every=2)
-    monkeypatch.setenv("SIMVQ_AUDIO_INJECT_NAN_STEPS", "3,4,5")
     exp = tmp_path / "many"
-    assert cli.main(train_args(config, data, exp, "--max-bad-steps", "3")) == 2
+    with nan_steps(CodecGanStep, {3, 4, 5}):
+        assert cli.main(train_args(config, data, exp, "--max-bad-steps", "3")) == 2
     err = capsys.readouterr().err
     assert "training stopped at step 5: 3 steps in a row had a non-finite value" in err
     assert "the last good checkpoint is" in err and "step_00000004" in err
@@ -109,7 +109,7 @@ def test_existing_checkpoints_need_resume(tmp_path, data, capsys):
 
 def test_bad_data_dirs_are_refused_before_any_model_is_built(tmp_path, data, capsys,
                                                             monkeypatch):
-    monkeypatch.setattr("simvq_audio.train.trainer.CodecModel.from_hparams",
+    monkeypatch.setattr("simvq_audio.train.codec_task.CodecModel.from_hparams",
                         lambda *a: pytest.fail("a model was built"))
     missing = tmp_path / "missing"
     missing.mkdir()

@@ -12,7 +12,7 @@ import torch
 from simvq_audio.audio.config import TrainConfig
 from simvq_audio.train import checkpoint as ckpt
 from simvq_audio.train.ema import EMA
-from simvq_audio.train.faults import BadStepCounter, TrainingDiverged, nan_steps_from_env
+from simvq_audio.train.faults import BadStepCounter, TrainingDiverged
 from simvq_audio.train.flat_state import flatten_state, unflatten_state
 from simvq_audio.train.optim import build_optimizer, learning_rate
 from simvq_audio.train.rng import capture_rng, restore_rng
@@ -127,10 +127,3 @@ def test_bad_steps_in_a_row_stop_with_a_clear_message():
         counter.bad(8, "generator loss is inf", "exp/checkpoints/step_00000006")
     assert counter.total == 3
 
-
-def test_nan_injection_env(monkeypatch):
-    monkeypatch.setenv("SIMVQ_AUDIO_INJECT_NAN_STEPS", "3, 5")
-    assert nan_steps_from_env() == {3, 5}
-    monkeypatch.setenv("SIMVQ_AUDIO_INJECT_NAN_STEPS", "x")
-    with pytest.raises(ValueError, match="step numbers"):
-        nan_steps_from_env()

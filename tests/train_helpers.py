@@ -1,16 +1,20 @@
-"""Shared set-up of the trainer tests: a few short generated wavs in a data dir, and a training
-config far smaller than recipes/tiny.yaml so that a step takes a fraction of a second."""
+"""Shared set-up of the trainer tests: a few short generated wavs in a data dir, a training
+config far smaller than recipes/tiny.yaml so that a step takes a fraction of a second, and NaN
+losses injected into a step from the test (nothing in the package injects faults)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 import yaml
+from torch import nn
 
 from simvq_audio.data.kaldi_dir import write_data_dir
 
@@ -65,3 +69,36 @@ def start_cli(args: list[str], log: Path, **env: str) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "simvq_audio.cli", *args], stdout=out,
                                 stderr=subprocess.STDOUT, env=subprocess_env(**env), cwd=REPO)
+
+
+@contextlib.contextmanager
+def nan_generator_loss(loss: nn.Module):
+    """Inside the block the generator loss module ``loss`` returns a NaN total (its parts as
+    they are), as a diverging run would."""
+    forward = loss.forward
+
+    def poisoned(*args, **kwargs):
+        total, parts = forward(*args, **kwargs)
+        return total * float("nan"), parts
+    loss.forward = poisoned
+    try:
+        yield
+    finally:
+        del loss.forward
+
+
+@contextlib.contextmanager
+def nan_steps(step_class: type, steps: set[int]):
+    """Inside the block the generator loss is NaN in the steps ``steps`` (1-based, as the
+    trainer's messages and checkpoints count them) of every ``step_class`` (a GAN step with a
+    ``loss``, called with its step number from 0 last)."""
+    call = step_class.__call__
+
+    def patched(self, *args):
+        if args[-1] + 1 not in steps:
+            return call(self, *args)
+        with nan_generator_loss(self.loss):
+            return call(self, *args)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(step_class, "__call__", patched)
+        yield

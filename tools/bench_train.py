@@ -23,9 +23,10 @@ from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import load_config
+from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.ema import EMA
 from simvq_audio.train.optim import build_optimizer
-from simvq_audio.train.step import GanStep
+from simvq_audio.train.step import GanUpdates
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -64,7 +65,8 @@ def main() -> None:
         generator, discriminator, build_optimizer(generator.parameters(), train),
         build_optimizer(discriminator.parameters(), train))
     ema = EMA(accelerator.unwrap_model(generator), train.ema_decay)
-    step = GanStep(accelerator, generator, discriminator, g_opt, d_opt, loss, train)
+    step = CodecGanStep(GanUpdates(accelerator, generator, discriminator, g_opt, d_opt, train),
+                        loss, train.update_order)
     samples = round(seconds * config.model.sample_rate)
     wav = synthetic_batch(batch, samples, config.model.sample_rate, accelerator.device)
     lengths = torch.full((batch,), samples, device=accelerator.device)

@@ -75,17 +75,16 @@ def _patches(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from simvq_audio.errors import UserInputError
     from simvq_audio.image.config import load_image_config
-    from simvq_audio.image.trainer import ImageTrainer, ImageTrainOptions
-    from simvq_audio.train.faults import nan_steps_from_env
+    from simvq_audio.image.training import ImageTask
+    from simvq_audio.train.trainer import GanTrainer, RunOptions
 
     config = load_image_config(args.config)
     if args.max_steps is not None:
         if args.max_steps <= 0:
             raise UserInputError(f"--max-steps must be positive, got {args.max_steps}")
         config.train.max_steps = args.max_steps
-    options = ImageTrainOptions(args.exp_dir, args.train_dir, args.valid_dir, args.resume,
-                                args.cpu, nan_steps=nan_steps_from_env())
-    return ImageTrainer(config, options).run()
+    options = RunOptions(args.exp_dir, args.train_dir, args.valid_dir, args.resume, args.cpu)
+    return GanTrainer(ImageTask(config), options).run()
 
 
 def _export(args: argparse.Namespace) -> int:

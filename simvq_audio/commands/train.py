@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from simvq_audio.audio.config import load_config
     from simvq_audio.errors import UserInputError
-    from simvq_audio.train.faults import nan_steps_from_env
-    from simvq_audio.train.trainer import Trainer, TrainOptions
+    from simvq_audio.train.codec_task import CodecTask
+    from simvq_audio.train.trainer import GanTrainer, RunOptions
 
     config = load_config(args.config)
     for name in ("max_steps", "batch_size", "max_bad_steps", "usage_window", "valid_utterances"):
@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
         config.train.max_steps = args.max_steps
     if args.batch_size is not None:
         config.train.batch_size = args.batch_size
-    options = TrainOptions(exp_dir=args.exp_dir, train_dir=args.train_dir,
-                           valid_dir=args.valid_dir, resume=args.resume, cpu=args.cpu,
-                           max_bad_steps=args.max_bad_steps, usage_window=args.usage_window,
-                           valid_utterances=args.valid_utterances,
-                           nan_steps=nan_steps_from_env())
-    return Trainer(config, options).run()
+    options = RunOptions(exp_dir=args.exp_dir, train_dir=args.train_dir,
+                         valid_dir=args.valid_dir, resume=args.resume, cpu=args.cpu,
+                         max_bad_steps=args.max_bad_steps, usage_window=args.usage_window)
+    return GanTrainer(CodecTask(config, valid_utterances=args.valid_utterances), options).run()

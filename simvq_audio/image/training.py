@@ -1,23 +1,22 @@
-"""The image tokenizer's trainer: the audio :class:`~simvq_audio.train.trainer.Trainer` with an
-image model, image data and image validation.
-
-Everything about running is inherited unchanged: accelerate (CPU, one or many GPUs), the EMA
-model, atomic verified checkpoints and ``--resume`` (:meth:`Trainer._save`, :meth:`Trainer._resume`:
-the autoencoder is stored as ``generator``, the PatchGAN as ``discriminator``), the resumable
-DDP batch sampler, skipped NaN steps, SIGTERM/SIGINT handling, the training loop
-(:meth:`Trainer._loop`) and the TensorBoard monitor (throughput in ``train/images_per_second``).
-Only construction, the step on one batch (:meth:`ImageTrainer._train_batch`) and validation
-differ.
+"""The image tokenizer as a :class:`~simvq_audio.train.task.TrainingTask`: ImageFolder trees
+in, random crops out (:class:`~simvq_audio.image.dataset.ImageFolderDataset`), the autoencoder
+and its PatchGAN trained by :class:`~simvq_audio.image.train_step.ImageGanStep`, the EMA
+autoencoder scored (PSNR, SSIM, utilisation) on the valid images. Throughput counts images
+(``train/images_per_second``). In checkpoints the autoencoder is the ``generator`` and the
+PatchGAN the ``discriminator``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
-from accelerate.utils import set_seed
+from accelerate import Accelerator
+from torch import nn
 from torch.utils.data import DataLoader
 
+from simvq_audio.config_loader import config_to_dict
 from simvq_audio.data.sampler import DistributedBatchSampler
 from simvq_audio.image.config import ImageConfig
 from simvq_audio.image.dataset import ImageFolderDataset
@@ -28,74 +27,86 @@ from simvq_audio.image.metrics import score_batches
 from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.image.train_step import ImageGanStep
-from simvq_audio.train.monitor import TrainingMonitor
-from simvq_audio.train.step import StepResult
-from simvq_audio.train.trainer import RunOptions, Trainer
+from simvq_audio.train.step import GanUpdates, StepResult
+from simvq_audio.train.task import ThroughputUnit, TrainingData, TrainStep
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
-@dataclass
-class ImageTrainOptions(RunOptions):
-    """Run settings outside the YAML config (:class:`~simvq_audio.train.trainer.RunOptions`);
-    ``train_dir``/``valid_dir`` are image folders, of which ``valid_images`` are validated."""
+class ImageTask:
+    """Training of the image tokenizer of ``config``; ``valid_images``: validate on the first N
+    images of the valid folder."""
 
-    valid_images: int = 256
+    throughput_unit = ThroughputUnit("images", "images")
 
+    def __init__(self, config: ImageConfig, valid_images: int = 256):
+        self.config, self.train = config, config.train
+        self.valid_images = valid_images
+        self.files: list[Path] = []
+        self.valid_set: ImageFolderDataset | None = None
+        self.loss: ImageGeneratorLoss | None = None
 
-class ImageTrainer(Trainer):
-    """``ImageTrainer(config, options).run()``: see :class:`~simvq_audio.train.trainer.Trainer`
-    for exit statuses and errors."""
+    @property
+    def has_validation(self) -> bool:
+        return self.valid_set is not None
 
-    throughput_unit = ("images", "images")
+    def config_dict(self) -> dict[str, Any]:
+        return config_to_dict(self.config)
 
-    def __init__(self, config: ImageConfig, options: ImageTrainOptions):
-        # Replaces Trainer.__init__ (which builds the audio codec and reads Kaldi data dirs),
-        # setting the same attributes the inherited methods use.
-        self._begin(config, options)
-        train = config.train
-        files = find_images(options.train_dir)
-        valid_files = find_images(options.valid_dir)[:options.valid_images] if options.valid_dir \
-            else []
-        self._refuse_existing_run()
-        self.accelerator = accelerator = self._make_accelerator()
-        set_seed(train.seed)  # identical initial weights on every process
+    def read_data(self, train_dir: Path, valid_dir: Path | None, check_files: bool) -> None:
+        """The image files of both folders (``check_files`` is not needed: every image is
+        decoded when it is used)."""
+        self.files = find_images(train_dir)
+        valid_files = find_images(valid_dir)[:self.valid_images] if valid_dir else []
+        if valid_files:
+            self.valid_set = ImageFolderDataset(valid_files, self.config.model.resolution,
+                                                train=False)
+
+    def build_models(self) -> tuple[nn.Module, nn.Module]:
+        config = self.config
         model = ImageAutoencoder(config.model)
         discriminator = PatchDiscriminator(config.discriminator, config.model.in_channels)
         self.loss = ImageGeneratorLoss(config.loss)
-        self._prepare_models(model, discriminator, ImageGanStep)
+        return model, discriminator
 
-        size = config.model.resolution
-        self.dataset = ImageFolderDataset(files, size, train=True, seed=train.seed)
-        self.sampler = DistributedBatchSampler(len(files), train.batch_size,
-                                               accelerator.num_processes,
-                                               accelerator.process_index, seed=train.seed)
-        self.loader = DataLoader(self.dataset, batch_sampler=self.sampler,
-                                 num_workers=train.num_workers,
-                                 pin_memory=accelerator.device.type == "cuda",
-                                 generator=torch.Generator().manual_seed(train.seed))
-        self.valid_set = ImageFolderDataset(valid_files, size, train=False) if valid_files \
-            else None
-        self._start_state()
+    def make_step(self, gan: GanUpdates) -> TrainStep:
+        image_step = ImageGanStep(gan, self.loss)
+        device = gan.accelerator.device
 
-    def _train_batch(self, images: torch.Tensor) -> tuple[StepResult, float]:
-        """One GAN step on a batch of images in [0, 1]; counts images."""
-        images = images.to(self.accelerator.device, non_blocking=True) * 2 - 1
-        result = self.gan_step(images, self.step,
-                               inject_nan=self.step + 1 in self.options.nan_steps)
-        return result, float(images.shape[0])
+        def step(images: torch.Tensor, number: int) -> StepResult:
+            return image_step(images.to(device, non_blocking=True) * 2 - 1, number)
+        return step
 
-    def _validate(self, monitor: TrainingMonitor) -> None:
-        """PSNR, SSIM and utilisation of the EMA model on the valid images (main process)."""
-        if self.accelerator.is_main_process:
-            tokenizer, size = SimVQImageTokenizer(self.ema.module), self.config.train.batch_size
+    def training_data(self, num_processes: int, process_index: int,
+                      pin_memory: bool) -> TrainingData:
+        """Images ``[B, 3, size, size]`` in [0, 1]."""
+        train = self.train
+        dataset = ImageFolderDataset(self.files, self.config.model.resolution, train=True,
+                                     seed=train.seed)
+        sampler = DistributedBatchSampler(len(self.files), train.batch_size, num_processes,
+                                          process_index, seed=train.seed)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=train.num_workers,
+                            pin_memory=pin_memory,
+                            generator=torch.Generator().manual_seed(train.seed))
+        return TrainingData(dataset, sampler, loader)
+
+    def batch_units(self, batch: torch.Tensor) -> float:
+        """The number of images in ``batch [B, 3, H, W]``."""
+        return float(batch.shape[0])
+
+    def validate(self, model: nn.Module, accelerator: Accelerator,
+                 writer: SummaryWriter | None, step: int) -> dict[str, float]:
+        """``valid/psnr``, ``valid/ssim`` and ``valid/utilisation`` of ``model`` on the valid
+        images, computed by the main process (the others return no scores)."""
+        scalars = {}
+        if accelerator.is_main_process:
+            tokenizer, size = SimVQImageTokenizer(model), self.train.batch_size
             batches = (torch.stack([self.valid_set[i] for i in range(
                 start, min(start + size, len(self.valid_set)))])
                 for start in range(0, len(self.valid_set), size))
             scores = score_batches(tokenizer.encode, tokenizer.decode, batches,
                                    tokenizer.num_codes)
             scalars = {f"valid/{name}": scores[name] for name in ("psnr", "ssim", "utilisation")}
-            if monitor.writer is not None:
-                for name, value in scalars.items():
-                    monitor.writer.add_scalar(name, value, self.step)
-            monitor.message(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}"
-                                                               for k, v in scalars.items()))
-        self.accelerator.wait_for_everyone()
+        accelerator.wait_for_everyone()
+        return scalars

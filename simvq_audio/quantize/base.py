@@ -13,7 +13,7 @@ from torch import nn
 
 from simvq_audio.errors import UserInputError
 from simvq_audio.quantize.search import CodeTransform, nearest_code
-from simvq_audio.quantize.stats import batch_stats
+from simvq_audio.quantize.stats import batch_stats, perplexity
 
 MAX_CODES = 1 << 24
 """Largest codebook accepted (indices are later stored in at most 24 bits)."""
@@ -107,6 +107,15 @@ class VectorQuantizer(nn.Module):
             raise UserInputError("channel-first lookup needs indices [B, *spatial]")
         q = self.lookup_rows(indices.reshape(-1).long()).reshape(*indices.shape, self.dim)
         return q.movedim(-1, 1) if self.channel_first else q
+
+    def monitoring(self, counts: torch.Tensor) -> dict[str, float]:
+        """What a training run logs about this quantizer, from ``counts [K]``: how often each
+        code was picked over many batches (:class:`~simvq_audio.quantize.CodeUsage`).
+        ``utilisation`` (fraction of codes used at least once), ``dead_codes`` (codes never
+        used) and ``perplexity`` of the usage; subclasses add their own numbers."""
+        return {"utilisation": float((counts > 0).double().mean()),
+                "dead_codes": float((counts == 0).sum()),
+                "perplexity": float(perplexity(counts))}
 
     def _nearest(self, rows: torch.Tensor) -> torch.Tensor:
         """Nearest code of each row of ``rows [N, d]`` (non-finite rows refused): ``[N]``."""

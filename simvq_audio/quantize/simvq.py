@@ -12,6 +12,7 @@ from torch import nn
 
 from simvq_audio.quantize.base import VectorQuantizer, init_codebook
 from simvq_audio.quantize.search import CodeTransform
+from simvq_audio.quantize.stats import effective_rank
 
 
 class SimVQ(VectorQuantizer):
@@ -64,6 +65,12 @@ class SimVQ(VectorQuantizer):
                 self._cache = self.transform(self.codebook)
             self._cache_key = key
         return self._cache
+
+    def monitoring(self, counts: torch.Tensor) -> dict[str, float]:
+        """The base class's numbers and ``rank_W``, the effective rank of W (d when the map
+        keeps every direction of the code space, lower when a few dominate)."""
+        rank = effective_rank(self.linear.weight.float())
+        return {**super().monitoring(counts), "rank_W": rank}
 
     def search_codebook(self) -> tuple[torch.Tensor, CodeTransform | None]:
         if self._needs_grad():

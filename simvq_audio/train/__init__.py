@@ -1,5 +1,9 @@
-"""Training: the accelerate-based GAN trainer, its optimiser schedule, EMA, atomic checkpoints,
-fault handling (NaN/inf losses, signals), monitoring, and export of a trained model.
+"""Training: the modality-neutral GAN trainer (accelerate, EMA, atomic checkpoints, resume,
+fault handling for NaN/inf losses and signals, monitoring), the task protocol it runs, the speech
+codec's task, its optimiser schedule, and export of a trained codec.
 
-Entry point: :class:`simvq_audio.train.trainer.Trainer` (used by ``simvq-audio train``).
+Entry point: :class:`simvq_audio.train.trainer.GanTrainer` running a
+:class:`~simvq_audio.train.task.TrainingTask`: :class:`simvq_audio.train.codec_task.CodecTask`
+(``simvq-audio train``) or :class:`simvq_audio.image.training.ImageTask` (``simvq-audio image
+train``).
 """

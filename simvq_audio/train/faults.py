@@ -5,19 +5,14 @@
   and exits non-zero; the last checkpoint written is intact, as bad steps are never saved).
 * :class:`StopSignals` turns SIGTERM/SIGINT into a flag the loop checks after each step, so it
   can write a checkpoint and exit cleanly.
-* :func:`nan_steps_from_env` is a test hook: ``SIMVQ_AUDIO_INJECT_NAN_STEPS="3,4,5"`` makes the
-  generator loss NaN at those steps (1-based, as in the log messages). For testing only.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 from types import FrameType
 
 from simvq_audio.errors import UserInputError
-
-INJECT_NAN_ENV = "SIMVQ_AUDIO_INJECT_NAN_STEPS"
 
 
 class TrainingDiverged(UserInputError):
@@ -72,13 +67,3 @@ class StopSignals:
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-
-
-def nan_steps_from_env() -> frozenset[int]:
-    """Steps listed in ``SIMVQ_AUDIO_INJECT_NAN_STEPS`` (comma-separated; empty when unset)."""
-    text = os.environ.get(INJECT_NAN_ENV, "").strip()
-    try:
-        return frozenset(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise UserInputError(f"{INJECT_NAN_ENV} must list step numbers like '3,4,5', "
-                             f"got {text!r}") from None

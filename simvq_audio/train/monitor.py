@@ -4,9 +4,10 @@ Every ``log_every`` steps: the mean of each loss, gradient norm and the lr over 
 of the interval (averaged over processes), throughput (``train/<unit>_per_second``, e.g.
 ``train/audio_seconds_per_second`` or ``train/images_per_second``, and ``train/steps_per_second``,
 all processes together) and the count of skipped steps. Every
-``usage_window`` steps: codebook statistics of the tokens of those steps, summed over processes
-(``codebook/utilisation``, ``codebook/perplexity``, ``codebook/dead_codes``) and, for SimVQ, the
-effective rank of its linear map W (``codebook/rank_W``). All processes must call :meth:`step`.
+``usage_window`` steps: the quantizer's own numbers
+(:meth:`~simvq_audio.quantize.VectorQuantizer.monitoring`) for the tokens of those steps, summed
+over processes, as ``codebook/<name>``: ``utilisation``, ``perplexity``, ``dead_codes`` and, for
+SimVQ, the effective rank of its linear map W (``rank_W``). All processes must call :meth:`step`.
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ import torch
 from accelerate import Accelerator
 from tqdm import tqdm
 
-from simvq_audio.quantize import CodeUsage, effective_rank, perplexity
+from simvq_audio.quantize import CodeUsage, VectorQuantizer
 from simvq_audio.train.step import StepResult
+from simvq_audio.train.task import ThroughputUnit
 
 
 class TrainingMonitor:
-    def __init__(self, accelerator: Accelerator, exp_dir: Path, num_codes: int,
-                 log_every: int, usage_window: int, start_step: int, max_steps: int,
-                 unit: str = "audio_seconds", unit_label: str = "audio_s"):
-        """``unit``: what :meth:`step` counts (the throughput scalar is
-        ``train/<unit>_per_second``); ``unit_label``: its short name on the progress bar."""
+    def __init__(self, accelerator: Accelerator, exp_dir: Path, quantizer: VectorQuantizer,
+                 unit: ThroughputUnit, log_every: int, usage_window: int, start_step: int,
+                 max_steps: int):
+        """``quantizer``: the one being trained (its numbers are logged); ``unit``: what
+        :meth:`step` counts (the throughput scalar is ``train/<unit.name>_per_second``)."""
         self.accelerator = accelerator
-        self.throughput_tag = f"train/{unit}_per_second"
-        self.throughput_label = f"{unit_label}/s"
+        self.quantizer = quantizer
+        self.throughput_tag = f"train/{unit.name}_per_second"
+        self.throughput_label = f"{unit.label}/s"
         self.log_every, self.usage_window = max(log_every, 1), max(usage_window, 1)
-        self.usage = CodeUsage(num_codes, accelerator.device)
+        self.usage = CodeUsage(quantizer.num_codes, accelerator.device)
         self.writer = None
         self.bar = None
         if accelerator.is_main_process:
@@ -48,11 +51,9 @@ class TrainingMonitor:
         self._units = 0.0
         self._started = time.perf_counter()
 
-    def step(self, step: int, result: StepResult, units: float,
-             quantizer_weight: torch.Tensor | None) -> None:
+    def step(self, step: int, result: StepResult, units: float) -> None:
         """Record finished step ``step`` (1-based count of steps done) with ``units`` (audio
-        seconds, images) of this process's batch; ``quantizer_weight`` is SimVQ's W (``None``
-        for other quantizers)."""
+        seconds, images) of this process's batch."""
         self._units += units
         self.usage.update(result.tokens)
         if result.skipped is None:
@@ -68,7 +69,7 @@ class TrainingMonitor:
         if step % self.log_every == 0:
             self._log_interval(step)
         if step % self.usage_window == 0:
-            self._log_codebook(step, quantizer_weight)
+            self._log_codebook(step)
 
     def _log_interval(self, step: int) -> None:
         elapsed = time.perf_counter() - self._started
@@ -82,7 +83,7 @@ class TrainingMonitor:
         scalars[self.throughput_tag] = self._units * processes / elapsed
         scalars["train/steps_per_second"] = (self._applied + self._skipped) / elapsed
         scalars["train/skipped_steps"] = float(self._skipped)
-        self._write(step, scalars)
+        self.write(step, scalars)
         if self.bar is not None:
             shown = {"g": "loss/generator", "d": "loss/discriminator", "mel": "loss/mel",
                      self.throughput_label: self.throughput_tag}
@@ -91,17 +92,15 @@ class TrainingMonitor:
         self._sums, self._counts, self._applied, self._skipped = {}, {}, 0, 0
         self._units, self._started = 0.0, time.perf_counter()
 
-    def _log_codebook(self, step: int, quantizer_weight: torch.Tensor | None) -> None:
-        counts = self.usage.total_counts()  # summed over processes
-        scalars = {"codebook/utilisation": float((counts > 0).double().mean()),
-                   "codebook/dead_codes": float((counts == 0).sum()),
-                   "codebook/perplexity": float(perplexity(counts))}
-        if quantizer_weight is not None and self.accelerator.is_main_process:
-            scalars["codebook/rank_W"] = effective_rank(quantizer_weight.float())
-        self._write(step, scalars)
+    def _log_codebook(self, step: int) -> None:
+        counts = self.usage.total_counts()  # summed over processes: every process calls this
+        if self.writer is not None:
+            self.write(step, {f"codebook/{name}": value
+                              for name, value in self.quantizer.monitoring(counts).items()})
         self.usage.reset()
 
-    def _write(self, step: int, scalars: dict[str, float]) -> None:
+    def write(self, step: int, scalars: dict[str, float]) -> None:
+        """Write ``scalars`` (name -> value) for ``step`` to TensorBoard (main process)."""
         if self.writer is not None:
             for name, value in scalars.items():
                 self.writer.add_scalar(name, value, step)

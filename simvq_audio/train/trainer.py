@@ -1,17 +1,22 @@
-"""The trainer: builds the codec, discriminators and optimizers under accelerate, runs the
-training loop, validates the EMA generator, and writes/restores checkpoints.
+"""The GAN trainer, the same for every modality: it runs a
+:class:`~simvq_audio.train.task.TrainingTask` (the speech codec, the image tokenizer) under
+accelerate, keeps the EMA generator, writes and restores checkpoints, skips NaN steps, stops
+cleanly on SIGTERM/SIGINT and monitors the run. It knows nothing about audio or images.
 
 Runs unchanged under ``python``, ``accelerate launch`` (CPU with gloo, one or many GPUs) and
 multi-node launches: models and optimizers go through ``accelerator.prepare``; the data loader
 does not, it is sharded by :class:`~simvq_audio.data.sampler.DistributedBatchSampler` so that its
 position can be saved and resumed exactly.
+
+A checkpoint holds ``generator``, ``ema_generator``, ``discriminator`` and ``optimizer_<name>``
+(tensors), and the ``config`` (the task's), ``trainer_state`` and per-process ``rng`` documents.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,23 +25,17 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object, set_seed
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.audio.discriminators import build_discriminators
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.losses import GeneratorLoss
-from simvq_audio.audio.config import Config
-from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import check_state_dict
 from simvq_audio.train import checkpoint as ckpt
-from simvq_audio.train.data import read_data_dirs, training_loader, validation_set
 from simvq_audio.train.ema import EMA
 from simvq_audio.train.faults import BadStepCounter, StopSignals
 from simvq_audio.train.flat_state import flatten_state, unflatten_state
 from simvq_audio.train.monitor import TrainingMonitor
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.rng import capture_rng, restore_rng
-from simvq_audio.train.step import GanStep, StepResult
-from simvq_audio.train.validation import validate, write_examples
+from simvq_audio.train.step import GanUpdates
+from simvq_audio.train.task import TrainingTask
 
 
 def training_precision(requested: str, cpu: bool) -> tuple[str, str | None]:
@@ -52,9 +51,10 @@ def training_precision(requested: str, cpu: bool) -> tuple[str, str | None]:
 
 @dataclass
 class RunOptions:
-    """Run settings outside the YAML config that every trainer reads. ``nan_steps``: steps
-    (1-based, as in the messages and checkpoint names) whose generator loss is made NaN, for
-    testing the fault handling only."""
+    """Run settings outside the YAML config: the experiment folder, the training data and the
+    optional validation data (a task reads them; both are recorded in every checkpoint),
+    ``resume``, ``cpu``, the limit of NaN/inf steps in a row and the window (steps) of the
+    codebook statistics."""
 
     exp_dir: Path
     train_dir: Path
@@ -63,111 +63,70 @@ class RunOptions:
     cpu: bool = False
     max_bad_steps: int = 10
     usage_window: int = 1000
-    nan_steps: frozenset[int] = field(default_factory=frozenset)
 
 
-@dataclass
-class TrainOptions(RunOptions):
-    """The codec trainer's run settings: :class:`RunOptions` and the validation subset."""
-
-    valid_utterances: int = 100
-    valid_seconds: float = 10.0
-    valid_clips: int = 3
-
-
-class Trainer:
-    """``Trainer(config, options).run()`` trains to ``config.train.max_steps`` and returns the
+class GanTrainer:
+    """``GanTrainer(task, options).run()`` trains to ``task.train.max_steps`` and returns the
     exit status: 0 when done, ``128 + signal`` after a SIGTERM/SIGINT (checkpoint written).
 
     Raises:
-        UserInputError: bad data dirs (before any model is built), an exp dir that already has
+        UserInputError: bad data (before any model is built), an exp dir that already has
             checkpoints without ``resume``, checkpoint weights that do not fit the config, or
             :class:`~simvq_audio.train.faults.TrainingDiverged`.
-
-    A subclass for another modality (:class:`~simvq_audio.image.trainer.ImageTrainer`) builds
-    its own models and data with the ``_begin`` ... ``_start_state`` helpers and overrides
-    :meth:`_train_batch` and :meth:`_validate`; the loop, checkpoints and resume are shared.
     """
 
-    #: what :meth:`_train_batch` counts, as the monitor's (``unit``, ``unit_label``)
-    throughput_unit = ("audio_seconds", "audio_s")
-
-    def __init__(self, config: Config, options: TrainOptions):
-        self._begin(config, options)
-        train = config.train
+    def __init__(self, task: TrainingTask, options: RunOptions):
+        self.task, self.options = task, options
+        self.exp_dir = Path(options.exp_dir)
+        train = task.train
         self.accelerator = accelerator = self._make_accelerator()
-        dirs = [Path(options.train_dir)] + ([Path(options.valid_dir)] if options.valid_dir else [])
-        utterances = read_data_dirs(dirs, check_audio=accelerator.is_main_process)
-        self._refuse_existing_run()
+        task.read_data(Path(options.train_dir),
+                       Path(options.valid_dir) if options.valid_dir else None,
+                       check_files=accelerator.is_main_process)
+        if ckpt.list_checkpoints(self.exp_dir) and not options.resume:
+            raise UserInputError(f"{self.exp_dir} already has checkpoints: pass --resume to "
+                                 f"continue that run, or choose another --exp-dir")
 
         set_seed(train.seed)  # identical initial weights on every process
-        generator = CodecModel.from_hparams(config.model)
-        discriminator = build_discriminators(config.discriminators)
-        self.loss = GeneratorLoss(config.loss, config.discriminators,
-                                  config.model.sample_rate).to(accelerator.device)
-        self._prepare_models(generator, discriminator, GanStep)
+        generator, discriminator = task.build_models()
+        self.generator, self.discriminator, g_opt, d_opt = accelerator.prepare(
+            generator, discriminator, build_optimizer(generator.parameters(), train),
+            build_optimizer(discriminator.parameters(), train))
+        self.optimizers = {"generator": g_opt, "discriminator": d_opt}
+        self.ema = EMA(generator, train.ema_decay)
+        self.train_step = task.make_step(GanUpdates(accelerator, self.generator,
+                                                    self.discriminator, g_opt, d_opt, train))
+        set_seed(train.seed, device_specific=True)  # different dropout on each process
 
-        self.dataset, self.sampler, self.loader = training_loader(
-            utterances[0], config, accelerator.num_processes, accelerator.process_index,
+        self.dataset, self.sampler, self.loader = task.training_data(
+            accelerator.num_processes, accelerator.process_index,
             pin_memory=accelerator.device.type == "cuda")
-        self.valid_set = (validation_set(utterances[1], config, options.valid_utterances,
-                                         options.valid_seconds) if options.valid_dir else None)
-        self._start_state()
-
-    # -- construction helpers ------------------------------------------------------------------
-    def _begin(self, config, options: RunOptions) -> None:
-        """Keep the config and options."""
-        self.config, self.options = config, options
-        self.exp_dir = Path(options.exp_dir)
+        self.bad_steps = BadStepCounter(options.max_bad_steps)
+        self.step = 0
+        self.sampler_state = self.sampler.state_dict()
+        self.last_checkpoint: Path | None = None
 
     def _make_accelerator(self) -> Accelerator:
         """The run's accelerator, with :func:`training_precision`'s precision (the main
         process prints why when it differs from the config's)."""
-        precision, warning = training_precision(self.config.train.mixed_precision,
+        precision, warning = training_precision(self.task.train.mixed_precision,
                                                 self.options.cpu)
         accelerator = Accelerator(cpu=self.options.cpu, mixed_precision=precision)
         if warning:
             accelerator.print(f"warning: {warning}")
         return accelerator
 
-    def _refuse_existing_run(self) -> None:
-        if ckpt.list_checkpoints(self.exp_dir) and not self.options.resume:
-            raise UserInputError(f"{self.exp_dir} already has checkpoints: pass --resume to "
-                                 f"continue that run, or choose another --exp-dir")
-
-    def _prepare_models(self, generator: torch.nn.Module, discriminator: torch.nn.Module,
-                        step_class: type[GanStep]) -> None:
-        """Prepare the freshly built models and their optimizers under accelerate, make the EMA
-        copy and the GAN step (with ``self.loss``), then seed each process differently."""
-        accelerator, train = self.accelerator, self.config.train
-        self.generator, self.discriminator, g_opt, d_opt = accelerator.prepare(
-            generator, discriminator, build_optimizer(generator.parameters(), train),
-            build_optimizer(discriminator.parameters(), train))
-        self.optimizers = {"generator": g_opt, "discriminator": d_opt}
-        self.ema = EMA(generator, train.ema_decay)
-        self.gan_step = step_class(accelerator, self.generator, self.discriminator, g_opt,
-                                   d_opt, self.loss, train)
-        set_seed(train.seed, device_specific=True)  # different dropout on each process
-
-    def _start_state(self) -> None:
-        """The counters of a run at step 0 (``self.sampler`` must exist)."""
-        self.bad_steps = BadStepCounter(self.options.max_bad_steps)
-        self.step = 0
-        self.sampler_state = self.sampler.state_dict()
-        self.last_checkpoint: Path | None = None
-
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
-        accelerator, train = self.accelerator, self.config.train
+        accelerator, train = self.accelerator, self.task.train
         if accelerator.is_main_process:
             self._write_config()
         if self.options.resume:
             self._resume()
-        quantizer = self.ema.module.quantizer
-        unit, unit_label = self.throughput_unit
-        monitor = TrainingMonitor(accelerator, self.exp_dir, quantizer.num_codes, train.log_every,
-                                  self.options.usage_window, self.step, train.max_steps,
-                                  unit=unit, unit_label=unit_label)
+        monitor = TrainingMonitor(accelerator, self.exp_dir,
+                                  accelerator.unwrap_model(self.generator).quantizer,
+                                  self.task.throughput_unit, train.log_every,
+                                  self.options.usage_window, self.step, train.max_steps)
         try:
             with StopSignals() as signals:
                 return self._loop(monitor, signals)
@@ -175,16 +134,15 @@ class Trainer:
             monitor.close()
 
     def _loop(self, monitor: TrainingMonitor, signals: StopSignals) -> int:
-        accelerator, train = self.accelerator, self.config.train
-        raw_generator = accelerator.unwrap_model(self.generator)
-        weight = getattr(getattr(raw_generator.quantizer, "linear", None), "weight", None)
+        train = self.task.train
+        raw_generator = self.accelerator.unwrap_model(self.generator)
         epoch = self.sampler.epoch
         while self.step < train.max_steps:
             self.sampler.set_epoch(epoch)
             self.dataset.set_epoch(epoch)
             consumed = self.sampler.state_dict()["batches_consumed"]
             for batch in self.loader:
-                result, units = self._train_batch(batch)
+                result = self.train_step(batch, self.step)
                 self.step += 1
                 consumed += 1
                 self.sampler_state = self.sampler.state_dict(batches_consumed=consumed)
@@ -197,11 +155,10 @@ class Trainer:
                                     f"{self.bad_steps.total + 1} in total)")
                     self.bad_steps.bad(self.step, result.skipped,
                                        self.last_checkpoint and str(self.last_checkpoint))
-                monitor.step(self.step, result, units, weight)
+                monitor.step(self.step, result, self.task.batch_units(batch))
                 signum = self._stop_signal(signals)
                 done = self.step >= train.max_steps
-                if self.valid_set is not None and (self.step % train.valid_every == 0
-                                                   or done):
+                if self.task.has_validation and (self.step % train.valid_every == 0 or done):
                     self._validate(monitor)
                 if self.step % train.checkpoint_every == 0 or done or signum:
                     self._save(monitor)
@@ -214,30 +171,15 @@ class Trainer:
             epoch += 1
         return 0
 
-    def _train_batch(self, batch) -> tuple[StepResult, float]:
-        """One GAN step (number ``self.step``) on ``batch`` from ``self.loader``: its result and
-        the batch's size in ``throughput_unit`` (here seconds of audio)."""
-        device = self.accelerator.device
-        wav = batch.wav.to(device, non_blocking=True)
-        lengths = batch.lengths.to(device, non_blocking=True)
-        result = self.gan_step(wav, lengths, self.step,
-                               inject_nan=self.step + 1 in self.options.nan_steps)
-        return result, float(batch.lengths.sum()) / self.config.model.sample_rate
-
     def _stop_signal(self, signals: StopSignals) -> int:
         """The signal received by any process (0 if none), the same on every process."""
         received = torch.tensor([signals.received or 0], device=self.accelerator.device)
         return int(self.accelerator.gather(received).max())
 
     def _validate(self, monitor: TrainingMonitor) -> None:
-        model = self.ema.module
-        scalars = validate(model, self.valid_set, self.loss.mel, self.accelerator,
-                           model.quantizer.num_codes)
-        if monitor.writer is not None:
-            for name, value in scalars.items():
-                monitor.writer.add_scalar(name, value, self.step)
-            write_examples(monitor.writer, model, self.valid_set, self.options.valid_clips,
-                           self.step, self.accelerator.device)
+        scalars = self.task.validate(self.ema.module, self.accelerator, monitor.writer,
+                                     self.step)
+        monitor.write(self.step, scalars)
         monitor.message(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}"
                                                            for k, v in scalars.items()))
 
@@ -250,13 +192,13 @@ class Trainer:
                        "ema_generator": self.ema.module.state_dict(),
                        "discriminator": accelerator.unwrap_model(self.discriminator).state_dict(),
                        "rng": rng_tensors}
-            documents = {"rng": rng_skeleton, "config": config_to_dict(self.config),
+            documents = {"rng": rng_skeleton, "config": self.task.config_dict(),
                          "trainer_state": self._trainer_state()}
             for name, optimizer in self.optimizers.items():
                 tensors[f"optimizer_{name}"], documents[f"optimizer_{name}"] = flatten_state(
                     optimizer.state_dict())
             path = ckpt.write_checkpoint(self.exp_dir, self.step, tensors, documents)
-            ckpt.prune_checkpoints(self.exp_dir, self.config.train.keep_checkpoints)
+            ckpt.prune_checkpoints(self.exp_dir, self.task.train.keep_checkpoints)
             monitor.message(f"step {self.step}: checkpoint {path}")
         self.last_checkpoint = ckpt.checkpoint_dir(self.exp_dir, self.step)
         accelerator.wait_for_everyone()
@@ -304,7 +246,7 @@ class Trainer:
 
     def _write_config(self) -> None:
         self.exp_dir.mkdir(parents=True, exist_ok=True)
-        data = config_to_dict(self.config)
+        data = self.task.config_dict()
         for name, text in (("config.yaml", yaml.safe_dump(data, sort_keys=False)),
                            ("config.json", json.dumps(data, indent=2) + "\n")):
             with atomic_path(self.exp_dir / name) as tmp:

@@ -81,19 +81,21 @@ class Vectors(torch.utils.data.Dataset):
         return self.data[index]
 
 
+@dataclasses.dataclass
+class ToyConfig:
+    train: RunConfig
+
+
 class ToyTask:
     throughput_unit = ThroughputUnit("vectors", "vec")
 
     def __init__(self, train: RunConfig):
-        self.train = train
-        self.has_validation = False
+        self.config = ToyConfig(train)
+        self.valid_set = None
         self.validated_at: list[int] = []
 
-    def config_dict(self):
-        return {"train": dataclasses.asdict(self.train)}
-
     def read_data(self, train_dir, valid_dir, check_files):
-        self.has_validation = valid_dir is not None
+        self.valid_set = None if valid_dir is None else Vectors(12)
 
     def build_models(self):
         self.loss = ToyLoss()
@@ -104,8 +106,8 @@ class ToyTask:
 
     def training_data(self, num_processes, process_index, pin_memory):
         dataset = Vectors(12)
-        sampler = DistributedBatchSampler(len(dataset), self.train.batch_size, num_processes,
-                                          process_index, seed=self.train.seed)
+        sampler = DistributedBatchSampler(len(dataset), self.config.train.batch_size, num_processes,
+                                          process_index, seed=self.config.train.seed)
         return TrainingData(dataset, sampler, DataLoader(dataset, batch_sampler=sampler))
 
     def batch_units(self, batch):
@@ -114,7 +116,7 @@ class ToyTask:
     def validate(self, model, accelerator, writer, step):
         self.validated_at.append(step)
         with torch.no_grad():
-            data = Vectors(12).data
+            data = self.valid_set.data
             return {"valid/mse": float(F.mse_loss(model(data)[0], data))}
 
 
@@ -147,7 +149,8 @@ def test_a_toy_task_trains_through_the_gan_trainer(tmp_path):
     state = ckpt.read_document(newest, "trainer_state")
     assert state["step"] == 6 and state["train_dir"] == str(tmp_path / "train")
     assert state["valid_dir"] == str(tmp_path / "valid")
-    assert json.loads((exp / "config.json").read_text()) == task.config_dict()
+    assert json.loads((exp / "config.json").read_text()) == {
+        "train": dataclasses.asdict(task.config.train)}
     assert task.validated_at == [3, 6]
 
     scalars = set(EventAccumulator(str(exp / "tensorboard")).Reload().Tags()["scalars"])

@@ -8,7 +8,7 @@ valid dir (:mod:`simvq_audio.train.validation`). Throughput counts seconds of au
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from accelerate import Accelerator
 from torch import nn
@@ -17,7 +17,6 @@ from simvq_audio.audio.config import Config
 from simvq_audio.audio.discriminators import build_discriminators
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
-from simvq_audio.config_loader import config_to_dict
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.segments import SegmentBatch, ValidationDataset
 from simvq_audio.train.codec_step import CodecGanStep
@@ -44,19 +43,12 @@ class CodecTask:
 
     def __init__(self, config: Config, valid_utterances: int = 100, valid_seconds: float = 10.0,
                  valid_clips: int = 3):
-        self.config, self.train = config, config.train
+        self.config = config
         self.valid_utterances, self.valid_seconds = valid_utterances, valid_seconds
         self.valid_clips = valid_clips
         self.utterances: list[Utterance] = []
         self.valid_set: ValidationDataset | None = None
         self.loss: GeneratorLoss | None = None
-
-    @property
-    def has_validation(self) -> bool:
-        return self.valid_set is not None
-
-    def config_dict(self) -> dict[str, Any]:
-        return config_to_dict(self.config)
 
     def read_data(self, train_dir: Path, valid_dir: Path | None, check_files: bool) -> None:
         """Both data dirs checked together (one error listing every problem)."""
@@ -76,7 +68,7 @@ class CodecTask:
 
     def make_step(self, gan: GanUpdates) -> TrainStep:
         loss = self.loss.to(gan.accelerator.device)
-        codec_step = CodecGanStep(gan, loss, self.train.update_order)
+        codec_step = CodecGanStep(gan, loss, self.config.train.update_order)
         device = gan.accelerator.device
 
         def step(batch: SegmentBatch, number: int) -> StepResult:

@@ -19,7 +19,6 @@ from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import DataLoader
 
-from simvq_audio.train.run_config import RunConfig
 from simvq_audio.data.sampler import DistributedBatchSampler
 from simvq_audio.train.step import GanUpdates, StepResult
 
@@ -51,21 +50,17 @@ class TrainingTask(Protocol):
     """One modality's side of a GAN run. The trainer calls, in order: :meth:`read_data`,
     :meth:`build_models` (after seeding the RNG alike on every process), :meth:`make_step`
     (with the prepared models), :meth:`training_data`; then per batch the step and
-    :meth:`batch_units`, and :meth:`validate` every ``train.valid_every`` steps when
-    :attr:`has_validation`."""
+    :meth:`batch_units`, and :meth:`validate` every ``train.valid_every`` steps (and at the end)
+    when there is a :attr:`valid_set`."""
 
-    #: the run settings (optimiser schedule, batch size, cadences, EMA, precision, seed)
-    train: RunConfig
+    #: the whole config (a dataclass, written to ``config.yaml``/``config.json`` and into every
+    #: checkpoint) with a ``train`` section: a :class:`~simvq_audio.train.run_config.RunConfig`
+    #: (optimiser schedule, batch size, cadences, EMA, precision, seed)
+    config: Any
     #: what :meth:`batch_units` counts
     throughput_unit: ThroughputUnit
-
-    @property
-    def has_validation(self) -> bool:
-        """Whether :meth:`read_data` found validation data."""
-
-    def config_dict(self) -> dict[str, Any]:
-        """The whole config as plain data (written to ``config.yaml``/``config.json`` and into
-        every checkpoint)."""
+    #: the validation data :meth:`read_data` found (``None``: none, nothing is validated)
+    valid_set: Any
 
     def read_data(self, train_dir: Path, valid_dir: Path | None, check_files: bool) -> None:
         """Read and check the training (and validation) data, before any model is built;

@@ -25,6 +25,7 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object, set_seed
 
 from simvq_audio.atomic import atomic_path
+from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import check_state_dict
 from simvq_audio.train import checkpoint as ckpt
@@ -66,7 +67,7 @@ class RunOptions:
 
 
 class GanTrainer:
-    """``GanTrainer(task, options).run()`` trains to ``task.train.max_steps`` and returns the
+    """``GanTrainer(task, options).run()`` trains to ``task.config.train.max_steps`` and returns the
     exit status: 0 when done, ``128 + signal`` after a SIGTERM/SIGINT (checkpoint written).
 
     Raises:
@@ -77,8 +78,8 @@ class GanTrainer:
 
     def __init__(self, task: TrainingTask, options: RunOptions):
         self.task, self.options = task, options
+        self.train = train = task.config.train
         self.exp_dir = Path(options.exp_dir)
-        train = task.train
         self.accelerator = accelerator = self._make_accelerator()
         task.read_data(Path(options.train_dir),
                        Path(options.valid_dir) if options.valid_dir else None,
@@ -109,7 +110,7 @@ class GanTrainer:
     def _make_accelerator(self) -> Accelerator:
         """The run's accelerator, with :func:`training_precision`'s precision (the main
         process prints why when it differs from the config's)."""
-        precision, warning = training_precision(self.task.train.mixed_precision,
+        precision, warning = training_precision(self.train.mixed_precision,
                                                 self.options.cpu)
         accelerator = Accelerator(cpu=self.options.cpu, mixed_precision=precision)
         if warning:
@@ -118,7 +119,7 @@ class GanTrainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
-        accelerator, train = self.accelerator, self.task.train
+        accelerator, train = self.accelerator, self.train
         if accelerator.is_main_process:
             self._write_config()
         if self.options.resume:
@@ -134,7 +135,7 @@ class GanTrainer:
             monitor.close()
 
     def _loop(self, monitor: TrainingMonitor, signals: StopSignals) -> int:
-        train = self.task.train
+        train = self.train
         raw_generator = self.accelerator.unwrap_model(self.generator)
         epoch = self.sampler.epoch
         while self.step < train.max_steps:
@@ -158,7 +159,8 @@ class GanTrainer:
                 monitor.step(self.step, result, self.task.batch_units(batch))
                 signum = self._stop_signal(signals)
                 done = self.step >= train.max_steps
-                if self.task.has_validation and (self.step % train.valid_every == 0 or done):
+                due = self.step % train.valid_every == 0 or done
+                if due and self.task.valid_set is not None:
                     self._validate(monitor)
                 if self.step % train.checkpoint_every == 0 or done or signum:
                     self._save(monitor)
@@ -192,13 +194,13 @@ class GanTrainer:
                        "ema_generator": self.ema.module.state_dict(),
                        "discriminator": accelerator.unwrap_model(self.discriminator).state_dict(),
                        "rng": rng_tensors}
-            documents = {"rng": rng_skeleton, "config": self.task.config_dict(),
+            documents = {"rng": rng_skeleton, "config": config_to_dict(self.task.config),
                          "trainer_state": self._trainer_state()}
             for name, optimizer in self.optimizers.items():
                 tensors[f"optimizer_{name}"], documents[f"optimizer_{name}"] = flatten_state(
                     optimizer.state_dict())
             path = ckpt.write_checkpoint(self.exp_dir, self.step, tensors, documents)
-            ckpt.prune_checkpoints(self.exp_dir, self.task.train.keep_checkpoints)
+            ckpt.prune_checkpoints(self.exp_dir, self.train.keep_checkpoints)
             monitor.message(f"step {self.step}: checkpoint {path}")
         self.last_checkpoint = ckpt.checkpoint_dir(self.exp_dir, self.step)
         accelerator.wait_for_everyone()
@@ -246,7 +248,7 @@ class GanTrainer:
 
     def _write_config(self) -> None:
         self.exp_dir.mkdir(parents=True, exist_ok=True)
-        data = self.task.config_dict()
+        data = config_to_dict(self.task.config)
         for name, text in (("config.yaml", yaml.safe_dump(data, sort_keys=False)),
                            ("config.json", json.dumps(data, indent=2) + "\n")):
             with atomic_path(self.exp_dir / name) as tmp:

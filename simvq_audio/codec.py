@@ -18,28 +18,22 @@ a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never an
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn.modules.module import (register_module_buffer_registration_hook,
-                                     register_module_parameter_registration_hook)
 
 from simvq_audio import outputs, validate
 from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.audio.config import ModelConfig, config_from_dict, load_config
+from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
+from simvq_audio.compression_model import CompressionModel
 from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
-                                   save_model_dir)
 from simvq_audio.streaming import (DEFAULT_CHUNK_SECONDS, StreamingEncoder, chunk_samples,
                                     encode_batch)
 from simvq_audio.windowed_decode import decode_in_windows
@@ -72,8 +66,9 @@ class Tokens:
         return dataclasses.replace(self, tokens=self.tokens.to(device))
 
 
-class SimVQCodec:
-    """A trained (or, from :meth:`from_config`, untrained) codec, ready for inference.
+class SimVQCodec(CompressionModel[ModelConfig]):
+    """A trained (or, from :meth:`from_config`, untrained) codec, ready for inference: the
+    audio :class:`~simvq_audio.compression_model.CompressionModel`.
 
     Args:
         model: the codec model; put in eval mode with gradients off.
@@ -83,87 +78,38 @@ class SimVQCodec:
         decode_context_s: extra context decoded on each side of a window.
     """
 
+    modality = "audio"
+    kind = "a codec model"
+
     def __init__(self, model: CodecModel, config: ModelConfig,
                  compute_dtype: torch.dtype | None = None, decode_window_s: float = 60.0,
                  decode_context_s: float = 2.0):
-        self.model = model.eval().requires_grad_(False)
-        self.config = config
-        self.compute_dtype = compute_dtype or torch.float32
+        super().__init__(model, config, compute_dtype)
         frame_rate = self.config.sample_rate / self.hop_length
         self.decode_window_frames = max(1, round(decode_window_s * frame_rate))
         self.decode_context_frames = round(decode_context_s * frame_rate)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
-                        dtype: torch.dtype | None = None) -> SimVQCodec:
-        """Load a model directory: ``config.json`` holding ``{"model": <model config>}`` (and
-        optionally ``"training"``: what produced it, as ``simvq-audio export`` writes), and
-        ``model.safetensors``."""
-        path = validate.file_path(path, "path")
-        config_dict, state = load_model_dir(path)
-        where = str(Path(path) / CONFIG_NAME)
-        extra = sorted(config_dict.keys() - {"model", "training"})
-        if "model" not in config_dict or extra:
-            raise UserInputError(f"{where} is not a codec model config: expected the keys "
-                                 f"'model' (and optionally 'training'), found "
-                                 f"{sorted(config_dict)}")
-        config = config_from_dict({"model": config_dict["model"]}, where).model
-        try:
-            with torch.device("meta"), _tensor_budget(4 * len(state) + 64, where):
-                skeleton = CodecModel.from_hparams(config)  # shapes only: the config cannot allocate memory
-        except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
-            raise UserInputError(f"{where} describes a model that cannot be built "
-                                 f"({type(error).__name__}: {error})") from None
-        try:
-            check_state_dict(skeleton, state)
-        except UserInputError as error:
-            raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
-                                 ) from None
-        model = CodecModel.from_hparams(config)
-        model.load_state_dict(state)
-        codec = cls(model, config, compute_dtype=dtype)
-        return codec.to(device) if device is not None else codec
+    def model_config(cls, data: dict, where: str) -> ModelConfig:
+        return config_from_dict({"model": data}, where).model
 
     @classmethod
-    def from_config(cls, config: str | os.PathLike | ModelConfig,
-                    device: str | torch.device | None = None,
-                    dtype: torch.dtype | None = None) -> SimVQCodec:
-        """An untrained codec of a recipe YAML (or a :class:`ModelConfig`): tests, benchmarks."""
-        model = config if isinstance(config, ModelConfig) else load_config(config).model
-        codec = cls(CodecModel.from_hparams(model), model, compute_dtype=dtype)
-        return codec.to(device) if device is not None else codec
+    def recipe_model_config(cls, path: str | os.PathLike) -> ModelConfig:
+        return load_config(path).model
 
-    def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
-        """Write the model directory that :meth:`from_pretrained` reads."""
-        return save_model_dir(path, {"model": dataclasses.asdict(self.config)},
-                              self.model.state_dict(), card)
+    @classmethod
+    def build_model(cls, config: ModelConfig) -> CodecModel:
+        return CodecModel.from_hparams(config)
 
-    def to(self, device: str | torch.device | torch.dtype | None = None,
-           dtype: torch.dtype | None = None) -> SimVQCodec:
-        """Move to ``device`` and/or set the compute dtype (``codec.to("cuda")``,
-        ``codec.to(torch.bfloat16)``). Returns the codec."""
-        if isinstance(device, torch.dtype):
-            device, dtype = None, device
-        if device is not None:
-            device = validate.device(device)
-        if dtype is not None:
-            if dtype not in (torch.float32, torch.bfloat16, torch.float16):
-                raise UserInputError(f"compute dtype must be float32, bfloat16 or float16, "
-                                     f"got {validate.describe(dtype)}")
-            self.compute_dtype = dtype
-        if device is not None:
-            try:
-                self.model.to(device)
-            except (AssertionError, RuntimeError) as error:  # no such device in this build
-                raise UserInputError(f"cannot use device {device}: {error}") from None
-        return self
+    def identity_settings(self) -> str | None:
+        """The encoder's padding unless it is ``zeros``: the same weights with the reference's
+        ``reflect`` padding give other tokens (``zeros`` models keep the identity of their
+        weights alone, as directories written before the option)."""
+        padding = self.config.encoder.padding
+        return None if padding == "zeros" else f"encoder.padding={padding}"
 
     # -- properties -----------------------------------------------------------------------------
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
     @property
     def sample_rate(self) -> int:
         return self.config.sample_rate
@@ -175,15 +121,6 @@ class SimVQCodec:
     @property
     def codebook_size(self) -> int:
         return self.config.quantizer.num_codes
-
-    @functools.cached_property
-    def model_hash(self) -> str:
-        """Identity of what turns audio into tokens (:func:`simvq_audio.model_dir.model_hash`):
-        the weights, and the encoder's padding unless it is ``zeros`` (the same weights with
-        the reference's ``reflect`` padding give other tokens); computed once."""
-        padding = self.config.encoder.padding
-        return model_hash(self.model.state_dict(),
-                          None if padding == "zeros" else f"encoder.padding={padding}")
 
     # -- encoding -------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor | np.ndarray, sample_rate: int,
@@ -338,11 +275,9 @@ class SimVQCodec:
                         comment=outputs.decode_tag(self.model_hash, source))
 
     # -- helpers --------------------------------------------------------------------------------
-    @torch.inference_mode()
     def _decode_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """``ids [b, T']`` -> ``wav [b, T' * hop]`` float32."""
-        with torch.autocast(self.device.type, dtype=self.compute_dtype,
-                            enabled=self.compute_dtype != torch.float32):
+        with self.inference():
             wav = decode_in_windows(self.model, ids, self.decode_window_frames,
                                     self.decode_context_frames)
         return wav.float()
@@ -374,24 +309,3 @@ class SimVQCodec:
         num_samples = validate.sample_counts(tokens.num_samples, frames, self.hop_length)
         return Tokens(ids, frames, num_samples, self.sample_rate)
 
-
-@contextlib.contextmanager
-def _tensor_budget(limit: int, where: str):
-    """Stop a model's construction once it has registered more than ``limit`` tensors, so that a
-    config asking for absurd depths is refused instead of building forever."""
-    count = 0
-
-    def count_tensor(module, name, tensor):
-        nonlocal count
-        count += 1
-        if count > limit:
-            raise UserInputError(f"{where} describes a model far larger than its weights file "
-                                 "(more tensors than it holds)")
-
-    handles = [register_module_parameter_registration_hook(count_tensor),
-               register_module_buffer_registration_hook(count_tensor)]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()

@@ -1,6 +1,8 @@
 """The model directory: ``config.json`` + ``model.safetensors`` (+ optional ``README.md`` card).
 
-This is what ``from_pretrained`` reads and ``save_pretrained``/export writes. Weights are read
+This is what ``from_pretrained`` reads and ``save_pretrained``/export writes, for both
+modalities: ``config.json`` holds ``{"modality": "audio" | "image", "model": {...}}``
+(:func:`read_modality`; see :mod:`simvq_audio.compression_model`). Weights are read
 with safetensors only, so loading a model never unpickles or executes anything; a file that is
 not what its name claims is refused with one clear :class:`~simvq_audio.errors.UserInputError`.
 :func:`model_hash` gives the weights' identity that ``.codes`` files record.
@@ -31,8 +33,9 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 HASH_HEX_CHARS = 32
-CHECKSUM_KEY = "simvq_audio.weights_sha256"
 """Length of :func:`model_hash` (the first 16 bytes of a sha256, in hex)."""
+CHECKSUM_KEY = "simvq_audio.weights_sha256"
+MODALITIES = ("audio", "image")
 _PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
 """Leading bytes of a ``torch.save`` zip archive and of a raw pickle."""
 _MAX_LISTED = 8
@@ -72,12 +75,25 @@ def load_model_dir(path: str | os.PathLike,
     object, a weights file that is not a valid safetensors file (pickles included), or weights
     that do not match their recorded checksum.
     """
-    path = Path(path)
-    if not path.is_dir():
-        what = "is not a directory" if path.exists() else "does not exist"
-        raise UserInputError(f"model directory {path} {what}; a model directory holds "
-                             f"{CONFIG_NAME} and {WEIGHTS_NAME}")
+    path = _model_dir(path)
     return _read_config(path / CONFIG_NAME), _read_weights(path / WEIGHTS_NAME, device)
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """The ``config.json`` dict of the model directory ``path`` (the weights are not read)."""
+    return _read_config(_model_dir(path) / CONFIG_NAME)
+
+
+def read_modality(config: Mapping, where: str = CONFIG_NAME) -> str:
+    """The modality of a model directory's ``config`` dict: its ``"modality"`` (one of
+    :data:`MODALITIES`). A config without the key is an audio codec's: codec directories were
+    written without it before both modalities shared the layout (image directories always
+    carried ``"modality": "image"``)."""
+    modality = config.get("modality", "audio")
+    if modality not in MODALITIES:
+        raise UserInputError(f"{where}: 'modality' must be one of "
+                             f"{', '.join(map(repr, MODALITIES))}, got {modality!r}")
+    return modality
 
 
 def check_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
@@ -135,6 +151,15 @@ def _standalone_tensors(state_dict: Mapping[str, torch.Tensor]) -> dict[str, tor
         storages.add(tensor.untyped_storage().data_ptr())
         result[name] = tensor
     return result
+
+
+def _model_dir(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise UserInputError(f"model directory {path} {what}; a model directory holds "
+                             f"{CONFIG_NAME} and {WEIGHTS_NAME}")
+    return path
 
 
 def _read_config(file: Path) -> dict:

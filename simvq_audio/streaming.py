@@ -15,14 +15,13 @@ reference's ``"reflect"`` padding the first frames also see a few frames ahead
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 
-from simvq_audio.audio.encoder import EncoderState
-from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio import validate
+from simvq_audio.audio.codec_model import CodecModel
+from simvq_audio.audio.encoder import EncoderState
+from simvq_audio.compression_model import inference
 from simvq_audio.data.audio_io import StreamResampler
 from simvq_audio.errors import UserInputError
 
@@ -69,7 +68,7 @@ def encode_batch(model: CodecModel, wav: torch.Tensor, lengths: list[int], chunk
     hop, start = model.hop_length, model.encoder.start_samples
     whole = [length - length % hop for length in lengths]
     results: dict[int, torch.Tensor] = {}
-    with _inference(wav.device, compute_dtype):
+    with inference(wav.device, compute_dtype):
         for item in [i for i, w in enumerate(whole) if w < start]:
             results[item] = encode_piece(model, wav[item:item + 1, :lengths[item]], None,
                                          True, chunk)[0][0]
@@ -175,15 +174,7 @@ class StreamingEncoder:
         """``wav [B, T]`` -> tokens ``[B, ceil(T / hop)]``, carrying the stream's state."""
         if wav.shape[-1] == 0:
             return torch.zeros(self.batch_size, 0, dtype=torch.long, device=self.device)
-        with _inference(self.device, self.compute_dtype):
+        with inference(self.device, self.compute_dtype):
             tokens, self._state = encode_piece(self.model, wav, self._state, final,
                                                self.chunk_samples)
         return tokens
-
-
-@contextlib.contextmanager
-def _inference(device: torch.device, compute_dtype: torch.dtype):
-    """``inference_mode``, under autocast to ``compute_dtype`` unless it is float32."""
-    with torch.inference_mode(), torch.autocast(device.type, dtype=compute_dtype,
-                                                enabled=compute_dtype != torch.float32):
-        yield

@@ -36,7 +36,7 @@ def test_recipes_load(name, num_codes):
 
 
 def test_shapes_of_every_part():
-    model = ImageAutoencoder(MICRO)
+    model = ImageAutoencoder.from_hparams(MICRO)
     images = torch.rand(2, 3, 16, 24) * 2 - 1  # not square: any multiple of the downsampling
     assert model.encoder(images).shape == (2, 8, 8, 12)
     reconstruction, tokens, loss, stats = model(images)
@@ -53,7 +53,8 @@ def test_paper_model_gives_16x16_tokens_for_128x128():
     config = dataclasses.replace(config, channels=8, quantizer=QuantizerConfig(num_codes=16,
                                                                                dim=128))
     with torch.no_grad():
-        assert ImageAutoencoder(config).encode(torch.zeros(1, 3, 128, 128)).shape == (1, 16, 16)
+        model = ImageAutoencoder.from_hparams(config)
+        assert model.encode(torch.zeros(1, 3, 128, 128)).shape == (1, 16, 16)
 
 
 def test_image_and_audio_models_share_quantizer_class_and_search(monkeypatch):
@@ -64,7 +65,7 @@ def test_image_and_audio_models_share_quantizer_class_and_search(monkeypatch):
         return nearest_code(*args, **kwargs)
 
     monkeypatch.setattr(quantizer_base, "nearest_code", counting_search)
-    image_model = ImageAutoencoder(MICRO)
+    image_model = ImageAutoencoder.from_hparams(MICRO)
     audio_model = CodecModel.from_hparams(load_config(RECIPES / "tiny.yaml").model)
     assert type(image_model.quantizer) is type(audio_model.quantizer) is SimVQ
     with torch.no_grad():
@@ -72,11 +73,11 @@ def test_image_and_audio_models_share_quantizer_class_and_search(monkeypatch):
         audio_model.encode(torch.zeros(1, 640))
     assert calls == [(64, 8), (2, 64)]  # 8x8 image tokens of d 8; 2 audio frames of d 64
     vanilla = dataclasses.replace(MICRO, quantizer=QuantizerConfig("vanilla", 64, 8))
-    assert type(ImageAutoencoder(vanilla).quantizer) is VanillaVQ
+    assert type(ImageAutoencoder.from_hparams(vanilla).quantizer) is VanillaVQ
 
 
 def test_decoding_ids_goes_through_the_simvq_linear_map():
-    model = ImageAutoencoder(MICRO).eval()
+    model = ImageAutoencoder.from_hparams(MICRO).eval()
     tokens = torch.tensor([[[3, 5], [7, 9]]])
     with torch.no_grad():
         before = model.decode(tokens)
@@ -95,11 +96,11 @@ def test_decoding_ids_goes_through_the_simvq_linear_map():
 ])
 def test_wrong_images_are_refused(images, message):
     with pytest.raises(UserInputError, match=message):
-        ImageAutoencoder(MICRO).encode(images)
+        ImageAutoencoder.from_hparams(MICRO).encode(images)
 
 
 def test_wrong_tokens_are_refused():
-    model = ImageAutoencoder(MICRO)
+    model = ImageAutoencoder.from_hparams(MICRO)
     with pytest.raises(UserInputError, match=r"\[B, h, w\]"):
         model.decode(torch.zeros(4, 4, dtype=torch.long))
     with pytest.raises(UserInputError, match=r"\[0, 64\)"):

@@ -48,7 +48,7 @@ def test_save_and_load_pretrained_give_the_same_tokens(tokenizer, tmp_path):
     loaded = SimVQImageTokenizer.from_pretrained(tmp_path / "model")
     images = torch.rand(2, 3, 16, 16)
     assert torch.equal(loaded.encode(images), tokenizer.encode(images))
-    assert loaded.model_hash() == tokenizer.model_hash()
+    assert loaded.model_hash == tokenizer.model_hash
 
 
 def test_audio_and_damaged_model_dirs_are_refused(tokenizer, tmp_path):
@@ -80,13 +80,13 @@ def test_codes_header_describes_the_image_grid(tokenizer, tmp_path):
     header, _ = read_codes(tmp_path / "x.codes")
     assert (header.grid, header.sample_rate, header.hop_length) == ((8, 6), 0, 0)
     assert (header.num_samples, header.channels, header.codebook_size) == (16 * 12, 3, 64)
-    assert header.model_hash == tokenizer.model_hash()
+    assert header.model_hash == tokenizer.model_hash
 
 
 def test_codes_from_another_model_or_bad_token_files_are_refused(tokenizer, tmp_path):
     torch.manual_seed(1)
     other = SimVQImageTokenizer.from_config(MICRO)
-    assert other.model_hash() != tokenizer.model_hash()
+    assert other.model_hash != tokenizer.model_hash
     save_tokens(tmp_path / "x.codes", torch.zeros(8, 8, dtype=torch.long), other)
     with pytest.raises(UserInputError, match="made by model"):
         load_tokens(tmp_path / "x.codes", tokenizer)

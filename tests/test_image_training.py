@@ -30,7 +30,7 @@ MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blo
 def make_step(gan_start_step: int) -> tuple[ImageGanStep, ImageAutoencoder]:
     train = ImageTrainConfig(lr=3e-3, warmup_steps=1, scheduler="constant",
                              gan_start_step=gan_start_step)
-    model = ImageAutoencoder(MICRO)
+    model = ImageAutoencoder.from_hparams(MICRO)
     discriminator = PatchDiscriminator(PatchDiscriminatorConfig(channels=8, layers=1))
     gan = GanUpdates(Accelerator(cpu=True), model, discriminator,
                      build_optimizer(model.parameters(), train),

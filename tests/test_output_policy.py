@@ -32,7 +32,7 @@ def fake_run(codec, exp_dir, step=10):
     """A training run with one complete checkpoint holding ``codec`` as its EMA generator."""
     config = config_to_dict(load_config("recipes/tiny.yaml"))
     state = {"step": step, "train_dir": "data/train", "valid_dir": None, "saved_at": "now"}
-    ckpt.write_checkpoint(exp_dir, step, {"ema_generator": codec.generator.state_dict()},
+    ckpt.write_checkpoint(exp_dir, step, {"ema_generator": codec.model.state_dict()},
                           {"config": config, "trainer_state": state})
     return exp_dir
 

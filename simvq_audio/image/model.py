@@ -7,13 +7,16 @@ audio codec's (:func:`simvq_audio.quantize.factory.build_quantizer`): channel-fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from simvq_audio.quantize.factory import build_quantizer
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.blocks import Downsample, ResBlock, SelfAttention, Upsample, group_norm
 from simvq_audio.image.config import ImageModelConfig, check_image_model
+from simvq_audio.quantize.base import VectorQuantizer
+from simvq_audio.quantize.factory import build_quantizer
 
 
 def _middle(channels: int, attention: bool) -> list[nn.Module]:
@@ -23,23 +26,28 @@ def _middle(channels: int, attention: bool) -> list[nn.Module]:
 
 
 class Encoder(nn.Module):
-    """``images [B, C_in, H, W]`` -> ``z [B, d, H / f, W / f]``,
-    ``f = 2^(len(channel_mult) - 1)``."""
+    """``images [B, in_channels, H, W]`` -> ``z [B, dim, H / f, W / f]``,
+    ``f = 2^(len(channel_mult) - 1)``: ``res_blocks`` residual blocks of width
+    ``channels * channel_mult[level]`` per level, a 2x downsampling between levels, then the
+    middle (residual, optional self-attention, residual) and a conv to ``dim``."""
 
-    def __init__(self, config: ImageModelConfig):
+    def __init__(self, in_channels: int = 3, channels: int = 128,
+                 channel_mult: Sequence[int] = (1, 1, 2, 4), res_blocks: int = 2,
+                 attention: bool = True, dim: int = 128):
         super().__init__()
-        widths = [config.channels * m for m in config.channel_mult]
-        layers: list[nn.Module] = [nn.Conv2d(config.in_channels, widths[0], 3, padding=1)]
+        self.in_channels = in_channels
+        self.downsampling = 2 ** (len(channel_mult) - 1)
+        widths = [channels * m for m in channel_mult]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1)]
         current = widths[0]
         for level, width in enumerate(widths):
-            for _ in range(config.res_blocks):
+            for _ in range(res_blocks):
                 layers.append(ResBlock(current, width))
                 current = width
             if level < len(widths) - 1:
                 layers.append(Downsample(current))
-        layers += _middle(current, config.attention)
-        layers += [group_norm(current), nn.SiLU(),
-                   nn.Conv2d(current, config.quantizer.dim, 3, padding=1)]
+        layers += _middle(current, attention)
+        layers += [group_norm(current), nn.SiLU(), nn.Conv2d(current, dim, 3, padding=1)]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -47,23 +55,25 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """``q [B, d, h, w]`` -> ``images [B, C_in, h f, w f]`` (unbounded; the target range is
-    [-1, 1])."""
+    """``q [B, dim, h, w]`` -> ``images [B, in_channels, h f, w f]`` (unbounded; the target
+    range is [-1, 1]): the :class:`Encoder` of the same arguments mirrored, with one more
+    residual block per level."""
 
-    def __init__(self, config: ImageModelConfig):
+    def __init__(self, in_channels: int = 3, channels: int = 128,
+                 channel_mult: Sequence[int] = (1, 1, 2, 4), res_blocks: int = 2,
+                 attention: bool = True, dim: int = 128):
         super().__init__()
-        widths = [config.channels * m for m in reversed(config.channel_mult)]
+        widths = [channels * m for m in reversed(channel_mult)]
         current = widths[0]
-        layers: list[nn.Module] = [nn.Conv2d(config.quantizer.dim, current, 3, padding=1)]
-        layers += _middle(current, config.attention)
+        layers: list[nn.Module] = [nn.Conv2d(dim, current, 3, padding=1)]
+        layers += _middle(current, attention)
         for level, width in enumerate(widths):
-            for _ in range(config.res_blocks + 1):
+            for _ in range(res_blocks + 1):
                 layers.append(ResBlock(current, width))
                 current = width
             if level < len(widths) - 1:
                 layers.append(Upsample(current))
-        layers += [group_norm(current), nn.SiLU(),
-                   nn.Conv2d(current, config.in_channels, 3, padding=1)]
+        layers += [group_norm(current), nn.SiLU(), nn.Conv2d(current, in_channels, 3, padding=1)]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
@@ -72,17 +82,34 @@ class Decoder(nn.Module):
 
 class ImageAutoencoder(nn.Module):
     """Images in [-1, 1] ``[B, C_in, H, W]`` (``H`` and ``W`` multiples of the downsampling
-    ``f``) <-> tokens ``[B, H / f, W / f]``."""
+    ``f``) <-> tokens ``[B, H / f, W / f]``.
 
-    def __init__(self, config: ImageModelConfig):
+    Args:
+        encoder: ``images [B, C_in, H, W]`` -> ``z [B, d, H / f, W / f]``; its
+            ``in_channels`` and ``downsampling`` are the model's.
+        quantizer: channel-first, ``z [B, d, h, w]`` -> ``tokens [B, h, w]``.
+        decoder: ``q [B, d, h, w]`` -> ``images [B, C_in, h f, w f]``.
+    """
+
+    def __init__(self, encoder: Encoder, quantizer: VectorQuantizer, decoder: Decoder):
         super().__init__()
+        self.in_channels = encoder.in_channels
+        self.downsampling = encoder.downsampling
+        self.encoder = encoder
+        self.quantizer = quantizer
+        self.decoder = decoder
+
+    @classmethod
+    def from_hparams(cls, config: ImageModelConfig) -> ImageAutoencoder:
+        """The model a ``model:`` config section describes (untrained); its values are checked
+        first."""
         check_image_model(config)
-        self.config = config
-        self.downsampling = config.downsampling
-        self.encoder = Encoder(config)
         q = config.quantizer
-        self.quantizer = build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias)
-        self.decoder = Decoder(config)
+        shape = dict(in_channels=config.in_channels, channels=config.channels,
+                     channel_mult=config.channel_mult, res_blocks=config.res_blocks,
+                     attention=config.attention, dim=q.dim)
+        return cls(Encoder(**shape), build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias),
+                   Decoder(**shape))
 
     def forward(self, images: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -106,7 +133,7 @@ class ImageAutoencoder(nn.Module):
     def check_images(self, images: torch.Tensor) -> torch.Tensor:
         """Return ``images`` if they are a float ``[B, C_in, H, W]`` batch with ``H`` and ``W``
         positive multiples of the downsampling; else raise :class:`UserInputError`."""
-        channels, f = self.config.in_channels, self.downsampling
+        channels, f = self.in_channels, self.downsampling
         if not isinstance(images, torch.Tensor) or not images.is_floating_point():
             kind = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
             raise UserInputError(f"images must be a floating-point tensor, got {kind}")

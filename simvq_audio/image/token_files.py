@@ -29,7 +29,7 @@ def save_tokens(path: str | os.PathLike, tokens: torch.Tensor,
         return
     height, width = tokens.shape
     f = tokenizer.downsampling
-    header = CodesHeader(tokenizer.model_hash(), tokenizer.num_codes, 0, 0,
+    header = CodesHeader(tokenizer.model_hash, tokenizer.num_codes, 0, 0,
                          height * f * width * f, tokenizer.config.in_channels, (height, width))
     write_codes(path, tokens, header)
 
@@ -55,7 +55,7 @@ def load_tokens(path: str | os.PathLike, tokenizer: SimVQImageTokenizer,
     if header.codebook_size != tokenizer.num_codes:
         raise UserInputError(f"{path}: codebook size {header.codebook_size} differs from the "
                              f"model's {tokenizer.num_codes}")
-    check_model(header, tokenizer.model_hash(), force)
+    check_model(header, tokenizer.model_hash, force)
     return tokens
 
 

@@ -65,7 +65,7 @@ class ImageTask:
 
     def build_models(self) -> tuple[nn.Module, nn.Module]:
         config = self.config
-        model = ImageAutoencoder(config.model)
+        model = ImageAutoencoder.from_hparams(config.model)
         discriminator = PatchDiscriminator(config.discriminator, config.model.in_channels)
         self.loss = ImageGeneratorLoss(config.loss)
         return model, discriminator
@@ -101,7 +101,8 @@ class ImageTask:
         images, computed by the main process (the others return no scores)."""
         scalars = {}
         if accelerator.is_main_process:
-            tokenizer, size = SimVQImageTokenizer(model), self.train.batch_size
+            tokenizer = SimVQImageTokenizer(model, self.config.model)
+            size = self.train.batch_size
             batches = (torch.stack([self.valid_set[i] for i in range(
                 start, min(start + size, len(self.valid_set)))])
                 for start in range(0, len(self.valid_set), size))

@@ -1,0 +1,235 @@
+"""The one interface of the audio codec and the image tokenizer (after Moshi's
+``CompressionModel``): how a model is built, loaded, saved, identified and run.
+
+Both :class:`~simvq_audio.codec.SimVQCodec` and
+:class:`~simvq_audio.image.tokenizer.SimVQImageTokenizer` are a :class:`CompressionModel`:
+
+* ``from_config(recipe YAML path or model config)``: an untrained model (tests, benchmarks);
+* ``from_pretrained(model directory, device=, dtype=)`` and ``save_pretrained(directory)``;
+* ``encode`` and ``decode`` (signatures per modality), always in eval mode, without gradients
+  (``torch.inference_mode``), under autocast to ``compute_dtype`` unless it is float32;
+* :attr:`~CompressionModel.model_hash`: the identity ``.codes`` files record, recomputed
+  whenever a weight changed.
+
+A model directory (:mod:`simvq_audio.model_dir`) holds ``config.json`` =
+``{"modality": "audio" | "image", "model": <the modality's model config>}`` (and optionally
+``"training"``: what produced it) and ``model.safetensors``. :func:`load_pretrained` loads
+either kind by its ``modality``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from torch import nn
+from torch.nn.modules.module import (register_module_buffer_registration_hook,
+                                     register_module_parameter_registration_hook)
+
+from simvq_audio import validate
+from simvq_audio.config_loader import config_to_dict
+from simvq_audio.errors import UserInputError
+from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
+                                   read_config, read_modality, save_model_dir)
+
+ConfigT = TypeVar("ConfigT")
+ModelT = TypeVar("ModelT", bound="CompressionModel")
+
+MODEL_CLASSES = {"audio": "simvq_audio.codec.SimVQCodec",
+                 "image": "simvq_audio.image.tokenizer.SimVQImageTokenizer"}
+"""The class that loads each modality's model directories."""
+COMPUTE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+class CompressionModel(ABC, Generic[ConfigT]):
+    """A network (:attr:`model`, in eval mode, its parameters frozen) with the ``model:``
+    config section it was built from (:attr:`config`, saved with it).
+
+    Subclasses set :attr:`modality` and :attr:`kind` and say how a config is read and a model
+    built (:meth:`model_config`, :meth:`recipe_model_config`, :meth:`build_model`).
+    """
+
+    modality: ClassVar[str]
+    """The ``modality`` of its model directories."""
+    kind: ClassVar[str]
+    """What it is, with its article, for messages (``"a codec model"``)."""
+
+    def __init__(self, model: nn.Module, config: ConfigT,
+                 compute_dtype: torch.dtype | None = None):
+        self.model = model.eval().requires_grad_(False)
+        self.config = config
+        self.compute_dtype = _compute_dtype(compute_dtype or torch.float32)
+        self._hash: tuple[tuple, str] | None = None
+
+    # -- what each modality provides --------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def model_config(cls, data: Any, where: str) -> ConfigT:
+        """The checked model config of ``data`` (the ``model`` entry of a ``config.json``)."""
+
+    @classmethod
+    @abstractmethod
+    def recipe_model_config(cls, path: str | os.PathLike) -> ConfigT:
+        """The checked model config of a recipe YAML (the whole file is checked)."""
+
+    @classmethod
+    @abstractmethod
+    def build_model(cls, config: ConfigT) -> nn.Module:
+        """The untrained network ``config`` describes."""
+
+    def identity_settings(self) -> str | None:
+        """Settings that change the tokens without changing a weight (hashed with the weights
+        into :attr:`model_hash`); ``None``: the weights alone."""
+        return None
+
+    @abstractmethod
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        """Inputs -> tokens (the modality's shapes)."""
+
+    @abstractmethod
+    def decode(self, *args: Any, **kwargs: Any) -> Any:
+        """Tokens -> outputs (the modality's shapes)."""
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_config(cls: type[ModelT], config: str | os.PathLike | ConfigT,
+                    device: str | torch.device | None = None,
+                    dtype: torch.dtype | None = None) -> ModelT:
+        """An untrained model of a recipe YAML (its ``model:`` section) or of a model config."""
+        if isinstance(config, (str, os.PathLike)):
+            config = cls.recipe_model_config(config)
+        return cls(cls.build_model(config), config, compute_dtype=dtype).to(device)
+
+    @classmethod
+    def from_pretrained(cls: type[ModelT], path: str | os.PathLike,
+                        device: str | torch.device | None = None,
+                        dtype: torch.dtype | None = None) -> ModelT:
+        """Load a model directory that :meth:`save_pretrained` (or an export) wrote.
+
+        A directory of the other modality, a config that is not this model's, weights that do
+        not fit it or a damaged file is refused with one :class:`UserInputError`."""
+        path = Path(validate.file_path(path, "path"))
+        data, state = load_model_dir(path)
+        where = str(path / CONFIG_NAME)
+        modality = read_modality(data, where)
+        if modality != cls.modality:
+            other = MODEL_CLASSES[modality].rsplit(".", 1)[1]
+            raise UserInputError(f"{path} holds a model of modality '{modality}', not "
+                                 f"{cls.kind}; load it with {other}.from_pretrained")
+        extra = sorted(data.keys() - {"modality", "model", "training"})
+        if "model" not in data or extra:
+            raise UserInputError(f"{where} is not {cls.kind} config: expected the keys 'model' "
+                                 f"(and optionally 'modality', 'training'), found {sorted(data)}")
+        config = cls.model_config(data["model"], where)
+        try:
+            with torch.device("meta"), _tensor_budget(4 * len(state) + 64, where):
+                skeleton = cls.build_model(config)  # shapes only: the config cannot allocate
+        except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
+            raise UserInputError(f"{where} describes a model that cannot be built "
+                                 f"({type(error).__name__}: {error})") from None
+        try:
+            check_state_dict(skeleton, state)
+        except UserInputError as error:
+            raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
+                                 ) from None
+        model = cls.build_model(config)
+        model.load_state_dict(state)
+        return cls(model, config, compute_dtype=dtype).to(device)
+
+    def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
+        """Write the model directory that :meth:`from_pretrained` reads (``card``: its
+        ``README.md``); returns its path."""
+        config = {"modality": self.modality, "model": config_to_dict(self.config)}
+        return save_model_dir(path, config, self.model.state_dict(), card)
+
+    def to(self: ModelT, device: str | torch.device | torch.dtype | None = None,
+           dtype: torch.dtype | None = None) -> ModelT:
+        """Move to ``device`` and/or set the compute dtype (``model.to("cuda")``,
+        ``model.to(torch.bfloat16)``); the weights stay float32. Returns the model."""
+        if isinstance(device, torch.dtype):
+            device, dtype = None, device
+        if dtype is not None:
+            self.compute_dtype = _compute_dtype(dtype)
+        if device is not None:
+            device = validate.device(device)
+            try:
+                self.model.to(device)
+            except (AssertionError, RuntimeError) as error:  # no such device in this build
+                raise UserInputError(f"cannot use device {device}: {error}") from None
+        return self
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def model_hash(self) -> str:
+        """The identity of what turns inputs into tokens (32 hex characters,
+        :func:`simvq_audio.model_dir.model_hash` of the weights and
+        :meth:`identity_settings`); computed again whenever a weight changed."""
+        state = self.model.state_dict()
+        key = (self.identity_settings(),
+               *((t._version, t.data_ptr(), t.device) for t in state.values()))
+        if self._hash is None or self._hash[0] != key:
+            self._hash = (key, model_hash(state, self.identity_settings()))
+        return self._hash[1]
+
+    def inference(self) -> contextlib.AbstractContextManager:
+        """The grad mode of :meth:`encode` and :meth:`decode`: ``torch.inference_mode``, under
+        autocast to :attr:`compute_dtype` unless it is float32."""
+        return inference(self.device, self.compute_dtype)
+
+
+def load_pretrained(path: str | os.PathLike, device: str | torch.device | None = None,
+                    dtype: torch.dtype | None = None) -> CompressionModel:
+    """Load a model directory of either modality with the class its ``modality`` names
+    (:data:`MODEL_CLASSES`)."""
+    path = Path(validate.file_path(path, "path"))
+    modality = read_modality(read_config(path), str(path / CONFIG_NAME))
+    module, name = MODEL_CLASSES[modality].rsplit(".", 1)
+    return getattr(importlib.import_module(module), name).from_pretrained(path, device, dtype)
+
+
+@contextlib.contextmanager
+def inference(device: torch.device, compute_dtype: torch.dtype) -> Iterator[None]:
+    """``torch.inference_mode``, under autocast to ``compute_dtype`` on ``device``'s type
+    unless it is float32."""
+    with torch.inference_mode(), torch.autocast(device.type, dtype=compute_dtype,
+                                                enabled=compute_dtype != torch.float32):
+        yield
+
+
+def _compute_dtype(dtype: object) -> torch.dtype:
+    if dtype not in COMPUTE_DTYPES:
+        raise UserInputError(f"compute dtype must be float32, bfloat16 or float16, "
+                             f"got {validate.describe(dtype)}")
+    return dtype
+
+
+@contextlib.contextmanager
+def _tensor_budget(limit: int, where: str) -> Iterator[None]:
+    """Stop a model's construction once it has registered more than ``limit`` tensors, so that a
+    config asking for absurd depths is refused instead of building forever."""
+    count = 0
+
+    def count_tensor(module, name, tensor):
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise UserInputError(f"{where} describes a model far larger than its weights file "
+                                 "(more tensors than it holds)")
+
+    handles = [register_module_parameter_registration_hook(count_tensor),
+               register_module_buffer_registration_hook(count_tensor)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -99,8 +99,8 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         return load_config(path).model
 
     @classmethod
-    def build_model(cls, config: ModelConfig) -> CodecModel:
-        return CodecModel.from_hparams(config)
+    def build_model(cls, config: ModelConfig, search_backend: str = "auto") -> CodecModel:
+        return CodecModel.from_hparams(config, search_backend)
 
     def identity_settings(self) -> str | None:
         """The encoder's padding unless it is ``zeros``: the same weights with the reference's

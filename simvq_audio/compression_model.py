@@ -6,6 +6,8 @@ Both :class:`~simvq_audio.codec.SimVQCodec` and
 
 * ``from_config(recipe YAML path or model config)``: an untrained model (tests, benchmarks);
 * ``from_pretrained(model directory, device=, dtype=)`` and ``save_pretrained(directory)``;
+  both also take ``search_backend=`` (``"auto"``, ``"torch"`` or ``"triton"``), the
+  quantizer's nearest-code search, fixed when the model is built;
 * ``encode`` and ``decode`` (signatures per modality), always in eval mode, without gradients
   (``torch.inference_mode``), under autocast to ``compute_dtype`` unless it is float32;
 * :attr:`~CompressionModel.model_hash`: the identity ``.codes`` files record, recomputed
@@ -80,8 +82,9 @@ class CompressionModel(ABC, Generic[ConfigT]):
 
     @classmethod
     @abstractmethod
-    def build_model(cls, config: ConfigT) -> nn.Module:
-        """The untrained network ``config`` describes."""
+    def build_model(cls, config: ConfigT, search_backend: str = "auto") -> nn.Module:
+        """The untrained network ``config`` describes, its quantizer searching with
+        ``search_backend``."""
 
     def identity_settings(self) -> str | None:
         """Settings that change the tokens without changing a weight (hashed with the weights
@@ -100,16 +103,18 @@ class CompressionModel(ABC, Generic[ConfigT]):
     @classmethod
     def from_config(cls: type[ModelT], config: str | os.PathLike | ConfigT,
                     device: str | torch.device | None = None,
-                    dtype: torch.dtype | None = None) -> ModelT:
+                    dtype: torch.dtype | None = None, search_backend: str = "auto") -> ModelT:
         """An untrained model of a recipe YAML (its ``model:`` section) or of a model config."""
         if isinstance(config, (str, os.PathLike)):
             config = cls.recipe_model_config(config)
-        return cls(cls.build_model(config), config, compute_dtype=dtype).to(device)
+        return cls(cls.build_model(config, search_backend), config, compute_dtype=dtype
+                   ).to(device)
 
     @classmethod
     def from_pretrained(cls: type[ModelT], path: str | os.PathLike,
                         device: str | torch.device | None = None,
-                        dtype: torch.dtype | None = None) -> ModelT:
+                        dtype: torch.dtype | None = None, search_backend: str = "auto"
+                        ) -> ModelT:
         """Load a model directory that :meth:`save_pretrained` (or an export) wrote.
 
         A directory of the other modality, a config that is not this model's, weights that do
@@ -138,7 +143,7 @@ class CompressionModel(ABC, Generic[ConfigT]):
         except UserInputError as error:
             raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
                                  ) from None
-        model = cls.build_model(config)
+        model = cls.build_model(config, search_backend)
         model.load_state_dict(state)
         return cls(model, config, compute_dtype=dtype).to(device)
 
@@ -188,13 +193,15 @@ class CompressionModel(ABC, Generic[ConfigT]):
 
 
 def load_pretrained(path: str | os.PathLike, device: str | torch.device | None = None,
-                    dtype: torch.dtype | None = None) -> CompressionModel:
+                    dtype: torch.dtype | None = None, search_backend: str = "auto"
+                    ) -> CompressionModel:
     """Load a model directory of either modality with the class its ``modality`` names
     (:data:`MODEL_CLASSES`)."""
     path = Path(validate.file_path(path, "path"))
     modality = read_modality(read_config(path), str(path / CONFIG_NAME))
     module, name = MODEL_CLASSES[modality].rsplit(".", 1)
-    return getattr(importlib.import_module(module), name).from_pretrained(path, device, dtype)
+    model_class = getattr(importlib.import_module(module), name)
+    return model_class.from_pretrained(path, device, dtype, search_backend)
 
 
 @contextlib.contextmanager

@@ -123,3 +123,13 @@ def test_a_directory_without_modality_is_an_audio_codec(tmp_path):
     assert type(loaded) is SimVQCodec and loaded.model_hash == codec.model_hash
     with pytest.raises(UserInputError, match="not an image tokenizer"):
         SimVQImageTokenizer.from_pretrained(path)
+
+
+def test_the_search_backend_is_fixed_when_the_model_is_built(case, model, tmp_path):
+    path = model.save_pretrained(tmp_path / "model")
+    built = case.cls.from_config(model.config, search_backend="torch")
+    loaded = case.cls.from_pretrained(path, search_backend="torch")
+    assert built.model.quantizer.search_backend == loaded.model.quantizer.search_backend == "torch"
+    assert model.model.quantizer.search_backend == "auto"
+    with pytest.raises(UserInputError, match="backend must be one of"):
+        case.cls.from_pretrained(path, search_backend="gpu")

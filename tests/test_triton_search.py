@@ -15,8 +15,10 @@ import torch
 
 from simvq_audio.errors import UserInputError
 from simvq_audio.quantize import SimVQ
-from simvq_audio.quantize.search import (BACKEND_VARIABLE, _CodeSource, nearest_code,
-                                         resolve_candidates, search_backend)
+from simvq_audio.commands import SEARCH_BACKEND_ENV
+from simvq_audio.commands import search_backend as cli_search_backend
+from simvq_audio.quantize.search import (_CodeSource, nearest_code, resolve_candidates,
+                                         search_backend)
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 KERNEL_DEVICE = "cpu" if INTERPRETED else ("cuda" if torch.cuda.is_available() else None)
@@ -137,17 +139,29 @@ def test_interpreter_runs_the_kernel_cases():
 
 
 # -- the dispatch and the exactness hand-off -------------------------------------------------
-def test_auto_and_the_environment_variable_choose_the_backend(monkeypatch):
+def test_auto_and_a_named_backend_choose_the_backend(monkeypatch):
     z, codes = torch.randn(4, 3), torch.randn(5, 3)
-    monkeypatch.delenv(BACKEND_VARIABLE, raising=False)
-    assert search_backend(None, z, codes) == "torch"  # auto: CPU tensors go to torch
-    monkeypatch.setenv(BACKEND_VARIABLE, "torch")
-    assert search_backend(None, z, codes) == "torch"
-    monkeypatch.setenv(BACKEND_VARIABLE, "cuda")
-    with pytest.raises(UserInputError, match=BACKEND_VARIABLE):
-        nearest_code(z, codes)
+    monkeypatch.setenv(SEARCH_BACKEND_ENV, "triton")  # the library never reads it
+    assert search_backend("auto", z, codes) == "torch"  # auto: CPU tensors go to torch
+    assert search_backend("torch", z, codes) == "torch"
     with pytest.raises(UserInputError, match="backend must be one of"):
         nearest_code(z, codes, backend="gpu")
+
+
+def test_only_the_cli_reads_the_environment_variable(monkeypatch):
+    monkeypatch.delenv(SEARCH_BACKEND_ENV, raising=False)
+    assert cli_search_backend() == "auto"
+    monkeypatch.setenv(SEARCH_BACKEND_ENV, "torch")
+    assert cli_search_backend() == "torch"
+    monkeypatch.setenv(SEARCH_BACKEND_ENV, "cuda")
+    with pytest.raises(UserInputError, match=SEARCH_BACKEND_ENV):
+        cli_search_backend()
+
+
+def test_a_quantizer_checks_its_backend_when_it_is_built():
+    with pytest.raises(UserInputError, match="backend must be one of"):
+        SimVQ(8, 3, search_backend="gpu")
+    assert SimVQ(8, 3, search_backend="torch").search_backend == "torch"
 
 
 def test_forcing_triton_without_triton_says_how_to_install(monkeypatch):
@@ -156,9 +170,8 @@ def test_forcing_triton_without_triton_says_how_to_install(monkeypatch):
     z, codes = torch.randn(4, 3), torch.randn(5, 3)
     with pytest.raises(UserInputError, match=r"pip install 'simvq-audio\[gpu\]'"):
         nearest_code(z, codes, backend="triton")
-    monkeypatch.setenv(BACKEND_VARIABLE, "triton")
     with pytest.raises(UserInputError, match="needs the triton package"):
-        SimVQ(8, 3)(torch.randn(2, 4, 3))
+        SimVQ(8, 3, search_backend="triton")(torch.randn(2, 4, 3))
     assert search_backend("auto", z, codes) == "torch"
 
 
@@ -181,7 +194,7 @@ def test_importing_and_searching_on_cpu_never_imports_triton():
     code = ("import sys, torch; from simvq_audio.quantize import nearest_code; "
             "nearest_code(torch.randn(5, 4), torch.randn(7, 4)); "
             "assert 'triton' not in sys.modules, 'triton was imported'")
-    env = {k: v for k, v in os.environ.items() if k != BACKEND_VARIABLE}
+    env = {k: v for k, v in os.environ.items() if k != SEARCH_BACKEND_ENV}
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr

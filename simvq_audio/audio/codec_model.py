@@ -37,11 +37,13 @@ class CodecModel(nn.Module):
         self.hop_length = encoder.hop_length
 
     @classmethod
-    def from_hparams(cls, config: ModelConfig) -> CodecModel:
-        """The model a ``model:`` config section describes (untrained)."""
+    def from_hparams(cls, config: ModelConfig, search_backend: str = "auto") -> CodecModel:
+        """The model a ``model:`` config section describes (untrained); ``search_backend``:
+        the quantizer's nearest-code search (``"auto"``, ``"torch"`` or ``"triton"``)."""
         q = config.quantizer
         return cls(Encoder(q.dim, **vars(config.encoder)),
-                   build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias),
+                   build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias,
+                                   search_backend=search_backend),
                    Decoder(q.dim, config.hop_length, **vars(config.decoder)),
                    config.sample_rate)
 

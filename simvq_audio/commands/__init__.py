@@ -1,2 +1,26 @@
 """One module per ``simvq-audio`` subcommand; each defines ``NAME``, ``HELP``, ``add_arguments``
-and ``run``. :mod:`simvq_audio.cli` lists them in ``COMMANDS``."""
+and ``run``. :mod:`simvq_audio.cli` lists them in ``COMMANDS``.
+
+The commands that load a model read the nearest-code search back end from
+:data:`SEARCH_BACKEND_ENV` (:func:`search_backend`); the library itself never reads the
+environment: the back end is an argument of the models it builds.
+"""
+
+from __future__ import annotations
+
+import os
+
+from simvq_audio.errors import UserInputError
+
+SEARCH_BACKEND_ENV = "SIMVQ_SEARCH_BACKEND"
+
+
+def search_backend() -> str:
+    """The back end :data:`SEARCH_BACKEND_ENV` names (``auto`` when unset), checked."""
+    from simvq_audio.quantize.search import BACKENDS
+
+    name = os.environ.get(SEARCH_BACKEND_ENV, "auto")
+    if name not in BACKENDS:
+        raise UserInputError(f"{SEARCH_BACKEND_ENV} must be one of {', '.join(BACKENDS)}; "
+                             f"got {name!r}")
+    return name

@@ -62,15 +62,18 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_codec(args: argparse.Namespace):
-    """The codec of ``--model`` on ``--device``; a clear error when none is given."""
+    """The codec of ``--model`` on ``--device``, searching codes with the back end of
+    ``SIMVQ_SEARCH_BACKEND``; a clear error when none is given."""
     from simvq_audio.codec import SimVQCodec
+    from simvq_audio.commands import search_backend
 
     if not args.model:
         raise UserInputError(f"no model given: pass --model DIR or set {MODEL_ENV} to a model "
                              "directory (simvq-audio export writes one)")
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size must be at least 1, got {args.batch_size}")
-    return SimVQCodec.from_pretrained(args.model, device=args.device)
+    return SimVQCodec.from_pretrained(args.model, device=args.device,
+                                      search_backend=search_backend())
 
 
 def plan_jobs(source: str, target: str, inputs: list[Utterance] | None, out_suffix: str,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simvq_audio.commands import search_backend
+
 NAME = "image"
 HELP = "image tokenizer: sample patches, train, export, encode, decode, score"
 
@@ -107,7 +109,7 @@ def _encode(args: argparse.Namespace) -> int:
     from simvq_audio.image.token_files import save_tokens
     from simvq_audio.image.tokenizer import SimVQImageTokenizer
 
-    tokenizer = SimVQImageTokenizer.from_pretrained(args.model)
+    tokenizer = SimVQImageTokenizer.from_pretrained(args.model, search_backend=search_backend())
     inputs = find_images(args.input) if args.input.is_dir() else []
     for source, target in _pairs(args.input, args.output, inputs, f".{args.format}"):
         image = read_image(source)
@@ -124,7 +126,7 @@ def _decode(args: argparse.Namespace) -> int:
     from simvq_audio.image.token_files import TOKEN_SUFFIXES, load_tokens
     from simvq_audio.image.tokenizer import SimVQImageTokenizer
 
-    tokenizer = SimVQImageTokenizer.from_pretrained(args.model)
+    tokenizer = SimVQImageTokenizer.from_pretrained(args.model, search_backend=search_backend())
     inputs = []
     if args.input.is_dir():
         inputs = sorted(p for p in args.input.rglob("*") if p.suffix.lower() in TOKEN_SUFFIXES)
@@ -148,7 +150,7 @@ def _score(args: argparse.Namespace) -> int:
     from simvq_audio.image.tokenizer import SimVQImageTokenizer
 
     rfid = rfid_status(args.inception_weights)
-    tokenizer = SimVQImageTokenizer.from_pretrained(args.model)
+    tokenizer = SimVQImageTokenizer.from_pretrained(args.model, search_backend=search_backend())
     dataset = ImageFolderDataset(find_images(args.images), tokenizer.config.resolution, False)
     scores = score_batches(tokenizer.encode, tokenizer.decode,
                            DataLoader(dataset, batch_size=max(args.batch_size, 1)),

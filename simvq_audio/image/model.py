@@ -100,15 +100,19 @@ class ImageAutoencoder(nn.Module):
         self.decoder = decoder
 
     @classmethod
-    def from_hparams(cls, config: ImageModelConfig) -> ImageAutoencoder:
-        """The model a ``model:`` config section describes (untrained); its values are checked
-        first."""
+    def from_hparams(cls, config: ImageModelConfig, search_backend: str = "auto"
+                     ) -> ImageAutoencoder:
+        """The model a ``model:`` config section describes (untrained; its values are checked
+        first); ``search_backend``: the quantizer's nearest-code search (``"auto"``,
+        ``"torch"`` or ``"triton"``)."""
         check_image_model(config)
         q = config.quantizer
         shape = dict(in_channels=config.in_channels, channels=config.channels,
                      channel_mult=config.channel_mult, res_blocks=config.res_blocks,
                      attention=config.attention, dim=q.dim)
-        return cls(Encoder(**shape), build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias),
+        return cls(Encoder(**shape),
+                   build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias,
+                                   search_backend=search_backend),
                    Decoder(**shape))
 
     def forward(self, images: torch.Tensor

@@ -45,8 +45,9 @@ class SimVQImageTokenizer(CompressionModel[ImageModelConfig]):
         return load_image_config(path).model
 
     @classmethod
-    def build_model(cls, config: ImageModelConfig) -> ImageAutoencoder:
-        return ImageAutoencoder.from_hparams(config)
+    def build_model(cls, config: ImageModelConfig, search_backend: str = "auto"
+                    ) -> ImageAutoencoder:
+        return ImageAutoencoder.from_hparams(config, search_backend)
 
     @property
     def num_codes(self) -> int:

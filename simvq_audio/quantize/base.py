@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.errors import UserInputError
-from simvq_audio.quantize.search import CodeTransform, nearest_code
+from simvq_audio.quantize.search import CodeTransform, check_backend, nearest_code
 from simvq_audio.quantize.stats import batch_stats, perplexity
 
 MAX_CODES = 1 << 24
@@ -46,7 +46,7 @@ class VectorQuantizer(nn.Module):
     """
 
     def __init__(self, num_codes: int, dim: int, beta: float = 0.25,
-                 channel_first: bool = False):
+                 channel_first: bool = False, search_backend: str = "auto"):
         super().__init__()
         if not isinstance(num_codes, int) or not 2 <= num_codes <= MAX_CODES:
             raise UserInputError(f"num_codes must be an integer in [2, {MAX_CODES}], "
@@ -57,8 +57,10 @@ class VectorQuantizer(nn.Module):
         self.dim = dim
         self.beta = beta
         self.channel_first = channel_first
-        self.search_backend: str | None = None
-        """``"auto"``, ``"torch"`` or ``"triton"``; ``None``: ``SIMVQ_SEARCH_BACKEND``."""
+        self.search_backend = check_backend(search_backend)
+        """How the nearest codes are searched (:func:`~simvq_audio.quantize.search.
+        nearest_code`): ``"auto"`` (Triton for CUDA tensors when it imports, else torch),
+        ``"torch"`` or ``"triton"``."""
 
     @property
     def bits_per_code(self) -> int:

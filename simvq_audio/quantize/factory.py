@@ -26,12 +26,15 @@ class QuantizerConfig:
 
 
 def build_quantizer(kind: str, num_codes: int, dim: int, beta: float = 0.25, bias: bool = True,
-                    channel_first: bool = True) -> VectorQuantizer:
+                    channel_first: bool = True, search_backend: str = "auto") -> VectorQuantizer:
     """``"simvq"`` (``bias``: whether W has one) or ``"vanilla"``; channel-first by default
-    (``z [B, d, T]`` or ``[B, d, H, W]``), as the conv models use them. A
+    (``z [B, d, T]`` or ``[B, d, H, W]``), as the conv models use them; ``search_backend``:
+    ``"auto"``, ``"torch"`` or ``"triton"`` (:attr:`VectorQuantizer.search_backend`). A
     :class:`QuantizerConfig` gives the arguments of the same names (``kind`` is its ``type``)."""
     if kind == "simvq":
-        return SimVQ(num_codes, dim, beta, bias=bias, channel_first=channel_first)
+        return SimVQ(num_codes, dim, beta, bias=bias, channel_first=channel_first,
+                     search_backend=search_backend)
     if kind == "vanilla":
-        return VanillaVQ(num_codes, dim, beta, channel_first=channel_first)
+        return VanillaVQ(num_codes, dim, beta, channel_first=channel_first,
+                         search_backend=search_backend)
     raise UserInputError(f"quantizer type must be 'simvq' or 'vanilla', got {kind!r}")

@@ -18,7 +18,7 @@ not, the kept candidates within ``2 tol`` are re-ranked by their distance comput
 float64; a row with more near-ties than candidates kept (duplicate codes) is re-searched
 directly in float64 over the whole codebook, still tile by tile.
 
-Back ends (``backend=`` or the environment variable ``SIMVQ_SEARCH_BACKEND``): ``"torch"`` runs
+Back ends (``backend=``, which a quantizer's ``search_backend`` passes on): ``"torch"`` runs
 the float32 pass above with torch ops; ``"triton"`` runs it as one fused Triton kernel
 (``triton_search.py``) and feeds the same exactness machinery; ``"auto"`` (default) takes Triton
 for CUDA tensors when it imports, torch otherwise. Triton is imported only when chosen.
@@ -26,7 +26,6 @@ for CUDA tensors when it imports, torch otherwise. Triton is imported only when 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,7 +41,6 @@ TILE_ELEMENTS = 1 << 22
 
 UNIT_ROUNDOFF = 2.0 ** -24
 
-BACKEND_VARIABLE = "SIMVQ_SEARCH_BACKEND"
 BACKENDS = ("auto", "torch", "triton")
 
 CodeTransform = Callable[[torch.Tensor], torch.Tensor]
@@ -59,7 +57,7 @@ class SearchResult:
 
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
                  code_transform: CodeTransform | None = None,
-                 tile_elements: int = TILE_ELEMENTS, backend: str | None = None,
+                 tile_elements: int = TILE_ELEMENTS, backend: str = "auto",
                  fast: bool = False) -> SearchResult:
     """Find the nearest code of every row of ``z``.
 
@@ -69,8 +67,7 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
         code_transform: optional row-wise map applied to codebook rows tile by tile, so that
             the transformed ``[K, d]`` codebook is never held in memory at once.
         tile_elements: rows x codes per score tile (Triton: codes per launch x d).
-        backend: ``"auto"``, ``"torch"`` or ``"triton"``; ``None`` reads
-            ``SIMVQ_SEARCH_BACKEND`` (default ``"auto"``).
+        backend: ``"auto"``, ``"torch"`` or ``"triton"``.
         fast: Triton back end only (the torch back end is always exact): TF32 dot products and
             no exactness check. The returned code's true distance is then within ``2 t`` of
             the minimum, ``t = (2^-8 + (d + 2) 2^-24) (M^2 + 2 ||z|| M)`` (``M`` the largest
@@ -96,14 +93,19 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
         return resolve_candidates(z32, codes, scores, candidates, max_code_norm, tile_elements)
 
 
-def search_backend(backend: str | None, z: torch.Tensor, codebook: torch.Tensor) -> str:
+def check_backend(name: object) -> str:
+    """``name`` if it is one of :data:`BACKENDS`; else raise :class:`UserInputError`."""
+    if name not in BACKENDS:
+        raise UserInputError(f"search backend must be one of {', '.join(BACKENDS)}; "
+                             f"got {name!r}")
+    return name
+
+
+def search_backend(backend: str, z: torch.Tensor, codebook: torch.Tensor) -> str:
     """Which back end searches ``z [N, d]`` against ``codebook [K, d]``: ``"torch"`` or
     ``"triton"``. Raises :class:`UserInputError` for an unknown name or a forced Triton that
     cannot run here."""
-    name = backend if backend is not None else os.environ.get(BACKEND_VARIABLE, "auto")
-    if name not in BACKENDS:
-        source = "backend" if backend is not None else BACKEND_VARIABLE
-        raise UserInputError(f"{source} must be one of {', '.join(BACKENDS)}; got {name!r}")
+    name = check_backend(backend)
     if name == "torch" or (name == "auto" and (z.device.type != "cuda" or z.shape[0] == 0
                                                or codebook.shape[0] >= 2 ** 31)):
         return "torch"

@@ -35,8 +35,8 @@ class SimVQ(VectorQuantizer):
 
     def __init__(self, num_codes: int, dim: int, beta: float = 0.25, bias: bool = True,
                  channel_first: bool = False, codebook_init: str = "normal",
-                 freeze_codebook: bool = True):
-        super().__init__(num_codes, dim, beta, channel_first)
+                 freeze_codebook: bool = True, search_backend: str = "auto"):
+        super().__init__(num_codes, dim, beta, channel_first, search_backend)
         codebook = init_codebook(num_codes, dim, codebook_init)
         if freeze_codebook:
             self.register_buffer("codebook", codebook)

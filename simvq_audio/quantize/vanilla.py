@@ -18,8 +18,9 @@ class VanillaVQ(VectorQuantizer):
     """
 
     def __init__(self, num_codes: int, dim: int, beta: float = 0.25,
-                 channel_first: bool = False, codebook_init: str = "uniform"):
-        super().__init__(num_codes, dim, beta, channel_first)
+                 channel_first: bool = False, codebook_init: str = "uniform",
+                 search_backend: str = "auto"):
+        super().__init__(num_codes, dim, beta, channel_first, search_backend)
         self.codebook = nn.Parameter(init_codebook(num_codes, dim, codebook_init))
 
     def search_codebook(self) -> tuple[torch.Tensor, CodeTransform | None]:

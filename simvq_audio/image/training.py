@@ -9,14 +9,13 @@ PatchGAN the ``discriminator``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import DataLoader
 
-from simvq_audio.config_loader import config_to_dict
 from simvq_audio.data.sampler import DistributedBatchSampler
 from simvq_audio.image.config import ImageConfig
 from simvq_audio.image.dataset import ImageFolderDataset
@@ -41,18 +40,11 @@ class ImageTask:
     throughput_unit = ThroughputUnit("images", "images")
 
     def __init__(self, config: ImageConfig, valid_images: int = 256):
-        self.config, self.train = config, config.train
+        self.config = config
         self.valid_images = valid_images
         self.files: list[Path] = []
         self.valid_set: ImageFolderDataset | None = None
         self.loss: ImageGeneratorLoss | None = None
-
-    @property
-    def has_validation(self) -> bool:
-        return self.valid_set is not None
-
-    def config_dict(self) -> dict[str, Any]:
-        return config_to_dict(self.config)
 
     def read_data(self, train_dir: Path, valid_dir: Path | None, check_files: bool) -> None:
         """The image files of both folders (``check_files`` is not needed: every image is
@@ -81,7 +73,7 @@ class ImageTask:
     def training_data(self, num_processes: int, process_index: int,
                       pin_memory: bool) -> TrainingData:
         """Images ``[B, 3, size, size]`` in [0, 1]."""
-        train = self.train
+        train = self.config.train
         dataset = ImageFolderDataset(self.files, self.config.model.resolution, train=True,
                                      seed=train.seed)
         sampler = DistributedBatchSampler(len(self.files), train.batch_size, num_processes,
@@ -102,7 +94,7 @@ class ImageTask:
         scalars = {}
         if accelerator.is_main_process:
             tokenizer = SimVQImageTokenizer(model, self.config.model)
-            size = self.train.batch_size
+            size = self.config.train.batch_size
             batches = (torch.stack([self.valid_set[i] for i in range(
                 start, min(start + size, len(self.valid_set)))])
                 for start in range(0, len(self.valid_set), size))

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from torch import nn
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
 from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.study.collapse import run_study, study_specs
-from simvq_audio.study.data import DataOptions
+from simvq_audio.data.audio_io import write_audio
+from simvq_audio.study import sources
+from simvq_audio.study.data import DataOptions, load_study_data
 from simvq_audio.study.evaluate import code_matrix_rank, evaluate, uniform_use_bound
 from simvq_audio.study.mel_windows import (FRAME_STEP, N_FFT, N_MELS, SAMPLE_RATE, MelWindows,
                                            hop_for, window_count)
@@ -123,7 +126,7 @@ def test_study_specs_cover_the_sweep_and_the_ablations():
 
 
 def test_tiny_study_writes_table_json_and_plots(tmp_path):
-    options = DataOptions(synthetic=True, heldout_vectors=200, train_seconds=8.0)
+    options = DataOptions(corpus="synthetic", heldout_vectors=200, train_seconds=8.0)
     config = TrainConfig(dim=8, hidden=16, steps=6, batch_size=32, rank_every=3)
     study = run_study(tmp_path, options, config, ks=[16, 64], ablation_k=64, log=print)
     assert len(study["runs"]) == 6
@@ -142,9 +145,61 @@ def test_tiny_study_writes_table_json_and_plots(tmp_path):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
 
+def fake_debian_build(calls: list):
+    """A stand-in for debian_speech.build: writes a tiny corpus (train, dev, test subsets) and
+    records what it was asked for."""
+
+    def build(out: Path, archive, train_minutes, dev_utts_per_voice, log):
+        calls.append((out, archive.cache, train_minutes, dev_utts_per_voice))
+        generator = torch.Generator().manual_seed(len(calls))
+        for subset, speakers, seconds in [("train", ["anna", "bob"], 1.0),
+                                          ("dev", ["anna", "bob"], 0.5),
+                                          ("test", ["carl"], 0.5)]:
+            for speaker in speakers:
+                folder = out / subset / speaker / "en"
+                folder.mkdir(parents=True)
+                utt = f"{speaker}_en_{subset}"
+                wav = 0.1 * torch.randn(int(seconds * SAMPLE_RATE), generator=generator)
+                write_audio(folder / f"{utt}.wav", wav, SAMPLE_RATE)
+                (folder / f"{utt}.normalized.txt").write_text("words\n")
+        return {}
+
+    return build
+
+
+def test_default_data_is_the_debian_corpus_with_dev_and_test_held_out(tmp_path, monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(sources.debian_speech, "build", fake_debian_build(calls))
+    options = DataOptions(corpus_cache=tmp_path / "cache", heldout_vectors=300,
+                          train_minutes=3.0, dev_utts_per_voice=7)
+    data = load_study_data(options, log=print)
+    assert calls == [(tmp_path / "cache" / "debian_3min_dev7", tmp_path / "cache" / "debian",
+                      3.0, 7)]
+    description = data.description
+    assert description["source"].startswith("real speech, Debian archive mini corpus")
+    assert "held-out = dev (7 other prompts" in description["source"]
+    assert description["train_utterances"] == 2 and description["heldout_utterances"] == 3
+    assert description["train_seconds"] == pytest.approx(2.0)
+    assert description["heldout_seconds"] == pytest.approx(1.5)  # dev + the unseen speaker
+    assert description["heldout_vectors"] == len(data.heldout) == 300
+    again = load_study_data(replace(options, archive_dir=tmp_path / "elsewhere"), log=print)
+    assert len(calls) == 1  # the prepared data dirs are reused: nothing is built again
+    assert torch.equal(again.heldout.gather(torch.arange(300)),
+                       data.heldout.gather(torch.arange(300)))
+
+
+def test_archive_dir_option_reaches_the_builder(tmp_path, monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(sources.debian_speech, "build", fake_debian_build(calls))
+    load_study_data(DataOptions(corpus_cache=tmp_path / "cache", archive_dir=tmp_path / "db",
+                                heldout_vectors=50), log=print)
+    assert calls[0][1] == tmp_path / "db"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--data-dir", "somewhere"], "give both --data-dir and --heldout-dir"),
     (["--steps", "0"], "--steps must be a positive integer"),
+    (["--dev-utts-per-voice", "0"], "--dev-utts-per-voice must be a positive integer"),
 ])
 def test_cli_reports_bad_options_in_one_line(tmp_path, args, message):
     result = subprocess.run([sys.executable, str(TOOL), "--out", str(tmp_path), *args],

@@ -5,7 +5,8 @@ Trains the same small log-mel autoencoder once per quantizer and codebook size (
 steps, optimiser, batch) and writes ``results.json``, ``results.md``, ``utilisation_vs_k.png``
 and ``rank_vs_step.png`` into ``--out``. See docs/collapse_study.md.
 
-    .venv/bin/python tools/collapse_study.py --out exp/collapse            # the default study
+    .venv/bin/python tools/collapse_study.py --out exp/collapse            # real speech
+    .venv/bin/python tools/collapse_study.py --out exp/collapse_espeak --corpus espeak
     .venv/bin/python tools/collapse_study.py --out exp/c262k --ks 1024 8192 65536 262144
     .venv/bin/python tools/collapse_study.py --out exp/mine \\
         --data-dir data/train --heldout-dir data/dev
@@ -22,10 +23,12 @@ import torch
 from simvq_audio.corpora.command import run_command
 from simvq_audio.errors import UserInputError
 from simvq_audio.study.collapse import DEFAULT_ABLATION_K, DEFAULT_KS, run_study
-from simvq_audio.study.data import DataOptions
+from simvq_audio.study.data import CORPORA, DataOptions
 from simvq_audio.study.runs import TrainConfig
 
 DEFAULTS = TrainConfig()
+HELDOUT_PER_CODE = 16
+"""Default held-out windows per code of the largest K (docs/collapse_study.md, Held-out size)."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -36,16 +39,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="codebook sizes of the sweep (default: %(default)s)")
     parser.add_argument("--ablation-k", type=int, default=DEFAULT_ABLATION_K,
                         help="codebook size of the SimVQ ablations (default: %(default)s)")
-    data = parser.add_argument_group("data (default: the espeak-ng mini corpus)")
+    data = parser.add_argument_group("data (default: the real-speech mini corpus of egs/mini)")
     data.add_argument("--data-dir", type=Path, help="Kaldi data dir to train on")
     data.add_argument("--heldout-dir", type=Path, help="Kaldi data dir to measure on")
+    data.add_argument("--corpus", choices=CORPORA, default=DataOptions.corpus,
+                      help="without data dirs: debian (real speech from Debian's archive, "
+                           "fetched once), espeak (synthetic speakers, needs espeak-ng) or "
+                           "synthetic (a speech-like signal, for smoke tests); default: "
+                           "%(default)s")
     data.add_argument("--corpus-cache", type=Path,
-                      help="where the mini corpus is generated (default: OUT/corpus)")
-    data.add_argument("--utts-per-speaker", type=int, default=DataOptions.utts_per_speaker)
-    data.add_argument("--synthetic", action="store_true",
-                      help="use the synthetic speech-like source instead of espeak-ng")
+                      help="where the mini corpus is built (default: OUT/corpus)")
+    data.add_argument("--archive-dir", type=Path,
+                      help="debian: cache of the archive's index and packages, e.g. a recipe's "
+                           "db/debian (default: CORPUS_CACHE/debian)")
+    data.add_argument("--train-minutes", type=float, default=DataOptions.train_minutes,
+                      help="debian: minutes of training speech (default: %(default)s)")
+    data.add_argument("--dev-utts-per-voice", type=int, default=DataOptions.dev_utts_per_voice,
+                      help="debian: held-out prompts of each training voice (default: "
+                           "%(default)s, ~30 min)")
+    data.add_argument("--utts-per-speaker", type=int, default=DataOptions.utts_per_speaker,
+                      help="espeak: utterances per synthetic speaker")
     data.add_argument("--heldout-vectors", type=int,
-                      help="held-out windows (default: 4 x the largest K)")
+                      help=f"held-out windows (default: {HELDOUT_PER_CODE} x the largest K)")
     data.add_argument("--train-seconds", type=float, default=DataOptions.train_seconds,
                       help="cap on training audio (default: %(default)s)")
     train = parser.add_argument_group("training (shared by every run)")
@@ -68,7 +83,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     positive = {"--steps": args.steps, "--batch-size": args.batch_size, "--dim": args.dim,
                 "--hidden": args.hidden, "--rank-every": args.rank_every,
-                "--utts-per-speaker": args.utts_per_speaker}
+                "--utts-per-speaker": args.utts_per_speaker,
+                "--dev-utts-per-voice": args.dev_utts_per_voice}
     for flag, value in positive.items():
         if value < 1:
             raise UserInputError(f"{flag} must be a positive integer, got {value}")
@@ -76,9 +92,12 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     ks = list(dict.fromkeys(args.ks))
     data = DataOptions(data_dir=args.data_dir, heldout_dir=args.heldout_dir,
-                       corpus_cache=args.corpus_cache or args.out / "corpus",
-                       utts_per_speaker=args.utts_per_speaker, synthetic=args.synthetic,
-                       heldout_vectors=args.heldout_vectors or 4 * max(ks + [args.ablation_k]),
+                       corpus=args.corpus, corpus_cache=args.corpus_cache or args.out / "corpus",
+                       archive_dir=args.archive_dir, train_minutes=args.train_minutes,
+                       dev_utts_per_voice=args.dev_utts_per_voice,
+                       utts_per_speaker=args.utts_per_speaker,
+                       heldout_vectors=args.heldout_vectors
+                       or HELDOUT_PER_CODE * max(ks + [args.ablation_k]),
                        train_seconds=args.train_seconds, seed=args.seed)
     config = TrainConfig(dim=args.dim, hidden=args.hidden, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, beta=args.beta,

@@ -12,7 +12,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -23,20 +23,24 @@ from simvq_audio.study.runs import RunSpec, TrainConfig, train_and_evaluate
 
 DEFAULT_KS = (1024, 8192, 65536)
 DEFAULT_ABLATION_K = 8192
+SIMVQ_ABLATIONS = ({"freeze_codebook": False}, {"codebook_init": "uniform"})
+"""The SimVQ variants trained at the ablation K beside the paper's setting (Gaussian C, frozen),
+each as the :class:`RunSpec` fields it changes: C trained together with W; a uniform C. An option
+the codec adopts against collapse joins as one more entry, with a :class:`RunSpec` field that
+:func:`~simvq_audio.study.runs.build_model` passes to the quantizer."""
 
 
 def study_specs(ks: Sequence[int], ablation_k: int, vanilla_init: str = "uniform"
                 ) -> list[RunSpec]:
     """Vanilla and SimVQ (Gaussian C, frozen: the paper's setting) for every K in ``ks``, then at
-    ``ablation_k`` SimVQ with C trained together with W and SimVQ with a uniform C (and the
-    paper's setting there too when ``ablation_k`` is not in ``ks``)."""
+    ``ablation_k`` every variant of :data:`SIMVQ_ABLATIONS` (and the paper's setting there too
+    when ``ablation_k`` is not in ``ks``)."""
     specs = [spec for k in ks for spec in (RunSpec("vanilla", k, vanilla_init),
                                            RunSpec("simvq", k, "normal"))]
+    paper = RunSpec("simvq", ablation_k, "normal", group="ablation")
     if ablation_k not in ks:
-        specs.append(RunSpec("simvq", ablation_k, "normal", group="ablation"))
-    specs += [RunSpec("simvq", ablation_k, "normal", freeze_codebook=False, group="ablation"),
-              RunSpec("simvq", ablation_k, "uniform", group="ablation")]
-    return specs
+        specs.append(paper)
+    return specs + [replace(paper, **change) for change in SIMVQ_ABLATIONS]
 
 
 def machine() -> str:
@@ -60,9 +64,11 @@ def run_study(out: Path, data_options: DataOptions, config: TrainConfig,
     Returns the study as written to ``out/results.json``: ``command``, ``date``, ``machine``,
     ``config``, ``ablation_k``, ``data`` (what was used, see
     :func:`~simvq_audio.study.data.load_study_data`), ``runs`` (one dict per run, see
-    :func:`~simvq_audio.study.runs.train_and_evaluate`) and ``total_seconds``.
+    :func:`~simvq_audio.study.runs.train_and_evaluate`), ``total_seconds`` (wall clock) and
+    ``cpu_seconds`` (CPU time of this process, all threads: on a shared machine, what the study
+    costs without the other jobs).
     """
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     data = load_study_data(data_options, log)
     for k in sorted(set(ks) | {ablation_k}):
         if len(data.heldout) < 4 * k:
@@ -79,6 +85,7 @@ def run_study(out: Path, data_options: DataOptions, config: TrainConfig,
         "data": data.description,
         "runs": runs,
         "total_seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_start,
     }
     for path in write_report(study, out):
         log(f"wrote {path}")

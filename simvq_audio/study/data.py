@@ -10,6 +10,8 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.study import sources
 from simvq_audio.study.mel_windows import FRAME_STEP, SAMPLE_RATE, MelWindows, hop_for
 
+CORPORA = ("debian", "espeak", "synthetic")
+"""Built-in sources when no data dirs are given (:class:`DataOptions`)."""
 TRAIN_HOP = 64
 """Training windows are cut every 64 samples (4 shifts per mel frame step: augmentation)."""
 SYNTHETIC_FINE_HOP = 32
@@ -29,18 +31,30 @@ class StudyData:
 class DataOptions:
     """Where the audio comes from and how much of it is used.
 
-    ``data_dir``/``heldout_dir``: Kaldi data dirs (both or neither). Without them the espeak-ng
-    mini corpus (``utts_per_speaker``) is generated under ``corpus_cache``, or, with
-    ``synthetic=True`` or when espeak-ng is missing, a synthetic speech-like signal is used.
+    ``data_dir``/``heldout_dir``: Kaldi data dirs (both or neither). Without them ``corpus``
+    says what is used (built under ``corpus_cache`` and reused by later runs):
+
+    * ``"debian"``: real speech, the mini corpus of ``egs/mini`` stage 0 from Debian's archive
+      (packages cached in ``archive_dir``, default ``corpus_cache/debian``), with
+      ``train_minutes`` of training speech by its 4 voices; held-out = its dev split (the next
+      ``dev_utts_per_voice`` prompts of each of those voices) + its test split (2 speakers never
+      seen in training);
+    * ``"espeak"``: the espeak-ng mini corpus (``utts_per_speaker``), 6 training speakers,
+      held-out = its 4 dev + test speakers; the synthetic signal when espeak-ng is missing;
+    * ``"synthetic"``: a synthetic speech-like signal (smoke tests; not speech).
+
     ``heldout_vectors``: windows wanted in the held-out set; ``train_seconds``: training audio cap.
     """
 
     data_dir: Path | None = None
     heldout_dir: Path | None = None
+    corpus: str = "debian"
     corpus_cache: Path | None = None
+    archive_dir: Path | None = None
+    train_minutes: float = 20.0
+    dev_utts_per_voice: int = 100
     utts_per_speaker: int = 30
-    synthetic: bool = False
-    heldout_vectors: int = 262144
+    heldout_vectors: int = 1048576
     train_seconds: float = 1800.0
     context: int = 4
     seed: int = 0
@@ -77,23 +91,38 @@ def load_study_data(options: DataOptions, log: Callable[[str], None] = print) ->
 def _waveforms(options: DataOptions, log: Callable[[str], None]) -> tuple[str, list, list]:
     """``(source description, training waveforms, held-out waveforms)``."""
     if (options.data_dir is None) != (options.heldout_dir is None):
-        raise UserInputError("give both --data-dir and --heldout-dir, or neither (then the "
-                             "espeak-ng mini corpus is generated)")
+        raise UserInputError("give both --data-dir and --heldout-dir, or neither (then a mini "
+                             "corpus is used, see --corpus)")
+    if options.corpus not in CORPORA:
+        raise UserInputError(f"unknown corpus {options.corpus!r}: one of {', '.join(CORPORA)}")
     if options.data_dir is not None:
         dirs, source = {"train": options.data_dir, "heldout": options.heldout_dir}, "data dirs"
-    elif not options.synthetic and sources.espeak_available():
-        if options.corpus_cache is None:
-            raise UserInputError("the mini corpus needs a cache folder")
-        dirs = sources.mini_corpus_dirs(options.corpus_cache, options.utts_per_speaker, log)
-        source = f"espeak-ng mini corpus, {options.utts_per_speaker} utterances per speaker"
-    else:
-        if not options.synthetic:
+    elif options.corpus == "synthetic" or (options.corpus == "espeak"
+                                           and not sources.espeak_available()):
+        if options.corpus == "espeak":
             log("espeak-ng is not installed: using the synthetic speech-like source instead")
         heldout_s = options.heldout_vectors * SYNTHETIC_FINE_HOP / SAMPLE_RATE * 1.1
         train_s = min(options.train_seconds, max(60.0, heldout_s))
         return ("synthetic speech-like signal",
                 sources.synthetic_waveforms("train", train_s, options.seed),
                 sources.synthetic_waveforms("heldout", heldout_s, options.seed))
+    elif options.corpus_cache is None:
+        raise UserInputError("the mini corpus needs a cache folder")
+    elif options.corpus == "debian":
+        dirs = sources.corpus_dirs(
+            options.corpus_cache,
+            f"debian_{options.train_minutes:g}min_dev{options.dev_utts_per_voice}",
+            sources.debian_builder(options.archive_dir or options.corpus_cache / "debian",
+                                   options.train_minutes, options.dev_utts_per_voice, log), log)
+        source = (f"real speech, Debian archive mini corpus: {options.train_minutes:g} min of "
+                  f"training speech by 4 voices; held-out = dev ({options.dev_utts_per_voice} "
+                  "other prompts of each of those voices) + test (2 speakers never seen in "
+                  "training)")
+    else:
+        dirs = sources.corpus_dirs(options.corpus_cache, f"espeak_{options.utts_per_speaker}",
+                                   sources.espeak_builder(options.utts_per_speaker), log)
+        source = (f"espeak-ng mini corpus, {options.utts_per_speaker} utterances per speaker: "
+                  "6 training speakers, held-out = 4 other speakers (dev + test)")
     heldout_cap = options.heldout_vectors * FRAME_STEP / SAMPLE_RATE * 1.05
     return (f"{source}: train {dirs['train']}, held-out {dirs['heldout']}",
             sources.read_waveforms(dirs["train"], options.train_seconds, options.seed),

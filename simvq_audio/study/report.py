@@ -77,7 +77,8 @@ def markdown_report(study: dict) -> str:
         "# Codebook collapse study: VanillaVQ vs SimVQ", "",
         f"- command: `{study['command']}`",
         f"- date: {study['date']}; machine: {study['machine']}; "
-        f"total time {study['total_seconds'] / 60:.1f} min",
+        f"total time {study['total_seconds'] / 60:.1f} min (CPU time "
+        f"{study['cpu_seconds'] / 60:.1f} min)",
         f"- data: {data['source']}",
         f"- training: {data['train_seconds'] / 60:.1f} min of audio, {data['train_vectors']} "
         f"windows (hop {data['train_hop_samples']} samples); held-out: "

@@ -1,11 +1,13 @@
-"""Where the collapse study's audio comes from: a Kaldi data dir, the espeak-ng mini corpus
-(generated on demand), or a synthetic speech-like signal when espeak-ng is not installed.
+"""Where the collapse study's audio comes from: Kaldi data dirs, a mini corpus built on demand
+(real speech from Debian's archive, the default, or synthetic espeak-ng speech), or a synthetic
+speech-like signal.
 
 Every source returns a list of ``[T]`` float32 waveforms at 24 kHz.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import shutil
 from collections.abc import Callable
@@ -14,14 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simvq_audio.corpora import espeak_corpus, prepare
+from simvq_audio.corpora import debian_speech, espeak_corpus, prepare
+from simvq_audio.corpora.debian_archive import DebianArchive
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.metrics.synthetic import speech_like
 from simvq_audio.study.mel_windows import SAMPLE_RATE
 
 CORPUS_SPLITS = {"train": ["train"], "heldout": ["dev", "test"]}
-"""Data dirs made from the mini corpus: its 6 training speakers, and its 4 dev + test speakers."""
+"""Data dirs made from a mini corpus (both corpora have train, dev and test subsets)."""
 SYNTHETIC_UTTERANCE_S = 4.0
 
 
@@ -40,23 +43,37 @@ def read_waveforms(data_dir: Path, max_seconds: float | None, seed: int) -> list
     return waveforms
 
 
-def mini_corpus_dirs(cache: Path, utts_per_speaker: int,
-                     log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Data dirs ``{"train": ..., "heldout": ...}`` of the espeak-ng mini corpus under ``cache``,
-    generated (as ``egs/mini`` stages 0-1 do) unless a previous run left them complete."""
-    data = cache / f"data_{utts_per_speaker}"
-    if not all((data / name / "wav.scp").is_file() for name in CORPUS_SPLITS):
-        corpus = cache / f"mini_{utts_per_speaker}"
-        log(f"generating the espeak-ng mini corpus in {corpus} "
-            f"({utts_per_speaker} utterances per speaker)")
-        espeak_corpus.generate(corpus, utts_per_speaker)
+def corpus_dirs(cache: Path, name: str, build: Callable[[Path], object],
+                log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Data dirs ``{"train": ..., "heldout": ...}`` (:data:`CORPUS_SPLITS`) of the mini corpus
+    ``cache/name``, built by ``build(corpus folder)`` and prepared as ``egs/mini`` stages 0-1 do,
+    unless a previous run left them complete."""
+    data = cache / f"data_{name}"
+    if not all((data / split / "wav.scp").is_file() for split in CORPUS_SPLITS):
+        corpus = cache / name
+        log(f"building the mini corpus {corpus}")
+        build(corpus)
         staging = data.with_name(data.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        for name, subsets in CORPUS_SPLITS.items():
-            prepare.prepare(corpus, staging, name, subsets, log=log)
+        for split, subsets in CORPUS_SPLITS.items():
+            prepare.prepare(corpus, staging, split, subsets, log=log)
         shutil.rmtree(data, ignore_errors=True)
         staging.replace(data)
-    return {name: data / name for name in CORPUS_SPLITS}
+    return {split: data / split for split in CORPUS_SPLITS}
+
+
+def debian_builder(archive_dir: Path, train_minutes: float, dev_utts_per_voice: int,
+                   log: Callable[[str], None] = print) -> Callable[[Path], object]:
+    """``build(folder)`` for :func:`corpus_dirs`: the real-speech corpus of ``egs/mini`` stage 0
+    (:func:`simvq_audio.corpora.debian_speech.build`), its packages cached in ``archive_dir``."""
+    return functools.partial(debian_speech.build, archive=DebianArchive(archive_dir),
+                             train_minutes=train_minutes,
+                             dev_utts_per_voice=dev_utts_per_voice, log=log)
+
+
+def espeak_builder(utts_per_speaker: int) -> Callable[[Path], object]:
+    """``build(folder)`` for :func:`corpus_dirs`: the espeak-ng mini corpus."""
+    return functools.partial(espeak_corpus.generate, utts_per_speaker=utts_per_speaker)
 
 
 def espeak_available() -> bool:

@@ -16,7 +16,7 @@ from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.study.collapse import run_study, study_specs
 from simvq_audio.data.audio_io import write_audio
 from simvq_audio.study import sources
-from simvq_audio.study.data import DataOptions, load_study_data
+from simvq_audio.study.data import MIN_STD, DataOptions, bin_statistics, load_study_data
 from simvq_audio.study.evaluate import code_matrix_rank, evaluate, uniform_use_bound
 from simvq_audio.study.mel_windows import (FRAME_STEP, N_FFT, N_MELS, SAMPLE_RATE, MelWindows,
                                            hop_for, window_count)
@@ -143,6 +143,15 @@ def test_tiny_study_writes_table_json_and_plots(tmp_path):
     assert "| uniform | frozen |" in table and "| normal | trained with W |" in table
     for png in ("utilisation_vs_k.png", "rank_vs_step.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_bin_without_signal_is_not_blown_up_by_standardisation():
+    frames = torch.randn(100, 3)
+    frames[:, 2] = -11.5 + 1e-4 * torch.randn(100)  # an empty band at the log floor
+    mean, std = bin_statistics(frames)
+    assert torch.allclose(std[:2], frames[:, :2].std(0)) and std[2] == MIN_STD
+    other_floor = (torch.tensor(-11.45) - mean[2]) / std[2]  # another recording's floor
+    assert abs(other_floor) < 1
 
 
 def fake_debian_build(calls: list):

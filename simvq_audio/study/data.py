@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from simvq_audio.errors import UserInputError
 from simvq_audio.study import sources
 from simvq_audio.study.mel_windows import FRAME_STEP, SAMPLE_RATE, MelWindows, hop_for
@@ -14,6 +16,11 @@ CORPORA = ("debian", "espeak", "synthetic")
 """Built-in sources when no data dirs are given (:class:`DataOptions`)."""
 TRAIN_HOP = 64
 """Training windows are cut every 64 samples (4 shifts per mel frame step: augmentation)."""
+MIN_STD = 0.1
+"""Floor of the per-mel-bin std used to standardise (natural-log mel units). A bin that varies
+less over the training set carries no signal (the empty band above 8 kHz of 16 kHz recordings,
+at the log floor); dividing by its tiny std would turn another recording's slightly different
+floor into errors of tens of standard deviations."""
 SYNTHETIC_FINE_HOP = 32
 """The synthetic source makes enough held-out audio for the requested vectors at this hop."""
 
@@ -63,14 +70,15 @@ class DataOptions:
 def load_study_data(options: DataOptions, log: Callable[[str], None] = print) -> StudyData:
     """Read or make the audio, cut windows (training at :data:`TRAIN_HOP`, held-out at the
     coarsest hop that yields ``heldout_vectors``, then thinned evenly to exactly that many when
-    there are more) and standardise both with the training set's per-mel-bin mean and std."""
+    there are more) and standardise both with the training set's per-mel-bin mean and std (at
+    least :data:`MIN_STD`)."""
     source, train_wavs, heldout_wavs = _waveforms(options, log)
     lengths = [wav.numel() for wav in heldout_wavs]
     hop = hop_for(lengths, options.heldout_vectors, options.context)
     train = MelWindows(train_wavs, options.context, TRAIN_HOP)
     heldout = MelWindows(heldout_wavs, options.context, hop)
     heldout.keep(options.heldout_vectors)
-    mean, std = train.frames.mean(0), train.frames.std(0).clamp_min(1e-3)
+    mean, std = bin_statistics(train.frames)
     train.standardise(mean, std)
     heldout.standardise(mean, std)
     description = {
@@ -86,6 +94,11 @@ def load_study_data(options: DataOptions, log: Callable[[str], None] = print) ->
     log(f"data: {source}; train {train.seconds / 60:.1f} min -> {len(train)} windows; held-out "
         f"{heldout.seconds / 60:.1f} min -> {len(heldout)} windows at a {hop}-sample hop")
     return StudyData(train, heldout, description)
+
+
+def bin_statistics(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-mel-bin ``(mean, std)`` of ``frames [F, n_mels]``, the std at least :data:`MIN_STD`."""
+    return frames.mean(0), frames.std(0).clamp_min(MIN_STD)
 
 
 def _waveforms(options: DataOptions, log: Callable[[str], None]) -> tuple[str, list, list]:

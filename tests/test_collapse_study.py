@@ -62,6 +62,9 @@ def test_evaluate_counts_the_known_nearest_codes():
     assert result["normalised_entropy"] == pytest.approx(-(p * p.log()).sum().item()
                                                           / math.log(16))
     assert result["mse"] == pytest.approx(noise.pow(2).mean().item(), rel=1e-3)
+    # prefixes of 0.875, 1.75, 3.5 and 7 windows: codes {3}, {3}, {3, 7}, all four
+    assert result["utilisation_growth"] == [[0.125, 1 / 16], [0.25, 1 / 16], [0.5, 2 / 16],
+                                            [1.0, 4 / 16]]
 
 
 def test_uniform_use_bound_matches_the_occupancy_formula():
@@ -140,6 +143,7 @@ def test_tiny_study_writes_table_json_and_plots(tmp_path):
     for run in saved["runs"]:
         assert f"{100 * run['utilisation']:.1f} %" in table
     assert "| 16 | vanilla-uniform |" in table and "| 64 | simvq-normal-C-frozen |" in table
+    assert all(run["utilisation_growth"][-1][1] == run["utilisation"] for run in saved["runs"])
     assert "| uniform | frozen |" in table and "| normal | trained with W |" in table
     for png in ("utilisation_vs_k.png", "rank_vs_step.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"

@@ -9,6 +9,9 @@ from simvq_audio.quantize import CodeUsage, SimVQ, VanillaVQ, VectorQuantizer, e
 from simvq_audio.study.mel_windows import MelWindows
 from simvq_audio.study.model import FrameAutoencoder
 
+HELDOUT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+"""Fractions of the held-out set over which utilisation is also reported (its growth curve)."""
+
 
 @torch.no_grad()
 def evaluate(model: FrameAutoencoder, windows: MelWindows, batch_size: int = 4096) -> dict:
@@ -17,15 +20,21 @@ def evaluate(model: FrameAutoencoder, windows: MelWindows, batch_size: int = 409
     ``vectors``; ``used_codes`` and ``utilisation`` (fraction of the K codes used at least once,
     the paper's definition); ``perplexity`` and ``normalised_entropy`` (usage entropy / log K) of
     the code distribution; ``mse`` (mean squared reconstruction error per element, in the units
-    of the standardised log-mel input); ``uniform_bound`` (:func:`uniform_use_bound`)."""
+    of the standardised log-mel input); ``uniform_bound`` (:func:`uniform_use_bound`);
+    ``utilisation_growth`` ``[[fraction, utilisation], ...]``: utilisation over the first
+    ``fraction`` of the windows, for each of :data:`HELDOUT_FRACTIONS` (windows are in the order
+    of their utterances, so a prefix is a share of the held-out audio). A curve still rising at
+    1.0 says that more held-out audio would find more codes in use."""
     was_training = model.training
     model.eval()
     usage = CodeUsage(model.quantizer.num_codes)
+    first_use = torch.full((usage.num_codes,), len(windows))  # window where each code appears
     squared_error = 0.0
     for ids in torch.arange(len(windows)).split(batch_size):
         x = windows.gather(ids)
         x_hat, indices, _ = model(x)
         usage.update(indices)
+        first_use.scatter_reduce_(0, indices, ids, reduce="amin")
         squared_error += float((x_hat - x).pow(2).sum())
     model.train(was_training)
     num_codes = usage.num_codes
@@ -37,6 +46,8 @@ def evaluate(model: FrameAutoencoder, windows: MelWindows, batch_size: int = 409
         "normalised_entropy": usage.normalised_entropy(sync=False),
         "mse": squared_error / (len(windows) * windows.dim),
         "uniform_bound": uniform_use_bound(len(windows), num_codes),
+        "utilisation_growth": [[fraction, (first_use < fraction * len(windows)).sum().item()
+                                / num_codes] for fraction in HELDOUT_FRACTIONS],
     }
 
 

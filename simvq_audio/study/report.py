@@ -43,7 +43,8 @@ def _rank(run: dict) -> str:
 def sweep_table(runs: list[dict]) -> list[str]:
     """Markdown lines: one row per run of the K sweep, by K then quantizer."""
     header = ["K", "quantizer", "utilisation", "used codes", "bound (uniform use)", "perplexity",
-              "norm. entropy", "held-out MSE", "effective rank start -> end", "held-out >= 4K"]
+              "norm. entropy", "held-out MSE", "effective rank start -> end", "held-out >= 4K",
+              "utilisation on 1/8, 1/4, 1/2 of held-out"]
     lines = [_row(header), _row(["---"] * len(header))]
     for run in sorted((r for r in runs if r["group"] == "sweep"),
                       key=lambda r: (r["num_codes"], r["kind"] != "vanilla")):
@@ -51,7 +52,9 @@ def sweep_table(runs: list[dict]) -> list[str]:
                            run["used_codes"], _percent(run["uniform_bound"]),
                            f"{run['perplexity']:.0f}", f"{run['normalised_entropy']:.3f}",
                            f"{run['mse']:.4f}", _rank(run),
-                           "yes" if run["vectors"] >= 4 * run["num_codes"] else "NO"]))
+                           "yes" if run["vectors"] >= 4 * run["num_codes"] else "NO",
+                           " / ".join(f"{100 * used:.1f}" for fraction, used
+                                      in run["utilisation_growth"] if fraction < 1) + " %"]))
     return lines
 
 

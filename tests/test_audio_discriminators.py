@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.discriminators.family import dac_preprocess
 from simvq_audio.audio.discriminators.period import PeriodDiscriminator
 from simvq_audio.audio.config import DiscriminatorsConfig, load_config
@@ -23,7 +23,7 @@ FAMILIES = ("multi_period", "multi_resolution", "dac_multi_period", "dac_multi_b
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    return build_discriminators(load_config(RECIPES / "tiny.yaml").discriminators)
+    return MultiDiscriminator.from_hparams(load_config(RECIPES / "tiny.yaml").discriminators)
 
 
 def capture_inputs(module: torch.nn.Module) -> tuple[list[torch.Tensor], object]:
@@ -119,4 +119,4 @@ def test_dac_families_see_dc_free_peak_normalised_audio_and_vocos_the_raw_audio(
 
 def test_no_discriminator_is_an_error():
     with pytest.raises(UserInputError, match="no discriminator"):
-        build_discriminators(DiscriminatorsConfig(None, None, None, None))
+        MultiDiscriminator.from_hparams(DiscriminatorsConfig(None, None, None, None))

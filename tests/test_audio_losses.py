@@ -77,7 +77,7 @@ def test_generator_objective_weights_each_family_and_both_gan_terms():
     config = load_config(RECIPES / "simvq_65k.yaml")
     config.loss.adversarial_weight, config.loss.feature_matching_weight = 2.0, 3.0
     config.discriminators.multi_resolution.weight = 0.5
-    criterion = GeneratorLoss(config.loss, config.discriminators, 24000)
+    criterion = GeneratorLoss.from_hparams(config.loss, config.discriminators, 24000)
     wav = torch.randn(1, 4800)
     names = ("multi_period", "multi_resolution", "dac_multi_period", "dac_multi_band")
     fake = {name: _outputs(0.0) for name in names}   # hinge 1 and lsgan 1 per sub-discriminator
@@ -97,7 +97,7 @@ def test_generator_objective_weights_each_family_and_both_gan_terms():
 def test_discriminator_objective_weights_and_reduces_each_family():
     config = load_config(RECIPES / "simvq_65k.yaml")
     config.discriminators.dac_multi_band.weight = 0.25
-    families = GeneratorLoss(config.loss, config.discriminators, 24000).families
+    families = GeneratorLoss.from_hparams(config.loss, config.discriminators, 24000).families
     real = {name: _outputs(1.0) for name in families}  # hinge/lsgan: real part 0
     fake = {name: _outputs(0.0) for name in families}  # hinge 1, lsgan 0 per sub
     total, parts = family_discriminator_loss(families, real, fake)

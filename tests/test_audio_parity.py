@@ -32,7 +32,7 @@ import pytest
 import soundfile
 import torch
 
-from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
 from simvq_audio.audio.config import load_config
 from simvq_audio.quantize.factory import build_quantizer
@@ -57,7 +57,7 @@ def expected():
 def paper():
     """The paper config and its discriminators with the fixture's weights."""
     config = load_config(ROOT / "recipes" / "simvq_65k.yaml")
-    discriminator = build_discriminators(config.discriminators).requires_grad_(False)
+    discriminator = MultiDiscriminator.from_hparams(config.discriminators).requires_grad_(False)
     filled = tool.fill_discriminators(discriminator)
     return config, discriminator, filled
 
@@ -125,7 +125,7 @@ def test_both_objectives_and_every_term_equal_the_reference_s(paper, batch, outp
     config.discriminators.multi_resolution.weight = changes["mrd_loss_coeff"]
     real, fake = batch
     fake = fake.clone().requires_grad_(True)
-    criterion = GeneratorLoss(config.loss, config.discriminators, 24000)
+    criterion = GeneratorLoss.from_hparams(config.loss, config.discriminators, 24000)
     total, parts = criterion(fake, real, torch.tensor(tool.COMMITMENT), fake=discriminator(fake),
                              real=outputs[0])
     total.backward()
@@ -182,7 +182,8 @@ def test_mel_and_commitment_losses_of_the_reference_s_reconstruction(tag):
     assert torch.equal(used[indices[0]], ids)
     torch.testing.assert_close(q_ours, quantized, rtol=0, atol=1e-6)
 
-    criterion = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
+    criterion = GeneratorLoss.from_hparams(config.loss, config.discriminators,
+                                           config.model.sample_rate)
     total, parts = criterion(decoded, wav, quantizer_loss)
     np.testing.assert_allclose(float(parts["mel"]), expected[f"{tag}.mel_loss"],
                                rtol=MEL_RTOL[tag])

@@ -11,7 +11,7 @@ from accelerate import Accelerator
 
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import load_config
-from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.optim import build_optimizer
@@ -63,12 +63,13 @@ class Recorder:
 def make_step(config, seed: int = 0):
     torch.manual_seed(seed)
     generator = CodecModel.from_hparams(config.model)
-    discriminator = build_discriminators(config.discriminators)
+    discriminator = MultiDiscriminator.from_hparams(config.discriminators)
     train = config.train
     gan = GanUpdates(Accelerator(cpu=True), generator, discriminator,
                      build_optimizer(generator.parameters(), train),
                      build_optimizer(discriminator.parameters(), train), train)
-    loss = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
+    loss = GeneratorLoss.from_hparams(config.loss, config.discriminators,
+                                      config.model.sample_rate)
     return CodecGanStep(gan, loss, train.update_order), generator
 
 

@@ -8,11 +8,11 @@ import torch
 
 import simvq_audio.quantize.base as quantizer_base
 from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import load_config
+from simvq_audio.audio.config import load_config as load_audio_config
 from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
-from simvq_audio.image.config import (ImageLossConfig, ImageModelConfig, PatchDiscriminatorConfig,
-                                      image_config_from_dict, load_image_config)
+from simvq_audio.image.config import (ImageLossConfig, ImageModelConfig, config_from_dict,
+                                      load_config)
 from simvq_audio.image.discriminator import PatchDiscriminator
 from simvq_audio.image.losses import ImageGeneratorLoss, PerceptualLossUnavailable
 from simvq_audio.image.model import ImageAutoencoder
@@ -28,7 +28,7 @@ MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blo
                                             ("image_65k", 65536), ("image_262k", 262144),
                                             ("image_tiny", 1024)])
 def test_recipes_load(name, num_codes):
-    config = load_image_config(RECIPES / f"{name}.yaml")
+    config = load_config(RECIPES / f"{name}.yaml")
     assert config.model.quantizer.num_codes == num_codes
     if name != "image_tiny":
         assert (config.model.resolution, config.model.quantizer.dim) == (128, 128)
@@ -44,12 +44,12 @@ def test_shapes_of_every_part():
     assert tokens.shape == (2, 8, 12) and tokens.dtype == torch.int64
     assert loss.dim() == 0 and set(stats) == {"perplexity", "used_codes"}
     assert model.decode(tokens).shape == images.shape
-    logits = PatchDiscriminator(PatchDiscriminatorConfig(channels=8, layers=2))(images)
+    logits = PatchDiscriminator(channels=8, layers=2)(images)
     assert logits.shape[:2] == (2, 1) and logits.dim() == 4
 
 
 def test_paper_model_gives_16x16_tokens_for_128x128():
-    config = load_image_config(RECIPES / "image_65k.yaml").model
+    config = load_config(RECIPES / "image_65k.yaml").model
     config = dataclasses.replace(config, channels=8, quantizer=QuantizerConfig(num_codes=16,
                                                                                dim=128))
     with torch.no_grad():
@@ -66,7 +66,7 @@ def test_image_and_audio_models_share_quantizer_class_and_search(monkeypatch):
 
     monkeypatch.setattr(quantizer_base, "nearest_code", counting_search)
     image_model = ImageAutoencoder.from_hparams(MICRO)
-    audio_model = CodecModel.from_hparams(load_config(RECIPES / "tiny.yaml").model)
+    audio_model = CodecModel.from_hparams(load_audio_config(RECIPES / "tiny.yaml").model)
     assert type(image_model.quantizer) is type(audio_model.quantizer) is SimVQ
     with torch.no_grad():
         image_model.encode(torch.zeros(1, 3, 16, 16))
@@ -116,12 +116,12 @@ def test_wrong_tokens_are_refused():
 ])
 def test_config_errors_name_the_key(data, message):
     with pytest.raises(UserInputError, match=message):
-        image_config_from_dict(data)
+        config_from_dict(data)
 
 
 def test_perceptual_weights_are_refused_clearly(tmp_path):
     config = ImageLossConfig(perceptual_weights=str(tmp_path / "lpips.safetensors"))
     with pytest.raises(PerceptualLossUnavailable, match="not implemented") as caught:
-        ImageGeneratorLoss(config)
+        ImageGeneratorLoss.from_hparams(config)
     assert isinstance(caught.value, NotImplementedError)
     assert isinstance(caught.value, UserInputError)

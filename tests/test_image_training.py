@@ -31,11 +31,11 @@ def make_step(gan_start_step: int) -> tuple[ImageGanStep, ImageAutoencoder]:
     train = ImageTrainConfig(lr=3e-3, warmup_steps=1, scheduler="constant",
                              gan_start_step=gan_start_step)
     model = ImageAutoencoder.from_hparams(MICRO)
-    discriminator = PatchDiscriminator(PatchDiscriminatorConfig(channels=8, layers=1))
+    discriminator = PatchDiscriminator(channels=8, layers=1)
     gan = GanUpdates(Accelerator(cpu=True), model, discriminator,
                      build_optimizer(model.parameters(), train),
                      build_optimizer(discriminator.parameters(), train), train)
-    return ImageGanStep(gan, ImageGeneratorLoss(ImageLossConfig())), model
+    return ImageGanStep(gan, ImageGeneratorLoss.from_hparams(ImageLossConfig())), model
 
 
 def test_a_few_cpu_steps_lower_the_reconstruction_loss_on_sample_patches():

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import load_config
@@ -58,8 +58,9 @@ def main() -> None:
         return
     precision = args.mixed_precision or (train.mixed_precision if args.device == "cuda" else "no")
     accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=precision)
-    generator, discriminator = CodecModel.from_hparams(config.model), build_discriminators(config.discriminators)
-    loss = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
+    generator = CodecModel.from_hparams(config.model)
+    discriminator = MultiDiscriminator.from_hparams(config.discriminators)
+    loss = GeneratorLoss.from_hparams(config.loss, config.discriminators, config.model.sample_rate)
     loss = loss.to(accelerator.device)
     generator, discriminator, g_opt, d_opt = accelerator.prepare(
         generator, discriminator, build_optimizer(generator.parameters(), train),

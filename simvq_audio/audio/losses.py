@@ -22,18 +22,30 @@ spectrograms (torchaudio's mel, log floored at 1e-7), averaged over the configur
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simvq_audio.audio.config import DiscriminatorsConfig, LossConfig
 from simvq_audio.audio.discriminators import FamilyOutput
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
-from simvq_audio.audio.config import AdversarialConfig, DiscriminatorsConfig, LossConfig
 from simvq_audio.errors import UserInputError
 
 GAN_LOSSES = ("hinge", "lsgan")
 REDUCTIONS = ("mean", "sum")
 MEL_FLOOR = 1e-7
+
+
+class FamilyLoss(NamedTuple):
+    """How one discriminator family enters the losses: GAN loss ``kind`` (``"hinge"`` or
+    ``"lsgan"``), ``reduction`` of its sub-discriminators' terms (``"mean"`` or ``"sum"``) and
+    the ``weight`` of its adversarial, feature-matching and discriminator terms."""
+
+    kind: str
+    reduction: str
+    weight: float
 
 
 def check_gan_loss(kind: str) -> None:
@@ -102,54 +114,76 @@ class MelLoss(nn.Module):
 class GeneratorLoss(nn.Module):
     """The generator's objective (module docstring).
 
-    ``forward(wav_hat, wav, quantizer_loss, fake=None, real=None) -> (total, parts)``:
-    ``fake``/``real`` map each family name to the :class:`FamilyOutput` of generated/real audio;
-    without them (before the GAN starts) only the mel and quantizer terms count. ``parts``
-    holds the unweighted ``mel`` and ``quantizer``, the family-weighted sums ``adversarial`` and
-    ``feature_matching``, and each family's unweighted ``adversarial/<family>`` and
-    ``feature_matching/<family>`` (all detached).
+    ``forward(wav_hat [B, T], wav [B, T], quantizer_loss, fake=None, real=None) ->
+    (total, parts)``: ``fake``/``real`` map each family name to the :class:`FamilyOutput` of
+    generated/real audio; without them (before the GAN starts) only the mel and quantizer terms
+    count. ``parts`` holds the unweighted ``mel`` and ``quantizer``, the family-weighted sums
+    ``adversarial`` and ``feature_matching``, and each family's unweighted
+    ``adversarial/<family>`` and ``feature_matching/<family>`` (all detached).
+
+    Args:
+        sample_rate: of the audio, for the mel filters.
+        mel_resolutions: ``(n_fft, hop_length, n_mels)`` of each mel spectrogram
+            (:class:`MelLoss`).
+        families: each discriminator family's :class:`FamilyLoss`, by name (the names of the
+            discriminator's outputs).
+        mel_weight, quantizer_weight, adversarial_weight, feature_matching_weight: the weights
+            of the total.
     """
 
-    def __init__(self, config: LossConfig, discriminators: DiscriminatorsConfig,
-                 sample_rate: int):
+    def __init__(self, sample_rate: int, mel_resolutions: list[tuple[int, int, int]],
+                 families: dict[str, FamilyLoss], *, mel_weight: float, quantizer_weight: float,
+                 adversarial_weight: float, feature_matching_weight: float):
         super().__init__()
-        self.config = config
-        self.families: dict[str, AdversarialConfig] = discriminators.enabled()
-        """Each enabled family's loss kind, reduction and weight, by name."""
-        self.mel = MelLoss(sample_rate,
-                           [(r.n_fft, r.hop_length, r.n_mels) for r in config.mel_resolutions])
+        self.mel = MelLoss(sample_rate, mel_resolutions)
+        self.families = families
+        self.mel_weight, self.quantizer_weight = mel_weight, quantizer_weight
+        self.adversarial_weight = adversarial_weight
+        self.feature_matching_weight = feature_matching_weight
+
+    @classmethod
+    def from_hparams(cls, loss: LossConfig, discriminators: DiscriminatorsConfig,
+                     sample_rate: int) -> GeneratorLoss:
+        """The objective a ``loss:`` config describes, with a :class:`FamilyLoss` for each
+        family that the ``discriminators:`` config enables."""
+        return cls(sample_rate,
+                   [(r.n_fft, r.hop_length, r.n_mels) for r in loss.mel_resolutions],
+                   {name: FamilyLoss(section.loss, section.reduction, section.weight)
+                    for name, section in discriminators.enabled().items()},
+                   mel_weight=loss.mel_weight, quantizer_weight=loss.quantizer_weight,
+                   adversarial_weight=loss.adversarial_weight,
+                   feature_matching_weight=loss.feature_matching_weight)
 
     def forward(self, wav_hat: torch.Tensor, wav: torch.Tensor, quantizer_loss: torch.Tensor,
                 fake: dict[str, FamilyOutput] | None = None,
                 real: dict[str, FamilyOutput] | None = None,
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        c = self.config
         parts = {"mel": self.mel(wav_hat, wav), "quantizer": quantizer_loss}
-        total = c.mel_weight * parts["mel"] + c.quantizer_weight * quantizer_loss
+        total = self.mel_weight * parts["mel"] + self.quantizer_weight * quantizer_loss
         if fake is not None:
             adversarial, matching = [], []
             for name, settings in self.families.items():
                 parts[f"adversarial/{name}"] = generator_adversarial_loss(
-                    fake[name].logits, settings.loss, settings.reduction)
+                    fake[name].logits, settings.kind, settings.reduction)
                 parts[f"feature_matching/{name}"] = feature_matching_loss(
                     real[name].features, fake[name].features, settings.reduction)
                 adversarial.append(settings.weight * parts[f"adversarial/{name}"])
                 matching.append(settings.weight * parts[f"feature_matching/{name}"])
             parts["adversarial"] = torch.stack(adversarial).sum()
             parts["feature_matching"] = torch.stack(matching).sum()
-            total = (total + c.adversarial_weight * parts["adversarial"]
-                     + c.feature_matching_weight * parts["feature_matching"])
+            total = (total + self.adversarial_weight * parts["adversarial"]
+                     + self.feature_matching_weight * parts["feature_matching"])
         return total, {name: value.detach() for name, value in parts.items()}
 
 
-def family_discriminator_loss(families: dict[str, AdversarialConfig],
+def family_discriminator_loss(families: dict[str, FamilyLoss],
                               real: dict[str, FamilyOutput], fake: dict[str, FamilyOutput]
                               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The discriminators' objective: the sum over ``families`` (name -> settings, e.g.
     :attr:`GeneratorLoss.families`) of weight x the family's reduced loss on ``real`` and
     ``fake`` (from detached audio) outputs. Returns ``(total, parts)``, ``parts[<family>]`` the
     unweighted loss of each family (detached)."""
-    parts = {name: discriminator_loss(real[name].logits, fake[name].logits, settings.loss,
+    parts = {name: discriminator_loss(real[name].logits, fake[name].logits, settings.kind,
                                       settings.reduction)
              for name, settings in families.items()}
     total = torch.stack([settings.weight * parts[name]

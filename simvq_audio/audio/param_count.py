@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import Config
 
@@ -34,7 +34,7 @@ def count_parameters(config: Config) -> list[PartCount]:
     discriminator family and the discriminators' total."""
     with torch.device("meta"):
         generator = CodecModel.from_hparams(config.model)
-        discriminator = build_discriminators(config.discriminators)
+        discriminator = MultiDiscriminator.from_hparams(config.discriminators)
     parts = {"encoder": generator.encoder, "quantizer": generator.quantizer,
              "decoder backbone": generator.decoder.backbone,
              "ISTFT head": generator.decoder.head, "generator": generator}

@@ -76,11 +76,11 @@ def _patches(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from simvq_audio.errors import UserInputError
-    from simvq_audio.image.config import load_image_config
+    from simvq_audio.image.config import load_config
     from simvq_audio.image.training import ImageTask
     from simvq_audio.train.trainer import GanTrainer, RunOptions
 
-    config = load_image_config(args.config)
+    config = load_config(args.config)
     if args.max_steps is not None:
         if args.max_steps <= 0:
             raise UserInputError(f"--max-steps must be positive, got {args.max_steps}")

@@ -2,7 +2,9 @@
 same strict loader as the audio codec's (:mod:`simvq_audio.config_loader`).
 
 The defaults are the paper's image setting: 128x128 RGB -> 16x16 tokens (three 2x
-downsamplings), code dimension 128, L1 + PatchGAN (hinge) + quantizer loss.
+downsamplings), code dimension 128, L1 + PatchGAN (hinge) + quantizer loss. As in
+:mod:`simvq_audio.audio.config`, :func:`load_config` reads a recipe and :func:`config_from_dict`
+checks a nested dict (a checkpoint's config).
 """
 
 from __future__ import annotations
@@ -77,16 +79,23 @@ class ImageConfig:
     train: ImageTrainConfig = field(default_factory=ImageTrainConfig)
 
 
-def load_image_config(path: str | Path) -> ImageConfig:
+def load_config(path: str | Path) -> ImageConfig:
     """Read and check an image YAML config (``base:`` files allowed, as for audio configs)."""
-    return image_config_from_dict(read_config_file(path), where=str(path))
+    return config_from_dict(read_config_file(path), where=str(path))
 
 
-def image_config_from_dict(data: dict[str, Any], where: str = "config") -> ImageConfig:
+def config_from_dict(data: dict[str, Any], where: str = "config") -> ImageConfig:
+    """Build and check an :class:`ImageConfig` from a nested dict; missing keys take
+    defaults."""
     config = build_dataclass(ImageConfig, data, where)
+    check_config(config, where)
+    return config
+
+
+def check_config(config: ImageConfig, where: str = "config") -> None:
+    """Raise :class:`UserInputError` for values that have the right type but cannot work."""
     check_image_model(config.model, where)
     check_values([(len(config.train.betas) == 2, "train.betas must have two values")], where)
-    return config
 
 
 def check_image_model(model: ImageModelConfig, where: str = "config") -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simvq_audio.errors import UserInputError
-from simvq_audio.image.config import image_config_from_dict
+from simvq_audio.image.config import config_from_dict
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import check_state_dict
 from simvq_audio.train import checkpoint as ckpt
@@ -18,7 +18,7 @@ def export_checkpoint(exp_dir: Path, out: Path) -> Path:
     if path is None:
         raise UserInputError(f"no complete checkpoint under {Path(exp_dir) / ckpt.CHECKPOINTS}: "
                              f"train first (simvq-audio image train)")
-    config = image_config_from_dict(ckpt.read_document(path, "config"), f"{path}/config.json")
+    config = config_from_dict(ckpt.read_document(path, "config"), f"{path}/config.json")
     tokenizer = SimVQImageTokenizer.from_config(config.model)
     state = ckpt.read_tensors(path, "ema_generator")
     check_state_dict(tokenizer.model, state)

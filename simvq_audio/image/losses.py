@@ -31,26 +31,34 @@ class ImageGeneratorLoss(nn.Module):
     """``l1_weight * L1 + quantizer_weight * quantizer + adversarial_weight * hinge_G``.
 
     ``forward(reconstruction, images, quantizer_loss, fake_logits=None) -> (total, parts)``;
-    images ``[B, C, H, W]`` in [-1, 1], ``parts`` the unweighted terms (detached). Without
-    ``fake_logits`` (before the GAN starts) the adversarial term is left out.
+    images ``[B, C, H, W]`` in [-1, 1], ``fake_logits [B, 1, H', W']``, ``parts`` the
+    unweighted terms (detached). Without ``fake_logits`` (before the GAN starts) the
+    adversarial term is left out.
     """
 
-    def __init__(self, config: ImageLossConfig):
+    def __init__(self, *, l1_weight: float, quantizer_weight: float, adversarial_weight: float):
         super().__init__()
+        self.l1_weight, self.quantizer_weight = l1_weight, quantizer_weight
+        self.adversarial_weight = adversarial_weight
+
+    @classmethod
+    def from_hparams(cls, config: ImageLossConfig) -> ImageGeneratorLoss:
+        """The objective a ``loss:`` config section describes; a configured perceptual loss is
+        refused with :class:`PerceptualLossUnavailable`."""
         if config.perceptual_weights is not None and config.perceptual_weight > 0:
             raise PerceptualLossUnavailable(
                 f"loss.perceptual_weights is set ({config.perceptual_weights}), but the "
                 f"perceptual (LPIPS) loss is not implemented in this version; remove "
                 f"loss.perceptual_weights to train with L1 + PatchGAN + quantizer loss only")
-        self.config = config
+        return cls(l1_weight=config.l1_weight, quantizer_weight=config.quantizer_weight,
+                   adversarial_weight=config.adversarial_weight)
 
     def forward(self, reconstruction: torch.Tensor, images: torch.Tensor,
                 quantizer_loss: torch.Tensor, fake_logits: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        c = self.config
         parts = {"l1": F.l1_loss(reconstruction, images), "quantizer": quantizer_loss}
-        total = c.l1_weight * parts["l1"] + c.quantizer_weight * quantizer_loss
+        total = self.l1_weight * parts["l1"] + self.quantizer_weight * quantizer_loss
         if fake_logits is not None:
             parts["adversarial"] = generator_adversarial_loss([fake_logits], "hinge")
-            total = total + c.adversarial_weight * parts["adversarial"]
+            total = total + self.adversarial_weight * parts["adversarial"]
         return total, {name: value.detach() for name, value in parts.items()}

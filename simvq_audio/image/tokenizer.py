@@ -15,7 +15,7 @@ import torch
 
 from simvq_audio.compression_model import CompressionModel
 from simvq_audio.errors import UserInputError
-from simvq_audio.image.config import ImageModelConfig, image_config_from_dict, load_image_config
+from simvq_audio.image.config import ImageModelConfig, config_from_dict, load_config
 from simvq_audio.image.model import ImageAutoencoder
 
 
@@ -38,11 +38,11 @@ class SimVQImageTokenizer(CompressionModel[ImageModelConfig]):
 
     @classmethod
     def model_config(cls, data: dict, where: str) -> ImageModelConfig:
-        return image_config_from_dict({"model": data}, where).model
+        return config_from_dict({"model": data}, where).model
 
     @classmethod
     def recipe_model_config(cls, path: str | os.PathLike) -> ImageModelConfig:
-        return load_image_config(path).model
+        return load_config(path).model
 
     @classmethod
     def build_model(cls, config: ImageModelConfig, search_backend: str = "auto"

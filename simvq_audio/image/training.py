@@ -58,8 +58,9 @@ class ImageTask:
     def build_models(self) -> tuple[nn.Module, nn.Module]:
         config = self.config
         model = ImageAutoencoder.from_hparams(config.model)
-        discriminator = PatchDiscriminator(config.discriminator, config.model.in_channels)
-        self.loss = ImageGeneratorLoss(config.loss)
+        discriminator = PatchDiscriminator.from_hparams(config.discriminator,
+                                                        config.model.in_channels)
+        self.loss = ImageGeneratorLoss.from_hparams(config.loss)
         return model, discriminator
 
     def make_step(self, gan: GanUpdates) -> TrainStep:

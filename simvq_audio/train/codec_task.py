@@ -14,7 +14,7 @@ from accelerate import Accelerator
 from torch import nn
 
 from simvq_audio.audio.config import Config
-from simvq_audio.audio.discriminators import build_discriminators
+from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.data.kaldi_dir import Utterance
@@ -62,8 +62,9 @@ class CodecTask:
     def build_models(self) -> tuple[nn.Module, nn.Module]:
         config = self.config
         generator = CodecModel.from_hparams(config.model)
-        discriminator = build_discriminators(config.discriminators)
-        self.loss = GeneratorLoss(config.loss, config.discriminators, config.model.sample_rate)
+        discriminator = MultiDiscriminator.from_hparams(config.discriminators)
+        self.loss = GeneratorLoss.from_hparams(config.loss, config.discriminators,
+                                             config.model.sample_rate)
         return generator, discriminator
 
     def make_step(self, gan: GanUpdates) -> TrainStep:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.conv import wn_conv2d
+from simvq_audio.audio.discriminators.family import DiscriminatorFamily
 
 SLOPE = 0.1
 
@@ -54,3 +55,11 @@ class BandDiscriminator(nn.Module):
                 features.append(band)
             outputs.append(band)
         return self.post(torch.cat(outputs, dim=-1)).flatten(1), features
+
+
+def dac_multi_band(fft_sizes: list[int], band_edges: list[float],
+                   channels: int) -> DiscriminatorFamily:
+    """DAC's multi-band family on the DAC-preprocessed waveform: one
+    :class:`BandDiscriminator` per FFT size, all cut at ``band_edges``."""
+    return DiscriminatorFamily((BandDiscriminator(n_fft, band_edges, channels)
+                                for n_fft in fft_sizes), preprocess=True)

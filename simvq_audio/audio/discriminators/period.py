@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.conv import wn_conv2d
+from simvq_audio.audio.discriminators.family import DiscriminatorFamily
 
 KERNEL, STRIDE, SLOPE = 5, 3, 0.1
 
@@ -53,3 +54,18 @@ class PeriodDiscriminator(nn.Module):
         logits = self.post(x)
         features = hidden[self.first_feature:] + ([logits] if self.logits_feature else [])
         return logits.flatten(1), features
+
+
+def multi_period(periods: list[int], channels: list[int]) -> DiscriminatorFamily:
+    """Vocos (HiFi-GAN) multi-period family, one :class:`PeriodDiscriminator` per period: pads
+    only up to a whole number of periods; feature maps: the hidden maps but the first, and the
+    logits map."""
+    return DiscriminatorFamily(
+        PeriodDiscriminator(p, channels, first_feature=1, logits_feature=True) for p in periods)
+
+
+def dac_multi_period(periods: list[int], channels: list[int]) -> DiscriminatorFamily:
+    """DAC's multi-period family: the same networks on the DAC-preprocessed waveform, always
+    padded (a whole period when ``T % p == 0``); feature maps: every hidden map."""
+    return DiscriminatorFamily((PeriodDiscriminator(p, channels, always_pad=True)
+                                for p in periods), preprocess=True)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.audio.conv import wn_conv2d
+from simvq_audio.audio.discriminators.family import DiscriminatorFamily
 
 SLOPE = 0.1
 
@@ -45,3 +46,10 @@ class ResolutionDiscriminator(nn.Module):
             features.append(x)
         logits = self.post(x)
         return logits.flatten(1), features + [logits]
+
+
+def multi_resolution(resolutions: list[list[int]], channels: int) -> DiscriminatorFamily:
+    """Vocos multi-resolution family: one :class:`ResolutionDiscriminator` per
+    ``[n_fft, hop_length]`` pair of ``resolutions``."""
+    return DiscriminatorFamily(ResolutionDiscriminator(n_fft, hop, channels)
+                               for n_fft, hop in resolutions)

@@ -25,7 +25,7 @@ import contextlib
 import importlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -147,10 +147,22 @@ class CompressionModel(ABC, Generic[ConfigT]):
         model.load_state_dict(state)
         return cls(model, config, compute_dtype=dtype).to(device)
 
-    def save_pretrained(self, path: str | os.PathLike, card: str | None = None) -> Path:
+    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        """Replace the weights with ``state_dict`` (a training checkpoint's, say) once it is
+        checked to fit the model: one :class:`UserInputError` lists every missing, unexpected
+        or misshapen tensor."""
+        check_state_dict(self.model, state_dict)
+        self.model.load_state_dict(state_dict)
+
+    def save_pretrained(self, path: str | os.PathLike, card: str | None = None,
+                        training: dict[str, Any] | None = None) -> Path:
         """Write the model directory that :meth:`from_pretrained` reads (``card``: its
-        ``README.md``); returns its path."""
+        ``README.md``; ``training``: what produced the weights, recorded as ``config.json``'s
+        ``"training"``); returns its path. Every writer of model directories goes through
+        here, so each carries its ``modality``."""
         config = {"modality": self.modality, "model": config_to_dict(self.config)}
+        if training is not None:
+            config["training"] = training
         return save_model_dir(path, config, self.model.state_dict(), card)
 
     def to(self: ModelT, device: str | torch.device | torch.dtype | None = None,

@@ -43,7 +43,8 @@ def test_export_replaces_its_own_output_and_refuses_others(codec, tmp_path, caps
     assert main(["export", "--exp-dir", str(run), "--out", str(out)]) == 0
     fake_run(codec, run, step=20)
     assert main(["export", "--exp-dir", str(run), "--out", str(out)]) == 0  # same run: replaced
-    assert json.loads((out / CONFIG_NAME).read_text())["training"]["step"] == 20
+    recorded = json.loads((out / CONFIG_NAME).read_text())
+    assert recorded["modality"] == "audio" and recorded["training"]["step"] == 20
     other = fake_run(codec, tmp_path / "other")
     capsys.readouterr()
     assert main(["export", "--exp-dir", str(other), "--out", str(out)]) == 2

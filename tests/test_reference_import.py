@@ -14,10 +14,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from simvq_audio import compression_model
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
-from simvq_audio.reference import import_reference_checkpoint, importer
+from simvq_audio.reference import import_reference_checkpoint
 from simvq_audio.reference.safe_pickle import load_checkpoint
 
 DATA = Path(__file__).parent / "data" / "reference"
@@ -161,7 +162,7 @@ def test_model_card_and_config(model_dir):
                  "24000 Hz (hyper_parameters.sample_rate)"):
         assert text in card, text
     config = json.loads((model_dir / "config.json").read_text())
-    assert set(config) == {"model", "training"}
+    assert set(config) == {"modality", "model", "training"} and config["modality"] == "audio"
     assert config["training"]["sha256"] == digest
     assert config["model"]["encoder"]["padding"] == "reflect"
     assert sorted(p.name for p in model_dir.iterdir()) == ["README.md", "config.json",
@@ -192,7 +193,7 @@ def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
         (Path(path) / "model.safetensors").write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer, "save_model_dir", broken_save)
+    monkeypatch.setattr(compression_model, "save_model_dir", broken_save)
     out = tmp_path / "new" / "deeper" / "model"
     with pytest.raises(UserInputError, match="cannot write .*No space left on device"):
         import_reference_checkpoint(FIXTURE, out)

@@ -8,7 +8,6 @@ from pathlib import Path
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import config_from_dict
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
-from simvq_audio.model_dir import check_state_dict
 from simvq_audio.train import checkpoint as ckpt
 
 
@@ -20,9 +19,7 @@ def export_checkpoint(exp_dir: Path, out: Path) -> Path:
                              f"train first (simvq-audio image train)")
     config = config_from_dict(ckpt.read_document(path, "config"), f"{path}/config.json")
     tokenizer = SimVQImageTokenizer.from_config(config.model)
-    state = ckpt.read_tensors(path, "ema_generator")
-    check_state_dict(tokenizer.model, state)
-    tokenizer.model.load_state_dict(state)
+    tokenizer.load_weights(ckpt.read_tensors(path, "ema_generator"))
     card = (f"# SimVQ image tokenizer\n\nExported from `{path}` (EMA weights, step "
             f"{ckpt.checkpoint_step(path)}). {config.model.resolution}x"
             f"{config.model.resolution} RGB -> {config.model.token_grid[0]}x"

@@ -12,7 +12,6 @@ replaced; one holding any other model files is refused unless ``overwrite``.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -20,15 +19,18 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simvq_audio.atomic import fsync_dir
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, save_model_dir
+from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
 from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 from simvq_audio.reference import hub
 from simvq_audio.reference.convert import Converted, convert_state
 from simvq_audio.reference.safe_pickle import TorchCheckpoint
+
+if TYPE_CHECKING:
+    from simvq_audio.codec import SimVQCodec
 
 UPSTREAM = "github youngsheen/SimVQ, Hugging Face zyx123/SimVQ"
 _MODEL_FILES = (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME)
@@ -59,14 +61,13 @@ def import_reference_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os
         converted = convert_state(ckpt.root, raw=raw)
         progress = {key: ckpt.root.get(key) for key in ("epoch", "global_step")}
     progress = {k: v for k, v in progress.items() if isinstance(v, int) and not isinstance(v, bool)}
-    state = _loaded_state(converted)
+    codec = _loaded_codec(converted)
     source = {"source": f"the SimVQ authors' checkpoint ({UPSTREAM})", "checkpoint": path.name,
               "sha256": digest, "weights": converted.notes["weights"], **progress,
               "sample_rate": converted.notes["sample_rate_from"]}
     if hub_file is not None:
         source["hub"] = str(hub_file)
-    config = {"model": dataclasses.asdict(converted.config), "training": source}
-    _write(out_dir, config, state, model_card(converted, source))
+    _write(out_dir, codec, source, model_card(converted, source))
     return out_dir
 
 
@@ -149,26 +150,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _loaded_state(converted: Converted) -> dict[str, Any]:
-    """Load the tensors into our codec model (strict) and return its state dict."""
-    from simvq_audio.audio.codec_model import CodecModel
-    from simvq_audio.model_dir import check_state_dict
+def _loaded_codec(converted: Converted) -> SimVQCodec:
+    """Our codec with the converted tensors loaded (strict)."""
+    from simvq_audio.codec import SimVQCodec
 
-    model = CodecModel.from_hparams(converted.config)
-    check_state_dict(model, converted.state_dict)
-    model.load_state_dict(converted.state_dict)
-    return model.state_dict()
+    codec = SimVQCodec.from_config(converted.config)
+    codec.load_weights(converted.state_dict)
+    return codec
 
 
-def _write(out_dir: Path, config: dict, state: dict, card: str) -> None:
-    """Write the model files into a hidden folder next to ``out_dir``, then move them in."""
+def _write(out_dir: Path, codec: SimVQCodec, source: dict[str, Any], card: str) -> None:
+    """Write the model files (``source``: the ``training`` record of ``config.json``) into a
+    hidden folder next to ``out_dir``, then move them in."""
     created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     staging = None
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = out_dir.parent / f".{out_dir.name}.import-{os.getpid()}-{secrets.token_hex(4)}"
         staging.mkdir()  # not mkdtemp: the directory gets the usual (umask) permissions
-        save_model_dir(staging, config, state, card)
+        codec.save_pretrained(staging, card, training=source)
         if not out_dir.exists():
             os.rename(staging, out_dir)
             staging = None

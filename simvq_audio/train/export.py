@@ -1,8 +1,9 @@
 """Export a trained model: the EMA generator of a run's newest complete checkpoint becomes a
 model directory (``config.json`` + ``model.safetensors`` + ``README.md`` model card).
 
-``config.json`` holds ``{"model": <model config>, "training": <what produced it>}``; rebuild the
-model config with ``config_from_dict({"model": data["model"]}).model``. Output policy
+``SimVQCodec.save_pretrained`` writes it: ``config.json`` holds ``{"modality": "audio",
+"model": <model config>, "training": <what produced it>}``; ``SimVQCodec.from_pretrained``
+loads it. Output policy
 (:mod:`simvq_audio.outputs`): a directory exported earlier from the same run is replaced; one
 holding other model files is refused unless ``overwrite``; a checkpoint's own files never are.
 """
@@ -14,8 +15,9 @@ import math
 import time
 from pathlib import Path
 
+from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, save_model_dir
+from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
 from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 from simvq_audio.train import checkpoint as ckpt
 
@@ -53,9 +55,10 @@ def export_model(exp_dir: str | Path, out_dir: str | Path,
                 "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "weights": "EMA generator", "ema_decay": config["train"]["ema_decay"],
                 "train": config["train"]}
-    weights = ckpt.read_tensors(path, "ema_generator")
-    return save_model_dir(out_dir, {"model": config["model"], "training": training}, weights,
-                          card=_model_card(config, training))
+    codec = SimVQCodec.from_config(
+        SimVQCodec.model_config(config["model"], f"{path}/config.json"))
+    codec.load_weights(ckpt.read_tensors(path, "ema_generator"))
+    return codec.save_pretrained(out_dir, card=_model_card(config, training), training=training)
 
 
 def _exported_from(out_dir: Path, exp_dir: Path) -> bool:

@@ -17,7 +17,7 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.quantize import SimVQ
 from simvq_audio.commands import SEARCH_BACKEND_ENV
 from simvq_audio.commands import search_backend as cli_search_backend
-from simvq_audio.quantize.search import (_CodeSource, nearest_code, resolve_candidates,
+from simvq_audio.quantize.search import (CodeSource, nearest_code, resolve_candidates,
                                          search_backend)
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
@@ -56,7 +56,7 @@ def test_kernel_state_holds_two_best_codes_and_third_score():
     from simvq_audio.quantize.triton_search import fused_pass
     z, codes = random_case(37, 100, 24)
     # 40 codes per launch: three launches, the last one ragged
-    scores, candidates, max_norm = fused_pass(z, _CodeSource(codes, None), 40 * 24)
+    scores, candidates, max_norm = fused_pass(z, CodeSource(codes, None), 40 * 24)
     ordered, order = float64_distances(z, codes).sort(1)
     assert torch.equal(candidates.cpu(), order[:, :2].cpu())
     z_sq = z.double().pow(2).sum(1, keepdim=True)
@@ -210,7 +210,7 @@ def test_resolve_takes_one_score_more_than_candidates():
     scores = (codes * codes).sum(1)[None] - 2 * z @ codes.t()
     ordered, order = scores.sort(dim=1, stable=True)
     norm = float(codes.norm(dim=1).max())
-    result = resolve_candidates(z, _CodeSource(codes, None), ordered[:, :3], order[:, :2], norm)
+    result = resolve_candidates(z, CodeSource(codes, None), ordered[:, :3], order[:, :2], norm)
     expected = brute_force(z, codes)
     assert torch.equal(result.indices, expected)
     assert result.indices[:2].tolist() == [2, 12]

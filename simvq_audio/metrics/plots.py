@@ -4,6 +4,9 @@
 - :func:`plot_code_usage`: usage of every code, sorted, on a log scale (dead codes counted).
 - :func:`plot_training_curves`: the TensorBoard scalars ``codebook/utilisation`` and
   ``codebook/perplexity`` (:data:`TRAINING_TAGS`) against the training step.
+
+Other figures (the collapse study's) are drawn with :func:`pyplot` and written with
+:func:`save_figure`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ TRAINING_TAGS = ("codebook/utilisation", "codebook/perplexity")
 SPECTROGRAM_N_FFT, SPECTROGRAM_HOP = 1024, 256
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (imported on first use: drawing needs no
+    display, and commands that draw nothing never import matplotlib)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,10 +34,11 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: str | Path) -> None:
+def save_figure(figure, path: str | Path) -> None:
+    """Write ``figure`` to ``path`` as a 100 dpi PNG (atomically) and close it."""
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
-    _pyplot().close(figure)
+    pyplot().close(figure)
 
 
 def log_spectrogram(wav: np.ndarray, n_fft: int = SPECTROGRAM_N_FFT,
@@ -47,7 +53,7 @@ def plot_spectrograms(examples: list[tuple[str, np.ndarray, np.ndarray, int]],
                       path: str | Path) -> None:
     """One row per ``(utt_id, ref [T], hyp [T], sample_rate)``: reference left, reconstruction
     right, on a shared colour scale; written as PNG to ``path``."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(len(examples), 2, figsize=(12, 3 * len(examples)),
                                 squeeze=False)
     for row, (utt_id, ref, hyp, rate) in zip(axes, examples):
@@ -60,12 +66,12 @@ def plot_spectrograms(examples: list[tuple[str, np.ndarray, np.ndarray, int]],
                         extent=(0, seconds, 0, rate / 2000))
             axis.set(title=f"{utt_id}: {title}", xlabel="time (s)", ylabel="frequency (kHz)")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_code_usage(counts: torch.Tensor, path: str | Path) -> None:
     """Sorted usage counts of the ``counts [K]`` codes, log scale, as PNG at ``path``."""
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.sort(np.asarray(counts.cpu(), dtype=np.int64))[::-1]
     used = counts[counts > 0]
     figure, axis = plt.subplots(figsize=(8, 4))
@@ -75,7 +81,7 @@ def plot_code_usage(counts: torch.Tensor, path: str | Path) -> None:
              title=f"code usage: {len(used)} of {len(counts)} codes used, "
                    f"{len(counts) - len(used)} dead")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def read_scalars(logdir: str | Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
@@ -101,11 +107,11 @@ def plot_training_curves(logdir: str | Path, path: str | Path,
     curves = {tag: read_scalars(logdir, tag) for tag in tags}
     if not any(len(steps) for steps, _ in curves.values()):
         raise UserInputError(f"{logdir}: no TensorBoard scalars {', '.join(tags)} found")
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(tags), figsize=(6 * len(tags), 4), squeeze=False)
     for axis, (tag, (steps, values)) in zip(axes[0], curves.items()):
         axis.plot(steps, values)
         axis.set(title=tag, xlabel="step")
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)

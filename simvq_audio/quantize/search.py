@@ -79,7 +79,7 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
     """
     check_search_inputs(z, codebook)
     use_triton = search_backend(backend, z, codebook) == "triton"
-    codes = _CodeSource(codebook, code_transform)
+    codes = CodeSource(codebook, code_transform)
     with torch.autocast(z.device.type, enabled=False), torch.no_grad():
         z32 = z.detach().float()
         if not use_triton:
@@ -136,8 +136,11 @@ def check_search_inputs(z: torch.Tensor, codebook: torch.Tensor) -> None:
         raise UserInputError("the codebook is empty")
 
 
-class _CodeSource:
-    """Reads codes ``[k, d]`` in float32 from a raw codebook and an optional row-wise transform."""
+class CodeSource:
+    """The codes a search compares against, read in float32 on demand: ``codebook [k, d]``
+    through the optional row-wise ``transform`` (SimVQ's ``C W^T + b``). The torch passes and
+    the Triton pass (:mod:`simvq_audio.quantize.triton_search`) read it by blocks of rows
+    (:meth:`rows`) or by index (:meth:`gather`)."""
 
     def __init__(self, codebook: torch.Tensor, transform: CodeTransform | None):
         self.codebook = codebook
@@ -145,10 +148,12 @@ class _CodeSource:
         self.size = codebook.shape[0]
 
     def rows(self, start: int, stop: int) -> torch.Tensor:
+        """Codes ``start:stop`` -> ``[stop - start, d]`` float32."""
         raw = self.codebook[start:stop]
         return (self.transform(raw) if self.transform is not None else raw).float()
 
     def gather(self, indices: torch.Tensor) -> torch.Tensor:
+        """``indices [...]`` -> their codes ``[..., d]`` float32."""
         raw = self.codebook[indices.reshape(-1)]
         out = self.transform(raw) if self.transform is not None else raw
         return out.float().reshape(*indices.shape, -1)
@@ -161,7 +166,7 @@ def _tiles(rows: int, codes: int, tile_elements: int) -> tuple[int, int]:
     return row_block, code_block
 
 
-def _float32_pass(z: torch.Tensor, codes: _CodeSource, tile_elements: int
+def _float32_pass(z: torch.Tensor, codes: CodeSource, tile_elements: int
                   ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One pass over the codebook keeping the lowest float32 scores per row.
 
@@ -202,7 +207,7 @@ def score_tolerance(z: torch.Tensor, max_code_norm: float) -> torch.Tensor:
     return (d + 2) * UNIT_ROUNDOFF * (max_code_norm ** 2 + 2 * z_norm * max_code_norm)
 
 
-def resolve_candidates(z: torch.Tensor, codes: _CodeSource, scores: torch.Tensor,
+def resolve_candidates(z: torch.Tensor, codes: CodeSource, scores: torch.Tensor,
                        candidates: torch.Tensor, max_code_norm: float,
                        tile_elements: int = TILE_ELEMENTS) -> SearchResult:
     """Turn per-row float32 candidates into exact answers (see the module docstring).
@@ -241,7 +246,7 @@ def resolve_candidates(z: torch.Tensor, codes: _CodeSource, scores: torch.Tensor
     return SearchResult(indices, distances)
 
 
-def _float64_search(z: torch.Tensor, codes: _CodeSource, tile_elements: int
+def _float64_search(z: torch.Tensor, codes: CodeSource, tile_elements: int
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Direct float64 distances, tile by tile: the slow exact path for rows with many near-ties.
 

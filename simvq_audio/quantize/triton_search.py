@@ -26,7 +26,7 @@ import triton
 import triton.language as tl
 
 if TYPE_CHECKING:
-    from simvq_audio.quantize.search import _CodeSource
+    from simvq_audio.quantize.search import CodeSource
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
 """Whether the kernel below was compiled for Triton's CPU interpreter."""
@@ -143,7 +143,7 @@ def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, inde
     return new_scores, new_candidates
 
 
-def fused_pass(z: torch.Tensor, codes: _CodeSource, tile_elements: int, fast: bool = False
+def fused_pass(z: torch.Tensor, codes: CodeSource, tile_elements: int, fast: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """The Triton replacement of the torch float32 pass of ``search.py``.
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.metrics.plots import _pyplot, _save
+from simvq_audio.metrics.plots import pyplot, save_figure
 
 MATRIX = {"simvq": "W", "vanilla": "codebook matrix"}
 """Which matrix's effective rank a run tracks (see :func:`~.evaluate.code_matrix`)."""
@@ -105,7 +105,7 @@ def markdown_report(study: dict) -> str:
 def plot_utilisation(runs: list[dict], path: Path) -> None:
     """Held-out utilisation (%) against K (log scale) for each quantizer of the sweep, with the
     uniform-use bound of the held-out set."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 4))
     sweep = sorted((r for r in runs if r["group"] == "sweep"), key=lambda r: r["num_codes"])
     for name in dict.fromkeys(r["name"] for r in sweep):
@@ -121,12 +121,12 @@ def plot_utilisation(runs: list[dict], path: Path) -> None:
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_ranks(runs: list[dict], path: Path) -> None:
     """Effective rank against training step: SimVQ's W (left), VanillaVQ's codebook (right)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for axis, kind in zip(axes, ("simvq", "vanilla")):
         for run in (r for r in runs if r["kind"] == kind):
@@ -140,4 +140,4 @@ def plot_ranks(runs: list[dict], path: Path) -> None:
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=7)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)

@@ -2,15 +2,11 @@
 convs/linears trunc-normal(0.02) with zero biases; ResNet, attention, norms and head untouched;
 parameter names unchanged (model directories keep loading)."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from simvq_audio.audio.decoder import Decoder
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 @pytest.fixture(scope="module")

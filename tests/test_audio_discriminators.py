@@ -4,7 +4,6 @@ rectangular-window STFTs, DAC preprocessing, float32 STFTs under autocast.
 Parity of the paper-size networks with the SimVQ reference: tests/test_audio_parity.py.
 """
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,8 @@ from simvq_audio.audio.discriminators.family import dac_preprocess
 from simvq_audio.audio.discriminators.period import PeriodDiscriminator
 from simvq_audio.audio.config import DiscriminatorsConfig, load_config
 from simvq_audio.errors import UserInputError
+from repo_paths import RECIPES
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 FAMILIES = ("multi_period", "multi_resolution", "dac_multi_period", "dac_multi_band")
 
 

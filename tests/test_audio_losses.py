@@ -4,7 +4,6 @@ generator's and discriminators' objectives.
 Values against the SimVQ reference's own code: tests/test_audio_parity.py.
 """
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,8 @@ from simvq_audio.audio.losses import (GeneratorLoss, MelLoss, discriminator_loss
                                       generator_adversarial_loss)
 from simvq_audio.audio.config import load_config
 from simvq_audio.errors import UserInputError
+from repo_paths import RECIPES
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def test_gan_losses_reward_the_right_side():

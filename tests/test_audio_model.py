@@ -1,6 +1,5 @@
 """CodecModel, encoder and decoder: shapes, hop alignment, causality, ISTFT round trip."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,8 +8,8 @@ from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.istft import InverseSTFT, stft_same
 from simvq_audio.audio.config import config_from_dict, load_config
 from simvq_audio.errors import UserInputError
+from repo_paths import RECIPES
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 @pytest.fixture(scope="module")

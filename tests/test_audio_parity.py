@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,14 +35,14 @@ from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
 from simvq_audio.audio.config import load_config
 from simvq_audio.quantize.factory import build_quantizer
+from repo_paths import RECIPES, REPO
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "data" / "reference_gan_parity.npz"
-REFERENCE = ROOT / "tests" / "data" / "reference"
+FIXTURE = REPO / "tests" / "data" / "reference_gan_parity.npz"
+REFERENCE = REPO / "tests" / "data" / "reference"
 RTOL, ATOL = 1e-5, 1e-7
 
 _spec = importlib.util.spec_from_file_location("reference_parity_fixture",
-                                               ROOT / "tools" / "reference_parity_fixture.py")
+                                               REPO / "tools" / "reference_parity_fixture.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
 
@@ -56,7 +55,7 @@ def expected():
 @pytest.fixture(scope="module")
 def paper():
     """The paper config and its discriminators with the fixture's weights."""
-    config = load_config(ROOT / "recipes" / "simvq_65k.yaml")
+    config = load_config(RECIPES / "simvq_65k.yaml")
     discriminator = MultiDiscriminator.from_hparams(config.discriminators).requires_grad_(False)
     filled = tool.fill_discriminators(discriminator)
     return config, discriminator, filled
@@ -168,7 +167,7 @@ def test_mel_and_commitment_losses_of_the_reference_s_reconstruction(tag):
     assert rate == 24000
     wav = torch.from_numpy(wav)[None]                                         # [1, T]
     decoded = torch.from_numpy(expected[f"{tag}.decoded"])[:, 0, :wav.shape[-1]]
-    config = load_config(ROOT / "recipes" / "simvq_65k.yaml")
+    config = load_config(RECIPES / "simvq_65k.yaml")
 
     # a codebook of the codes the reference chose reproduces its quantized latents
     z, quantized = (torch.from_numpy(expected[f"{tag}.{k}"]) for k in ("latents", "quantized"))

@@ -3,7 +3,6 @@ in both orders, gradient clipping on and off, the precision a run uses, and one 
 the tiny codec updating W but not C."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,9 +16,9 @@ from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanUpdates, gradient_norm
 from simvq_audio.train.trainer import training_precision
-from tests.train_helpers import nan_generator_loss
+from repo_paths import RECIPES
+from train_helpers import nan_generator_loss
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def micro_config(**train):

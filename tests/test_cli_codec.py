@@ -12,12 +12,13 @@ import torch
 
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
+from repo_paths import TINY_RECIPE
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     torch.manual_seed(0)
-    codec = SimVQCodec.from_config("recipes/tiny.yaml")
+    codec = SimVQCodec.from_config(TINY_RECIPE)
     return codec, codec.save_pretrained(tmp_path_factory.mktemp("m") / "model")
 
 
@@ -96,7 +97,7 @@ def test_wav_scp_gives_one_codes_per_utterance(model, tmp_path):
 def test_codes_from_another_model_need_force(model, tmp_path, capsys):
     _, path = model
     torch.manual_seed(3)
-    other = SimVQCodec.from_config("recipes/tiny.yaml")
+    other = SimVQCodec.from_config(TINY_RECIPE)
     other.save_codes(other.encode(torch.randn(3200) * 0.1, 24000), tmp_path / "x.codes")
     assert cli("decode", "--model", path, tmp_path / "x.codes", tmp_path / "x.wav") == 2
     assert "made by model" in capsys.readouterr().err and not (tmp_path / "x.wav").exists()

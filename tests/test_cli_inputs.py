@@ -14,6 +14,7 @@ import torch
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.data.kaldi_dir import write_data_dir
+from repo_paths import TINY_RECIPE
 
 FORMATS = {".wav": ("WAV", None), ".flac": ("FLAC", None), ".aiff": ("AIFF", None),
            ".au": ("AU", None), ".opus": ("OGG", "OPUS"), ".caf": ("CAF", None)}
@@ -22,7 +23,7 @@ FORMATS = {".wav": ("WAV", None), ".flac": ("FLAC", None), ".aiff": ("AIFF", Non
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     torch.manual_seed(0)
-    return SimVQCodec.from_config("recipes/tiny.yaml").save_pretrained(
+    return SimVQCodec.from_config(TINY_RECIPE).save_pretrained(
         tmp_path_factory.mktemp("m") / "model")
 
 

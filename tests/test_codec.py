@@ -15,6 +15,7 @@ from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, model_hash
 from simvq_audio.windowed_decode import decode_in_windows
+from repo_paths import TINY_RECIPE
 
 HOP = 320
 
@@ -22,7 +23,7 @@ HOP = 320
 @pytest.fixture(scope="module")
 def codec():
     torch.manual_seed(0)
-    return SimVQCodec.from_config("recipes/tiny.yaml")
+    return SimVQCodec.from_config(TINY_RECIPE)
 
 
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
@@ -210,7 +211,7 @@ def test_file_helpers_and_codes(codec, tmp_path):
 
 def test_codes_from_another_model_are_refused_unless_forced(codec, tmp_path):
     torch.manual_seed(1)
-    other = SimVQCodec.from_config("recipes/tiny.yaml")
+    other = SimVQCodec.from_config(TINY_RECIPE)
     other.save_codes(other.encode(torch.randn(2000) * 0.1, 24000), tmp_path / "x.codes")
     with pytest.raises(UserInputError, match="made by model"):
         codec.load_codes(tmp_path / "x.codes")

@@ -6,6 +6,7 @@ import torch
 
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
+from repo_paths import TINY_RECIPE
 
 
 def test_export_needs_one_of_the_two_forms(capsys):
@@ -17,7 +18,7 @@ def test_export_needs_one_of_the_two_forms(capsys):
 def test_onnx_encoder_and_decoder_match_torch(tmp_path, capsys):
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    codec = SimVQCodec.from_config("recipes/tiny.yaml")
+    codec = SimVQCodec.from_config(TINY_RECIPE)
     codec.save_pretrained(tmp_path / "model")
     assert main(["export", "--model", str(tmp_path / "model"), "--onnx", str(tmp_path / "onnx")]
                 ) == 0
@@ -40,7 +41,7 @@ def test_onnx_export_of_a_plain_vq_model_leaves_the_codec_alone(tmp_path, monkey
     from simvq_audio.audio.config import load_config
     from simvq_audio.onnx_export import export_onnx
 
-    model = load_config("recipes/tiny.yaml").model
+    model = load_config(TINY_RECIPE).model
     model.quantizer.type = "vanilla"
     codec = SimVQCodec.from_config(model)
     moved, cpu = [], torch.nn.Module.cpu

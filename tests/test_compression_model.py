@@ -3,7 +3,6 @@ from_config / save_pretrained / from_pretrained, model_hash, the modality key an
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -14,8 +13,8 @@ from simvq_audio.compression_model import CompressionModel, load_pretrained
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import CONFIG_NAME, model_hash, read_modality
+from repo_paths import RECIPES
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 @dataclass

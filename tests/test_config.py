@@ -8,8 +8,8 @@ import pytest
 from simvq_audio.audio.config import Config, config_from_dict, load_config
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
+from repo_paths import RECIPES
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def write(folder: Path, name: str, text: str) -> Path:

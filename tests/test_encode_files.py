@@ -11,12 +11,13 @@ import torch
 from simvq_audio import outputs
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.encode_files import encode_files
+from repo_paths import TINY_RECIPE
 
 
 @pytest.fixture(scope="module")
 def codec():
     torch.manual_seed(0)
-    return SimVQCodec.from_config("recipes/tiny.yaml")
+    return SimVQCodec.from_config(TINY_RECIPE)
 
 
 def write(path, seconds, rate=16000, channels=1, value=None):

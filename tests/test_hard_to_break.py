@@ -17,6 +17,7 @@ from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
+from repo_paths import TINY_RECIPE
 
 RATE = 24000
 
@@ -24,14 +25,14 @@ RATE = 24000
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     torch.manual_seed(0)
-    codec = SimVQCodec.from_config("recipes/tiny.yaml")
+    codec = SimVQCodec.from_config(TINY_RECIPE)
     return codec, codec.save_pretrained(tmp_path_factory.mktemp("m") / "model")
 
 
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory):
     torch.manual_seed(5)
-    codec = SimVQCodec.from_config("recipes/tiny.yaml")
+    codec = SimVQCodec.from_config(TINY_RECIPE)
     return codec.save_pretrained(tmp_path_factory.mktemp("o") / "model")
 
 

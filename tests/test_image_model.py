@@ -1,7 +1,6 @@
 """Image autoencoder: shapes, the shared quantizer and search, input errors, config errors."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,8 +17,8 @@ from simvq_audio.image.losses import ImageGeneratorLoss, PerceptualLossUnavailab
 from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.quantize.search import nearest_code
+from repo_paths import RECIPES
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,
                          attention=True, quantizer=QuantizerConfig(num_codes=64, dim=8))
 

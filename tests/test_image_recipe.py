@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from simvq_audio.image.image_io import write_image
+from repo_paths import REPO
 
-EGS = Path(__file__).resolve().parents[1] / "egs"
+EGS = REPO / "egs"
 
 
 def run(recipe: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:

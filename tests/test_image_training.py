@@ -21,7 +21,7 @@ from simvq_audio.image.sample_patches import split_patches
 from simvq_audio.image.train_step import ImageGanStep
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanUpdates
-from tests.train_helpers import nan_generator_loss
+from train_helpers import nan_generator_loss
 
 MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,
                          attention=False, quantizer=QuantizerConfig(num_codes=64, dim=8))

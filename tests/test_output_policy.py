@@ -18,6 +18,7 @@ from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME
 from simvq_audio.train import checkpoint as ckpt
+from repo_paths import TINY_RECIPE
 
 RATE = 24000
 
@@ -25,12 +26,12 @@ RATE = 24000
 @pytest.fixture(scope="module")
 def codec():
     torch.manual_seed(0)
-    return SimVQCodec.from_config("recipes/tiny.yaml")
+    return SimVQCodec.from_config(TINY_RECIPE)
 
 
 def fake_run(codec, exp_dir, step=10):
     """A training run with one complete checkpoint holding ``codec`` as its EMA generator."""
-    config = config_to_dict(load_config("recipes/tiny.yaml"))
+    config = config_to_dict(load_config(TINY_RECIPE))
     state = {"step": step, "train_dir": "data/train", "valid_dir": None, "saved_at": "now"}
     ckpt.write_checkpoint(exp_dir, step, {"ema_generator": codec.model.state_dict()},
                           {"config": config, "trainer_state": state})

@@ -20,8 +20,9 @@ from simvq_audio.corpora.espeak_corpus import SPEAKERS, generate, sentence
 from simvq_audio.corpora.prepare import prepare
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.errors import UserInputError
+from repo_paths import REPO
 
-RUN_SH = Path(__file__).resolve().parents[1] / "egs" / "mini" / "run.sh"
+RUN_SH = REPO / "egs" / "mini" / "run.sh"
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (apt-get install espeak-ng)")
 

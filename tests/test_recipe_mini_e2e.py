@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from simvq_audio.corpora.debian_archive import DEFAULT_MIRROR, DEFAULT_SUITE
+from repo_paths import REPO
 
-RUN_SH = Path(__file__).resolve().parents[1] / "egs" / "mini" / "run.sh"
+RUN_SH = REPO / "egs" / "mini" / "run.sh"
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.slow

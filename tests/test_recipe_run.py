@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from recipe_fakes import FakeServer, libritts_tarball, sha256
+from repo_paths import REPO
 
-RUN_SH = Path(__file__).resolve().parents[1] / "egs" / "libritts" / "run.sh"
+RUN_SH = REPO / "egs" / "libritts" / "run.sh"
 SUBSETS = {"train-clean-100": "19", "dev-clean": "84", "test-clean": "61"}
 
 

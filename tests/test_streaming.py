@@ -13,6 +13,7 @@ from simvq_audio.codec import SimVQCodec
 from simvq_audio.audio.config import load_config
 from simvq_audio.errors import UserInputError
 from simvq_audio.streaming import StreamingEncoder, encode_batch
+from repo_paths import TINY_RECIPE
 
 HOP = 320
 PROPERTY = settings(max_examples=25, deadline=None,
@@ -20,7 +21,7 @@ PROPERTY = settings(max_examples=25, deadline=None,
 
 
 def tiny_codec(padding: str) -> SimVQCodec:
-    model = load_config("recipes/tiny.yaml").model
+    model = load_config(TINY_RECIPE).model
     model = dataclasses.replace(model, encoder=dataclasses.replace(model.encoder,
                                                                    padding=padding))
     torch.manual_seed(0)

@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from tests.tokenize_helpers import REPO, SHARD_SIZE, make_corpus, save_model, shard_bytes
+from repo_paths import REPO
+from tokenize_helpers import SHARD_SIZE, make_corpus, save_model, shard_bytes
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 300

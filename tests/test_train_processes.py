@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from simvq_audio.train import checkpoint as ckpt
-from tests.train_helpers import (REPO, make_data_dir, start_cli, subprocess_env, train_args,
-                                 write_config)
+from repo_paths import REPO
+from train_helpers import make_data_dir, start_cli, subprocess_env, train_args, write_config
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 300

@@ -17,8 +17,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 WHEEL = "pip-99.0-py3-none-any.whl"
 
 

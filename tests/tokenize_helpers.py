@@ -11,15 +11,15 @@ import torch
 
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.data.kaldi_dir import write_data_dir
+from repo_paths import TINY_RECIPE
 
-REPO = Path(__file__).resolve().parents[1]
 CORRUPT = "utt3"
 SHARD_SIZE = 2
 
 
 def save_model(path: Path, seed: int = 0) -> tuple[SimVQCodec, Path]:
     torch.manual_seed(seed)
-    codec = SimVQCodec.from_config(REPO / "recipes" / "tiny.yaml")
+    codec = SimVQCodec.from_config(TINY_RECIPE)
     return codec, codec.save_pretrained(path)
 
 

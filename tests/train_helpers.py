@@ -17,8 +17,8 @@ import yaml
 from torch import nn
 
 from simvq_audio.data.kaldi_dir import write_data_dir
+from repo_paths import REPO, TINY_RECIPE
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 24000
 
 
@@ -42,7 +42,7 @@ def write_config(path: Path, **train: object) -> Path:
     """A micro codec on recipes/tiny.yaml (dropout on, so RNG restore matters); ``train``
     overrides the train section."""
     config = {
-        "base": str(REPO / "recipes" / "tiny.yaml"),
+        "base": str(TINY_RECIPE),
         "model": {"decoder": {"num_layers": 1, "resnet_blocks": 1, "dropout": 0.1}},
         "discriminators": {"multi_period": None, "dac_multi_period": None, "dac_multi_band": None,
                            "multi_resolution": {"resolutions": [[256, 64]], "channels": 4}},

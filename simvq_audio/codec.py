@@ -9,8 +9,8 @@ zeros past each item's own length (``tokens.lengths`` frames, ``tokens.num_sampl
 every item's result equals encoding or decoding that item alone. Encoding runs the causal
 encoder in pieces of at most 30 s with explicit state (see :mod:`simvq_audio.streaming`), so its
 tokens equal one pass over the whole signal for any length; decoding runs one pass up to
-``decode_window_s`` and in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is always in eval mode
-and runs under ``torch.inference_mode``.
+``decode_window_s`` and in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is
+always in eval mode and runs under ``torch.inference_mode``.
 
 Every public method checks its arguments with :mod:`simvq_audio.validate`: anything malformed is
 a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never another exception.
@@ -34,8 +34,12 @@ from simvq_audio.compression_model import CompressionModel
 from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
-from simvq_audio.streaming import (DEFAULT_CHUNK_SECONDS, StreamingEncoder, chunk_samples,
-                                    encode_batch)
+from simvq_audio.streaming import (
+    DEFAULT_CHUNK_SECONDS,
+    StreamingEncoder,
+    chunk_samples,
+    encode_batch,
+)
 from simvq_audio.windowed_decode import decode_in_windows
 
 

@@ -31,14 +31,23 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
-from torch.nn.modules.module import (register_module_buffer_registration_hook,
-                                     register_module_parameter_registration_hook)
+from torch.nn.modules.module import (
+    register_module_buffer_registration_hook,
+    register_module_parameter_registration_hook,
+)
 
 from simvq_audio import validate
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import (CONFIG_NAME, check_state_dict, load_model_dir, model_hash,
-                                   read_config, read_modality, save_model_dir)
+from simvq_audio.model_dir import (
+    CONFIG_NAME,
+    check_state_dict,
+    load_model_dir,
+    model_hash,
+    read_config,
+    read_modality,
+    save_model_dir,
+)
 
 ConfigT = TypeVar("ConfigT")
 ModelT = TypeVar("ModelT", bound="CompressionModel")

@@ -133,7 +133,7 @@ class StreamingEncoder:
         self._closed = False
 
     def feed(self, samples: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """``samples [T]`` or ``[B, T]`` -> tokens ``[B, n]`` int64 of the newly completed frames."""
+        """``samples [T]`` or ``[B, T]`` -> tokens ``[B, n]`` int64 of the frames it completes."""
         samples = self._resample(self._as_batch(samples), last=False)
         self.num_samples += samples.shape[-1]
         pending = torch.cat([self._pending, samples.to(self.device)], dim=-1)

@@ -9,11 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from simvq_audio.audio.config import DiscriminatorsConfig, load_config
 from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.discriminators.family import dac_preprocess
 from simvq_audio.audio.discriminators.period import PeriodDiscriminator
-from simvq_audio.audio.config import DiscriminatorsConfig, load_config
 from simvq_audio.errors import UserInputError
+
 from repo_paths import RECIPES
 
 FAMILIES = ("multi_period", "multi_resolution", "dac_multi_period", "dac_multi_band")

@@ -8,14 +8,19 @@ Values against the SimVQ reference's own code: tests/test_audio_parity.py.
 import pytest
 import torch
 
-from simvq_audio.audio.discriminators import FamilyOutput
-from simvq_audio.audio.losses import (GeneratorLoss, MelLoss, discriminator_loss,
-                                      family_discriminator_loss, feature_matching_loss,
-                                      generator_adversarial_loss)
 from simvq_audio.audio.config import load_config
+from simvq_audio.audio.discriminators import FamilyOutput
+from simvq_audio.audio.losses import (
+    GeneratorLoss,
+    MelLoss,
+    discriminator_loss,
+    family_discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
 from simvq_audio.errors import UserInputError
-from repo_paths import RECIPES
 
+from repo_paths import RECIPES
 
 
 def test_gan_losses_reward_the_right_side():

@@ -3,11 +3,11 @@
 
 import pytest
 
+from simvq_audio.audio.config import load_config
 from simvq_audio.audio.param_count import count_parameters
 from simvq_audio.cli import main
-from simvq_audio.audio.config import load_config
-from repo_paths import RECIPES
 
+from repo_paths import RECIPES
 
 REFERENCE_MILLIONS = {  # SimVQ / WavTokenizer-style generator, K = 65536 (issue 3)
     "encoder": 8.8, "decoder backbone": 61.9, "ISTFT head": 1.0, "quantizer": 0.26,

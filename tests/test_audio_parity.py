@@ -31,10 +31,11 @@ import pytest
 import soundfile
 import torch
 
+from simvq_audio.audio.config import load_config
 from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
-from simvq_audio.audio.config import load_config
 from simvq_audio.quantize.factory import build_quantizer
+
 from repo_paths import RECIPES, REPO
 
 FIXTURE = REPO / "tests" / "data" / "reference_gan_parity.npz"

@@ -16,9 +16,9 @@ from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanUpdates, gradient_norm
 from simvq_audio.train.trainer import training_precision
+
 from repo_paths import RECIPES
 from train_helpers import nan_generator_loss
-
 
 
 def micro_config(**train):

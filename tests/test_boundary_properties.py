@@ -21,6 +21,7 @@ from simvq_audio.codec import SimVQCodec
 from simvq_audio.codes import CodesHeader, SourceId, read_codes, write_codes
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, load_model_dir, weights_sha256
+
 from repo_paths import TINY_RECIPE
 
 HOP, RATE, K = 320, 24000, 1024

@@ -12,6 +12,7 @@ import torch
 
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
+
 from repo_paths import TINY_RECIPE
 
 

@@ -14,6 +14,7 @@ import torch
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.data.kaldi_dir import write_data_dir
+
 from repo_paths import TINY_RECIPE
 
 FORMATS = {".wav": ("WAV", None), ".flac": ("FLAC", None), ".aiff": ("AIFF", None),

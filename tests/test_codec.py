@@ -15,6 +15,7 @@ from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, model_hash
 from simvq_audio.windowed_decode import decode_in_windows
+
 from repo_paths import TINY_RECIPE
 
 HOP = 320

@@ -9,8 +9,15 @@ import pytest
 import torch
 
 from simvq_audio import cli
-from simvq_audio.codes import (FORMAT_VERSION, CodesHeader, check_model, pack_tokens, read_codes,
-                               unpack_tokens, write_codes)
+from simvq_audio.codes import (
+    FORMAT_VERSION,
+    CodesHeader,
+    check_model,
+    pack_tokens,
+    read_codes,
+    unpack_tokens,
+    write_codes,
+)
 from simvq_audio.errors import UserInputError
 
 SOURCE_BYTES = 33  # the version 2 source field, which ends the header body

@@ -13,8 +13,8 @@ from simvq_audio.compression_model import CompressionModel, load_pretrained
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import CONFIG_NAME, model_hash, read_modality
-from repo_paths import RECIPES
 
+from repo_paths import RECIPES
 
 
 @dataclass

@@ -8,8 +8,8 @@ import pytest
 from simvq_audio.audio.config import Config, config_from_dict, load_config
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
-from repo_paths import RECIPES
 
+from repo_paths import RECIPES
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -7,10 +7,11 @@ import random
 import socket
 
 import pytest
-from recipe_fakes import FakeServer, debian_mirror, make_deb
 
 from simvq_audio.corpora.debian_archive import DebianArchive, deb_files, parse_index
 from simvq_audio.errors import UserInputError
+
+from recipe_fakes import FakeServer, debian_mirror, make_deb
 
 POOL = "pool/main/h/hello-data/hello-data_1.0-1_all.deb"
 INDEX = "/debian/dists/bookworm/main/binary-all/Packages.xz"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import soundfile
-from recipe_fakes import PROMPT_SECONDS, FakeServer, mini_corpus_mirror
 
 from simvq_audio.corpora import debian_speech
 from simvq_audio.corpora.debian_archive import DebianArchive
@@ -14,6 +13,8 @@ from simvq_audio.corpora.debian_speech import Clip, build
 from simvq_audio.corpora.prepare import prepare
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.errors import UserInputError
+
+from recipe_fakes import PROMPT_SECONDS, FakeServer, mini_corpus_mirror
 
 quiet = {"log": lambda message: None}
 VOICES = {"allison", "june", "carlo", "ivrvoiceru"}

@@ -11,8 +11,15 @@ import soundfile
 import torch
 
 import simvq_audio
-from simvq_audio.data.audio_io import (StreamResampler, audio_bytes, audio_info, open_audio,
-                                       read_audio, resample, write_audio)
+from simvq_audio.data.audio_io import (
+    StreamResampler,
+    audio_bytes,
+    audio_info,
+    open_audio,
+    read_audio,
+    resample,
+    write_audio,
+)
 from simvq_audio.errors import UserInputError
 
 RATE = 16000

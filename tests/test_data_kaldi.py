@@ -5,8 +5,12 @@ import pytest
 import soundfile
 
 from simvq_audio.cli import main
-from simvq_audio.data.kaldi_dir import (MAX_LISTED_PROBLEMS, read_data_dir, validate_data_dir,
-                                        write_data_dir)
+from simvq_audio.data.kaldi_dir import (
+    MAX_LISTED_PROBLEMS,
+    read_data_dir,
+    validate_data_dir,
+    write_data_dir,
+)
 from simvq_audio.errors import UserInputError
 
 

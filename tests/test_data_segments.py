@@ -8,8 +8,7 @@ import torch
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.loudness import normalize_rms
-from simvq_audio.data.segments import (SegmentDataset, ValidationDataset, collate_segments,
-                                       read_crop)
+from simvq_audio.data.segments import SegmentDataset, ValidationDataset, collate_segments, read_crop
 from simvq_audio.errors import UserInputError
 
 RATE = 24000

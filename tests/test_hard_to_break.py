@@ -3,7 +3,6 @@ tokens, one kind of error. Each docstring says what happened before the fix; eve
 tests failed on the code before it (checked by running this file against that commit)."""
 
 import io
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
+
 from repo_paths import TINY_RECIPE
 
 RATE = 24000
@@ -291,8 +291,9 @@ def test_row_12_an_unrelated_existing_output_is_refused_unless_overwrite(model, 
                tmp_path / "other2.wav") == 0
 
 
-@pytest.mark.parametrize("stdin, message", [(b"", "stdin is empty"),
-                                             (b"not audio at all", "stdin: not a readable audio file")])
+@pytest.mark.parametrize("stdin, message",
+                         [(b"", "stdin is empty"),
+                          (b"not audio at all", "stdin: not a readable audio file")])
 def test_row_13_stdin_errors_show_no_object_reprs(model, monkeypatch, capsys, stdin, message):
     """Before: ``encode - - < /dev/null`` said ``<_io.BytesIO object at 0x...>``."""
     _, path = model

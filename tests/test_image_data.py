@@ -7,10 +7,20 @@ from PIL import Image
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.dataset import ImageFolderDataset
 from simvq_audio.image.image_io import center_square, find_images, read_image, write_image
-from simvq_audio.image.metrics import (InceptionUnavailable, format_scores, psnr, rfid_status,
-                                       score_batches, ssim)
-from simvq_audio.image.sample_patches import (SAMPLE_IMAGES, cut_patches, split_patches,
-                                              write_sample_patches)
+from simvq_audio.image.metrics import (
+    InceptionUnavailable,
+    format_scores,
+    psnr,
+    rfid_status,
+    score_batches,
+    ssim,
+)
+from simvq_audio.image.sample_patches import (
+    SAMPLE_IMAGES,
+    cut_patches,
+    split_patches,
+    write_sample_patches,
+)
 
 
 def test_png_round_trip_within_8_bit_rounding(tmp_path):

@@ -8,15 +8,20 @@ import torch
 import simvq_audio.quantize.base as quantizer_base
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import load_config as load_audio_config
-from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
-from simvq_audio.image.config import (ImageLossConfig, ImageModelConfig, config_from_dict,
-                                      load_config)
+from simvq_audio.image.config import (
+    ImageLossConfig,
+    ImageModelConfig,
+    config_from_dict,
+    load_config,
+)
 from simvq_audio.image.discriminator import PatchDiscriminator
 from simvq_audio.image.losses import ImageGeneratorLoss, PerceptualLossUnavailable
 from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.quantize import SimVQ, VanillaVQ
+from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.quantize.search import nearest_code
+
 from repo_paths import RECIPES
 
 MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,

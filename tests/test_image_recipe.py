@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from simvq_audio.image.image_io import write_image
+
 from repo_paths import REPO
 
 EGS = REPO / "egs"

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import ImageModelConfig
 from simvq_audio.image.token_files import load_tokens, save_tokens
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import save_model_dir
+from simvq_audio.quantize.factory import QuantizerConfig
 
 MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,
                          attention=False, quantizer=QuantizerConfig(num_codes=64, dim=8))

@@ -10,17 +10,22 @@ import torch
 from accelerate import Accelerator
 
 from simvq_audio.cli import main
-from simvq_audio.quantize.factory import QuantizerConfig
-from simvq_audio.image.config import (ImageLossConfig, ImageModelConfig, ImageTrainConfig,
-                                      PatchDiscriminatorConfig)
+from simvq_audio.image.config import (
+    ImageLossConfig,
+    ImageModelConfig,
+    ImageTrainConfig,
+    PatchDiscriminatorConfig,
+)
 from simvq_audio.image.discriminator import PatchDiscriminator
 from simvq_audio.image.image_io import read_image, write_image
 from simvq_audio.image.losses import ImageGeneratorLoss
 from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.image.sample_patches import split_patches
 from simvq_audio.image.train_step import ImageGanStep
+from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanUpdates
+
 from train_helpers import nan_generator_loss
 
 MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,

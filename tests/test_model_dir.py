@@ -1,6 +1,5 @@
 """The model directory: round trip, refusal of every bad directory, state-dict checks, hashing."""
 
-import json
 import pickle
 
 import pytest
@@ -8,8 +7,14 @@ import torch
 from torch import nn
 
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import (CONFIG_NAME, WEIGHTS_NAME, check_state_dict, load_model_dir,
-                                   model_hash, save_model_dir)
+from simvq_audio.model_dir import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    check_state_dict,
+    load_model_dir,
+    model_hash,
+    save_model_dir,
+)
 
 CONFIG = {"codebook_size": 4096, "dim": 8, "strides": [2, 4], "name": "tiny"}
 

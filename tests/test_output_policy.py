@@ -10,14 +10,15 @@ import pytest
 import torch
 
 from simvq_audio import outputs
+from simvq_audio.audio.config import load_config
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.codes import CodesHeader, read_codes
-from simvq_audio.audio.config import load_config
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME
 from simvq_audio.train import checkpoint as ckpt
+
 from repo_paths import TINY_RECIPE
 
 RATE = 24000

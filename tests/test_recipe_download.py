@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from recipe_fakes import FakeServer, libritts_tarball, sha256
 
 from simvq_audio.corpora.download import fetch
 from simvq_audio.corpora.libritts import COMPLETE_MARKER, download_subset, read_checksums
 from simvq_audio.errors import UserInputError
+
+from recipe_fakes import FakeServer, libritts_tarball, sha256
 
 SUBSET = "dev-clean"
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 import soundfile
-from recipe_fakes import FakeServer, mini_corpus_mirror
 
 from simvq_audio.corpora import espeak_corpus
 from simvq_audio.corpora.espeak_corpus import SPEAKERS, generate, sentence
 from simvq_audio.corpora.prepare import prepare
 from simvq_audio.data.kaldi_dir import read_data_dir
 from simvq_audio.errors import UserInputError
+
+from recipe_fakes import FakeServer, mini_corpus_mirror
 from repo_paths import REPO
 
 RUN_SH = REPO / "egs" / "mini" / "run.sh"

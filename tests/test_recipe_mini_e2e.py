@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from simvq_audio.corpora.debian_archive import DEFAULT_MIRROR, DEFAULT_SUITE
+
 from repo_paths import REPO
 
 RUN_SH = REPO / "egs" / "mini" / "run.sh"

@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from recipe_fakes import make_subset, write_utterance
 
 from simvq_audio.corpora.duration_filter import filter_by_duration
 from simvq_audio.corpora.prepare import parse_set_spec, prepare
 from simvq_audio.data.kaldi_dir import read_data_dir, validate_data_dir
 from simvq_audio.errors import UserInputError
+
+from recipe_fakes import make_subset, write_utterance
 
 quiet = {"log": lambda message: None}
 

@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from recipe_fakes import FakeServer, libritts_tarball, sha256
 from repo_paths import REPO
 
@@ -166,7 +167,8 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
     lines = calls.read_text().splitlines()
     assert lines[0] == (f"accelerate launch {launch} -m simvq_audio.cli train --config "
                         f"../../recipes/simvq_65k.yaml --train-dir {data}/train_filtered "
-                        f"--valid-dir {data}/dev_clean_filtered --exp-dir {exp} --resume {train_args}".strip())
+                        f"--valid-dir {data}/dev_clean_filtered --exp-dir {exp} "
+                        f"--resume {train_args}".strip())
     assert lines[1] == f"simvq-audio export --exp-dir {exp} --out {exp}/model"
     for x in ("test_clean", "test_other"):
         decoded = f"{exp}/decode/{x}"

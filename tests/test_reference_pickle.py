@@ -17,8 +17,13 @@ import torch
 
 from simvq_audio.cli import main
 from simvq_audio.errors import UserInputError
-from simvq_audio.reference.safe_pickle import (Placeholder, StoredTensor, TorchCheckpoint,
-                                               iter_placeholders, load_checkpoint)
+from simvq_audio.reference.safe_pickle import (
+    Placeholder,
+    StoredTensor,
+    TorchCheckpoint,
+    iter_placeholders,
+    load_checkpoint,
+)
 
 FIXTURE = Path(__file__).parent / "data" / "reference" / "simvq_small.ckpt"
 

@@ -21,8 +21,16 @@ from simvq_audio.data.kaldi_dir import Utterance, write_data_dir
 from simvq_audio.errors import UserInputError
 from simvq_audio.tokenize import runner
 from simvq_audio.tokenize.plan import plan_batches, plan_shards, rank_shards
-from tokenize_helpers import (CORRUPT, SHARD_SIZE, expected_tokens, make_corpus, output_files,
-                              save_model, shard_bytes)
+
+from tokenize_helpers import (
+    CORRUPT,
+    SHARD_SIZE,
+    expected_tokens,
+    make_corpus,
+    output_files,
+    save_model,
+    shard_bytes,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -16,6 +16,7 @@ from simvq_audio.model_dir import load_model_dir
 from simvq_audio.train import checkpoint as ckpt
 from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.export import export_model
+
 from train_helpers import make_data_dir, nan_steps, train_args, write_config
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from simvq_audio.train import checkpoint as ckpt
+
 from repo_paths import REPO
 from train_helpers import make_data_dir, start_cli, subprocess_env, train_args, write_config
 

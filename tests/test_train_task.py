@@ -22,6 +22,7 @@ from simvq_audio.train.run_config import RunConfig
 from simvq_audio.train.step import GanUpdates, StepResult
 from simvq_audio.train.task import ThroughputUnit, TrainingData, TrainingTask
 from simvq_audio.train.trainer import GanTrainer, RunOptions
+
 from train_helpers import nan_steps
 
 DIM = 8

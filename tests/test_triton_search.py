@@ -13,12 +13,11 @@ import sys
 import pytest
 import torch
 
-from simvq_audio.errors import UserInputError
-from simvq_audio.quantize import SimVQ
 from simvq_audio.commands import SEARCH_BACKEND_ENV
 from simvq_audio.commands import search_backend as cli_search_backend
-from simvq_audio.quantize.search import (CodeSource, nearest_code, resolve_candidates,
-                                         search_backend)
+from simvq_audio.errors import UserInputError
+from simvq_audio.quantize import SimVQ
+from simvq_audio.quantize.search import CodeSource, nearest_code, resolve_candidates, search_backend
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 KERNEL_DEVICE = "cpu" if INTERPRETED else ("cuda" if torch.cuda.is_available() else None)

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from repo_paths import REPO
 
 WHEEL = "pip-99.0-py3-none-any.whl"
@@ -24,7 +25,8 @@ WHEEL = "pip-99.0-py3-none-any.whl"
 
 def stand_in_wheel(marker: Path) -> bytes:
     """A zip that runs as ``python WHEEL/pip install WHEEL`` and writes its arguments."""
-    code = f"import sys, pathlib\npathlib.Path({str(marker)!r}).write_text(' '.join(sys.argv[1:]))\n"
+    code = ("import sys, pathlib\n"
+            f"pathlib.Path({str(marker)!r}).write_text(' '.join(sys.argv[1:]))\n")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("pip/__init__.py", "")

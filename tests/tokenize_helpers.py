@@ -11,6 +11,7 @@ import torch
 
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.data.kaldi_dir import write_data_dir
+
 from repo_paths import TINY_RECIPE
 
 CORRUPT = "utt3"

@@ -17,6 +17,7 @@ import yaml
 from torch import nn
 
 from simvq_audio.data.kaldi_dir import write_data_dir
+
 from repo_paths import REPO, TINY_RECIPE
 
 SAMPLE_RATE = 24000

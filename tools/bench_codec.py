@@ -4,8 +4,9 @@
    real-time factor is processing time / audio time (lower is faster; < 1 is faster than real
    time).
 2. Long file: a file of ``--hours`` of audio is written to disk and encoded with
-   ``encode_file`` in a subprocess that reports its peak RSS (``VmHWM``, see peak_memory.py); its first
-   ``--prefix-seconds`` of tokens are compared with a one-pass ``CodecModel.encode`` of that prefix.
+   ``encode_file`` in a subprocess that reports its peak RSS (``VmHWM``, see peak_memory.py); its
+   first ``--prefix-seconds`` of tokens are compared with a one-pass ``CodecModel.encode`` of that
+   prefix.
 3. Windowed decode: the difference between one-pass and windowed decoding of 60 s.
 
     python tools/bench_codec.py [--configs recipes/tiny.yaml recipes/simvq_65k.yaml]

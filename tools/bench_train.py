@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.audio.config import load_config
+from simvq_audio.audio.discriminators import MultiDiscriminator
+from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.ema import EMA
 from simvq_audio.train.optim import build_optimizer

@@ -31,8 +31,14 @@ from simvq_audio.codes import SourceId
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.utterances import output_path
 from simvq_audio.errors import UserInputError
-from simvq_audio.outputs import (STDIO, Existing, Kind, check_distinct, check_not_inputs,
-                                 refuse_foreign)
+from simvq_audio.outputs import (
+    STDIO,
+    Existing,
+    Kind,
+    check_distinct,
+    check_not_inputs,
+    refuse_foreign,
+)
 
 MODEL_ENV = "SIMVQ_AUDIO_MODEL"
 OVERWRITE_HELP = ("replace existing outputs that are not this command's up-to-date result for "

@@ -45,10 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simvq_audio.data.utterances import list_utterances
     from simvq_audio.errors import UserInputError
     from simvq_audio.metrics import plots
     from simvq_audio.metrics.batch import score_files
-    from simvq_audio.data.utterances import list_utterances
     from simvq_audio.metrics.inputs import pair_up
     from simvq_audio.metrics.summary import markdown_summary, summarise
     from simvq_audio.metrics.utmos import utmos_status

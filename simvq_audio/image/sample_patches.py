@@ -39,7 +39,8 @@ def cut_patches(image: torch.Tensor, size: int, count: int, seed: int) -> torch.
     generator = torch.Generator().manual_seed(seed)
     tops = torch.randint(0, height - size + 1, (count,), generator=generator).tolist()
     lefts = torch.randint(0, width - size + 1, (count,), generator=generator).tolist()
-    return torch.stack([image[:, t:t + size, l:l + size] for t, l in zip(tops, lefts)])
+    return torch.stack([image[:, top:top + size, left:left + size]
+                        for top, left in zip(tops, lefts)])
 
 
 def split_patches(size: int, train_count: int, valid_count: int, seed: int = 0

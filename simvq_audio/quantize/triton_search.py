@@ -123,7 +123,8 @@ def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, inde
 
     Args:
         z: ``[N, d]`` contiguous float32 queries.
-        codes: ``[k, d]`` contiguous float32 codes, global indices ``index_base .. index_base + k - 1``.
+        codes: ``[k, d]`` contiguous float32 codes, global indices
+            ``index_base .. index_base + k - 1``.
         code_sq: ``[k]`` float32 squared norms of ``codes``.
         scores: ``[N, 3]`` float32 ascending state (``inf`` where empty).
         candidates: ``[N, 2]`` int64 indices of ``scores[:, :2]``.

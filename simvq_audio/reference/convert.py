@@ -34,11 +34,16 @@ from typing import Any
 
 import torch
 
-from simvq_audio.audio.config import (Config, DecoderConfig, EncoderConfig, ModelConfig,
-                                      config_from_dict)
+from simvq_audio.audio.config import (
+    Config,
+    DecoderConfig,
+    EncoderConfig,
+    ModelConfig,
+    config_from_dict,
+)
 from simvq_audio.config_loader import config_to_dict
-from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.errors import UserInputError
+from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.reference.safe_pickle import Placeholder, StoredTensor
 
 EMA_PREFIX = "model_ema."

@@ -17,8 +17,13 @@ from simvq_audio.atomic import atomic_path
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.errors import UserInputError
 from simvq_audio.tokenize.index import INDEX_NAME, RunIdentity, index_path, write_index
-from simvq_audio.tokenize.markers import (MARKERS_DIR, ShardMarker, marker_path, marker_problems,
-                                          read_marker)
+from simvq_audio.tokenize.markers import (
+    MARKERS_DIR,
+    ShardMarker,
+    marker_path,
+    marker_problems,
+    read_marker,
+)
 from simvq_audio.tokenize.plan import Shard
 from simvq_audio.tokenize.shard_files import file_names, shard_path
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from accelerate import Accelerator
 from torch import nn
 
+from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import Config
 from simvq_audio.audio.discriminators import MultiDiscriminator
-from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.segments import SegmentBatch, ValidationDataset

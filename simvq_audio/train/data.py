@@ -10,8 +10,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from simvq_audio.audio.config import Config
-from simvq_audio.data.kaldi_dir import (Utterance, describe_problems, read_data_dir,
-                                        validate_data_dir)
+from simvq_audio.data.kaldi_dir import (
+    Utterance,
+    describe_problems,
+    read_data_dir,
+    validate_data_dir,
+)
 from simvq_audio.data.sampler import DistributedBatchSampler
 from simvq_audio.data.segments import SegmentDataset, ValidationDataset, collate_segments
 from simvq_audio.errors import UserInputError

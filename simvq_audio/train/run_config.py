@@ -9,9 +9,10 @@ from typing import Literal
 
 @dataclass
 class RunConfig:
-    """The optimisation and run settings every trainer reads (the codec's :class:`~simvq_audio.audio.config.TrainConfig`
-    and the image tokenizer's :class:`~simvq_audio.image.config.ImageTrainConfig` extend it): the optimizer and schedule of
-    :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
+    """The optimisation and run settings every trainer reads (the codec's
+    :class:`~simvq_audio.audio.config.TrainConfig` and the image tokenizer's
+    :class:`~simvq_audio.image.config.ImageTrainConfig` extend it): the optimizer and schedule
+    of :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
     defaults are the image tokenizer's; a subclass redeclares the fields whose defaults differ.
     ``grad_clip`` 0 turns clipping off. ``mixed_precision`` ``fp16`` needs CUDA: without it
     training runs in float32 and says so."""

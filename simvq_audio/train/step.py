@@ -19,8 +19,8 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from simvq_audio.train.run_config import RunConfig
 from simvq_audio.train.optim import learning_rate, set_learning_rate
+from simvq_audio.train.run_config import RunConfig
 
 
 class StepResult(NamedTuple):

@@ -1,9 +1,32 @@
-"""Shared test set-up: small thread counts (CI has 2 cores) and a fixed seed per test."""
+"""Shared test set-up: small thread counts (CI has 2 cores), a fixed seed per test, and the rule
+that the slow tests are exactly the tests in tests/slow/ (so ``-m "not slow"`` and
+``--ignore tests/slow`` select the same tests)."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+SLOW = Path(__file__).resolve().parent / "slow"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(items):
+    unmarked, misplaced = [], []
+    for item in items:
+        in_slow = SLOW in Path(item.path).resolve().parents
+        marked = item.get_closest_marker("slow") is not None
+        if in_slow and not marked:
+            unmarked.append(item.nodeid)
+        elif marked and not in_slow:
+            misplaced.append(item.nodeid)
+    problems = [f"{nodeid}: in tests/slow/ but not marked slow" for nodeid in unmarked]
+    problems += [f"{nodeid}: marked slow but not in tests/slow/" for nodeid in misplaced]
+    if problems:
+        raise pytest.UsageError("slow tests live in tests/slow/ and are marked "
+                                "@pytest.mark.slow:\n  " + "\n  ".join(problems))
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ import yaml
 from torch import nn
 
 from simvq_audio.data.kaldi_dir import write_data_dir
+from simvq_audio.train import checkpoint as ckpt
 
 from repo_paths import REPO, TINY_RECIPE
 
@@ -103,3 +104,8 @@ def nan_steps(step_class: type, steps: set[int]):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(step_class, "__call__", patched)
         yield
+
+
+def trainer_state(exp_dir: Path, step: int) -> dict:
+    """The trainer state document of ``exp_dir``'s checkpoint at ``step``."""
+    return ckpt.read_document(ckpt.checkpoint_dir(exp_dir, step), "trainer_state")

@@ -5,8 +5,8 @@ Runs the authors' own classes from a checkout of github youngsheen/SimVQ (@ d8bd
 ``configs/libritts_24khz.yaml``, i.e. the four paper-size discriminators (84.2 M parameters)
 and the generator and discriminator objectives. Their weights are filled by
 :func:`fill_discriminators`, their inputs made by :func:`parity_inputs`; the test
-(tests/test_audio_parity.py) applies the same two functions to our modules, so nothing large is
-stored. Written to ``--out`` (npz, 0.37 MB):
+(tests/audio/test_audio_parity.py) applies the same two functions to our modules, so nothing
+large is stored. Written to ``--out`` (npz, 0.37 MB):
 
 * ``inputs.fingerprint``: sums and samples of the inputs (the test checks its own copy);
 * ``<family>.<k>.logits_real`` / ``logits_fake``: sub-discriminator ``k``'s logits ``[2, n]``
@@ -28,7 +28,7 @@ frames with reflect padding, magnitude, ``matmul(spec^T, fb)^T``), written indep
 simvq_audio's mel code.
 
     python tools/reference_parity_fixture.py --reference /work/simvq_ref \\
-        --out tests/data/reference_gan_parity.npz
+        --out tests/fixtures/reference_gan_parity.npz
 
 The stored file was made with this command, torch 2.13.0+cpu, numpy 2.4.6, 2 threads; a rerun
 gives the same file.
@@ -241,7 +241,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, required=True,
                         help="checkout of github youngsheen/SimVQ (d8bd94d)")
-    parser.add_argument("--out", type=Path, default=Path("tests/data/reference_gan_parity.npz"))
+    parser.add_argument("--out", type=Path, default=Path("tests/fixtures/reference_gan_parity.npz"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     loss_class = import_reference(args.reference)

@@ -1,20 +1,17 @@
 """Image tokenizer training: a few CPU steps on sample patches lower the reconstruction loss;
 the PatchGAN step; the trainer end to end through the CLI (train, resume, export, encode,
-decode, score) and its input errors."""
+decode, score) and its input errors. An interrupted run resuming to the same weights (slow):
+tests/slow/test_image_training_slow.py."""
 
 import json
-from pathlib import Path
 
-import pytest
 import torch
 from accelerate import Accelerator
 
 from simvq_audio.cli import main
 from simvq_audio.image.config import (
     ImageLossConfig,
-    ImageModelConfig,
     ImageTrainConfig,
-    PatchDiscriminatorConfig,
 )
 from simvq_audio.image.discriminator import PatchDiscriminator
 from simvq_audio.image.image_io import read_image, write_image
@@ -22,14 +19,11 @@ from simvq_audio.image.losses import ImageGeneratorLoss
 from simvq_audio.image.model import ImageAutoencoder
 from simvq_audio.image.sample_patches import split_patches
 from simvq_audio.image.train_step import ImageGanStep
-from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanUpdates
 
+from image_helpers import MICRO, write_tree
 from train_helpers import nan_generator_loss
-
-MICRO = ImageModelConfig(resolution=16, channels=8, channel_mult=[1, 2], res_blocks=1,
-                         attention=False, quantizer=QuantizerConfig(num_codes=64, dim=8))
 
 
 def make_step(gan_start_step: int) -> tuple[ImageGanStep, ImageAutoencoder]:
@@ -70,11 +64,6 @@ def test_gan_step_updates_the_patch_discriminator_and_skips_nan():
                for a, b in zip(weights, step.gan.discriminator.parameters()))
     with nan_generator_loss(step.loss):
         assert step(images, 1).skipped.startswith("generator loss is nan")
-
-
-def write_tree(root: Path, count: int, size: int = 16) -> None:
-    for index in range(count):
-        write_image(root / f"class{index % 2}" / f"{index:03d}.png", torch.rand(3, size, size + 4))
 
 
 def test_train_resume_export_encode_decode_score_through_the_cli(tmp_path, capsys):
@@ -134,29 +123,3 @@ def test_cli_refuses_non_image_files(tmp_path, capsys):
                  str(tmp_path / "out.codes")]) == 2
     assert "not an image file" in capsys.readouterr().err
     assert not (tmp_path / "out.codes").exists()
-
-
-@pytest.mark.slow
-def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
-    from simvq_audio.image.config import ImageConfig
-    from simvq_audio.image.training import ImageTask
-    from simvq_audio.train.checkpoint import latest_checkpoint, read_tensors
-    from simvq_audio.train.trainer import GanTrainer, RunOptions
-
-    write_tree(tmp_path / "train", 6)
-    config = ImageConfig(model=MICRO, discriminator=PatchDiscriminatorConfig(8, 1),
-                         train=ImageTrainConfig(batch_size=4, warmup_steps=1, max_steps=4,
-                                                gan_start_step=1, mixed_precision="no",
-                                                checkpoint_every=2, log_every=1, num_workers=0))
-
-    def train(exp: Path, max_steps: int, resume: bool) -> dict:
-        config.train.max_steps = max_steps
-        GanTrainer(ImageTask(config), RunOptions(exp, tmp_path / "train", resume=resume,
-                                                 cpu=True)).run()
-        return read_tensors(latest_checkpoint(exp), "generator")
-
-    straight = train(tmp_path / "straight", 4, False)
-    train(tmp_path / "split", 2, False)
-    resumed = train(tmp_path / "split", 4, True)
-    assert straight.keys() == resumed.keys()
-    assert all(torch.equal(straight[name], resumed[name]) for name in straight)

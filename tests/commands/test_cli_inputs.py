@@ -65,7 +65,7 @@ def test_a_tree_of_many_formats_is_the_same_set_for_all_three(model, tree, tmp_p
 
 
 def test_a_wav_scp_is_the_same_set_for_all_three(model, tree, tmp_path):
-    """(A data dir is read by the same function: tests/test_data_utterances.py.)"""
+    """(A data dir is read by the same function: tests/data/test_data_utterances.py.)"""
     paths = {"u1": tree / "a.wav", "u2": tree / "spk" / "e.opus", "u3": tree / "f.caf"}
     write_data_dir(tmp_path / "data", paths)
     listed = listed_by_each_command(model, tmp_path / "data" / "wav.scp", tmp_path)

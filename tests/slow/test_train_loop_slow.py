@@ -1,5 +1,6 @@
-"""The trainer in this process on CPU: a few steps, checkpoints, TensorBoard, export, NaN
-handling, resume past a damaged checkpoint, and bad data dirs refused before any model is built."""
+"""The trainer in this process on CPU, end to end (slow): a few steps, checkpoints, TensorBoard,
+export, NaN handling, resume past a damaged checkpoint. The quick cases:
+tests/train/test_train_loop.py."""
 
 from __future__ import annotations
 
@@ -17,16 +18,12 @@ from simvq_audio.train import checkpoint as ckpt
 from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.export import export_model
 
-from train_helpers import make_data_dir, nan_steps, train_args, write_config
+from train_helpers import make_data_dir, nan_steps, train_args, trainer_state, write_config
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return make_data_dir(tmp_path_factory.mktemp("corpus"))
-
-
-def _state(exp_dir, step):
-    return ckpt.read_document(ckpt.checkpoint_dir(exp_dir, step), "trainer_state")
 
 
 @pytest.mark.slow
@@ -36,7 +33,7 @@ def test_few_steps_write_checkpoints_logs_and_an_exportable_model(tmp_path, data
     assert cli.main(train_args(config, data, exp, "--valid-dir", str(data),
                                "--valid-utterances", "2", "--usage-window", "2")) == 0
     assert [p.name for p in ckpt.list_checkpoints(exp)] == ["step_00000004"]
-    assert _state(exp, 4)["step"] == 4 and _state(exp, 4)["bad_steps_total"] == 0
+    assert trainer_state(exp, 4)["step"] == 4 and trainer_state(exp, 4)["bad_steps_total"] == 0
     assert json.loads((exp / "config.json").read_text())["train"]["max_steps"] == 4
     assert (exp / "config.yaml").is_file()
 
@@ -75,7 +72,7 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, data, capsys):
     out = capsys.readouterr().out
     assert "skipping checkpoint" in out and "step_00000004" in out
     assert "resumed from" in out and "step_00000002 at step 2" in out
-    assert _state(exp, 3)["step"] == 3
+    assert trainer_state(exp, 3)["step"] == 3
 
 
 @pytest.mark.slow
@@ -85,7 +82,7 @@ def test_nan_loss_is_skipped_counted_and_too_many_in_a_row_stop(tmp_path, data, 
         assert cli.main(train_args(config, data, tmp_path / "one")) == 0
     out = capsys.readouterr().out
     assert "step 2: skipped, generator loss is nan (1 in a row, 1 in total)" in out
-    assert _state(tmp_path / "one", 3)["bad_steps_total"] == 1
+    assert trainer_state(tmp_path / "one", 3)["bad_steps_total"] == 1
 
     config = write_config(tmp_path / "c.yaml", max_steps=8, checkpoint_every=2)
     exp = tmp_path / "many"
@@ -95,45 +92,7 @@ def test_nan_loss_is_skipped_counted_and_too_many_in_a_row_stop(tmp_path, data, 
     assert "training stopped at step 5: 3 steps in a row had a non-finite value" in err
     assert "the last good checkpoint is" in err and "step_00000004" in err
     assert ckpt.latest_checkpoint(exp).name == "step_00000004"  # skipped steps, good weights
-    assert _state(exp, 4)["bad_steps_total"] == 2
+    assert trainer_state(exp, 4)["bad_steps_total"] == 2
     before, after = (ckpt.read_tensors(ckpt.checkpoint_dir(exp, step), "generator")
                      for step in (2, 4))
     assert all(torch.equal(before[k], after[k]) for k in before)  # no update from a NaN step
-
-
-def test_existing_checkpoints_need_resume(tmp_path, data, capsys):
-    exp = tmp_path / "exp"
-    ckpt.write_checkpoint(exp, 2, {}, {"trainer_state": {}})
-    assert cli.main(train_args(write_config(tmp_path / "c.yaml"), data, exp)) == 2
-    assert "already has checkpoints: pass --resume" in capsys.readouterr().err
-
-
-def test_bad_data_dirs_are_refused_before_any_model_is_built(tmp_path, data, capsys,
-                                                            monkeypatch):
-    monkeypatch.setattr("simvq_audio.train.codec_task.CodecModel.from_hparams",
-                        lambda *a: pytest.fail("a model was built"))
-    missing = tmp_path / "missing"
-    missing.mkdir()
-    (missing / "wav.scp").write_text(f"a {tmp_path / 'nowhere.wav'}\n")
-    duplicate = tmp_path / "duplicate"
-    duplicate.mkdir()
-    line = (data / "wav.scp").read_text().splitlines()[0]
-    (duplicate / "wav.scp").write_text(f"{line}\n{line}\n")
-    config = write_config(tmp_path / "c.yaml")
-    code = cli.main(train_args(config, missing, tmp_path / "exp", "--valid-dir", str(duplicate)))
-    err = capsys.readouterr().err
-    assert code == 2
-    assert f"data dir {missing} has 1 problem" in err and "nowhere.wav" in err
-    assert f"data dir {duplicate}" in err and "wav.scp:2" in err and "duplicate" in err.lower()
-    assert not (tmp_path / "exp" / "checkpoints").exists()
-
-
-def test_an_fp16_config_trains_in_float32_on_the_cpu_and_says_so(tmp_path, data, capsys):
-    config = write_config(tmp_path / "c.yaml", mixed_precision="fp16", max_steps=1,
-                          checkpoint_every=1)
-    exp = tmp_path / "exp"
-    assert cli.main(train_args(config, data, exp)) == 0
-    out = capsys.readouterr().out
-    assert "warning: train.mixed_precision is fp16, which needs a CUDA GPU: training in " \
-           "float32" in out
-    assert _state(exp, 1)["grad_scaler"] is None  # no loss scaling in float32

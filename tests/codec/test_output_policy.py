@@ -59,6 +59,11 @@ def test_export_replaces_its_own_output_and_refuses_others(codec, tmp_path, caps
     assert SimVQCodec.from_pretrained(out).model_hash == codec.model_hash
 
 
+def test_export_needs_one_of_the_two_forms(capsys):
+    assert main(["export", "--model", "x"]) == 2
+    assert "--model DIR --onnx OUT_DIR" in capsys.readouterr().err
+
+
 def test_onnx_files_are_not_replaced_without_overwrite(codec, tmp_path, capsys):
     model = codec.save_pretrained(tmp_path / "model")
     (tmp_path / "onnx").mkdir()

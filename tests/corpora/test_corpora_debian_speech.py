@@ -1,6 +1,6 @@
 """Stage 0 of egs/mini: the real-speech corpus from a fake Debian mirror on 127.0.0.1 is
-LibriTTS-shaped, 24 kHz, split by speaker (test speakers never in train), selected by duration,
-and carries its licences."""
+LibriTTS-shaped, 24 kHz, split by speaker (test: held-out prompts and speakers never in train),
+selected by duration, and carries its licences."""
 
 from __future__ import annotations
 
@@ -38,16 +38,16 @@ def speakers(out, split):
 
 def test_builds_a_corpus_split_by_speaker_at_24k_with_its_licences(server, tmp_path):
     # 0.6 min = 9 s per voice: allison reads en and es, so she has twice the prompts
-    stats = make(server, tmp_path, train_minutes=0.6, dev_utts_per_voice=1)
+    stats = make(server, tmp_path, train_minutes=0.6, dev_utts_per_voice=1, test_utts_per_voice=1)
     out = tmp_path / "mini"
     assert speakers(out, "train") == speakers(out, "dev") == VOICES
-    assert speakers(out, "test") == {"librivox", "cards"}
+    assert speakers(out, "test") == VOICES | {"librivox", "cards"}
     assert {p.name for p in (out / "train" / "allison").iterdir()} <= {"en", "es"}
-    assert stats["test"] == (2, 4, pytest.approx((3.0 + 3.3 + 1.1 + 1.6) / 60, abs=1e-3))
+    assert stats["test"][:2] == (6, 8)
     assert stats["dev"][:2] == (4, 4)
 
     wavs = sorted(out.glob("*/*/*/*.wav"))
-    assert len(wavs) == stats["train"][1] + 4 + 4
+    assert len(wavs) == stats["train"][1] + 4 + 8
     selected = set()
     for wav in wavs:
         info = soundfile.info(str(wav))
@@ -77,8 +77,11 @@ def test_builds_a_corpus_split_by_speaker_at_24k_with_its_licences(server, tmp_p
 
     prepare(out, tmp_path / "data", "test", ["test"], **quiet)
     test = read_data_dir(tmp_path / "data" / "test")
-    assert {utt.speaker for utt in test} == {"librivox", "cards"}
-    assert not {utt.speaker for utt in test} & VOICES
+    assert {utt.speaker for utt in test} == VOICES | {"librivox", "cards"}
+    prepare(out, tmp_path / "data", "train", ["train"], **quiet)
+    train = read_data_dir(tmp_path / "data" / "train")
+    assert not {utt.utt_id for utt in test} & {utt.utt_id for utt in train}
+    assert not {"librivox", "cards"} & {utt.speaker for utt in train}
 
 
 def test_utterance_ids_keep_the_prompt_folder():
@@ -88,7 +91,7 @@ def test_utterance_ids_keep_the_prompt_folder():
 
 def test_the_selection_is_deterministic_and_grows_with_the_budget(server, tmp_path):
     def train_ids(folder, minutes):
-        make(server, folder, train_minutes=minutes, dev_utts_per_voice=1)
+        make(server, folder, train_minutes=minutes, dev_utts_per_voice=1, test_utts_per_voice=1)
         return {p.stem for p in (folder / "mini" / "train").glob("*/*/*.wav")}
 
     small = train_ids(tmp_path / "a", 0.3)
@@ -97,15 +100,16 @@ def test_the_selection_is_deterministic_and_grows_with_the_budget(server, tmp_pa
 
 
 def test_a_budget_leaving_nothing_for_dev_is_refused(server, tmp_path):
-    with pytest.raises(UserInputError, match="leaves fewer than 1 for dev; ask for fewer"):
-        make(server, tmp_path, train_minutes=60, dev_utts_per_voice=1)
+    with pytest.raises(UserInputError,
+                       match="leaves fewer than 1 for dev and 2 for test; ask for fewer"):
+        make(server, tmp_path, train_minutes=60, dev_utts_per_voice=1, test_utts_per_voice=2)
     assert not (tmp_path / "mini").exists()
 
 
 def test_the_command_prints_the_statistics(server, tmp_path, capsys):
     debian_speech.main(["--out", str(tmp_path / "mini"), "--archive-dir", str(tmp_path / "deb"),
                         "--mirror", f"{server.url}/debian", "--train-minutes", "0.3",
-                        "--dev-utts-per-voice", "1"])
+                        "--dev-utts-per-voice", "1", "--test-utts-per-voice", "1"])
     printed = capsys.readouterr().out
-    assert f"{tmp_path / 'mini'}/test: 2 speakers, 4 utterances" in printed
+    assert f"{tmp_path / 'mini'}/test: 6 speakers, 8 utterances" in printed
     assert "README.md: sources, licences and credits" in printed

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from repo_paths import REPO
+from repo_paths import TOOLS
 
 WHEEL = "pip-99.0-py3-none-any.whl"
 
@@ -72,7 +72,7 @@ def repo_copy(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "tools").mkdir(parents=True)
     for name in ("venv.sh", "bootstrap_pip.py"):
-        shutil.copy(REPO / "tools" / name, root / "tools" / name)
+        shutil.copy(TOOLS / name, root / "tools" / name)
     return root
 
 
@@ -120,7 +120,7 @@ def test_a_wheel_that_does_not_match_the_index_hash_is_not_run(tmp_path, index):
 
 def test_bootstrap_refuses_to_run_outside_a_venv():
     base = getattr(sys, "_base_executable", sys.executable)  # the interpreter under .venv
-    result = subprocess.run([base, "-I", str(REPO / "tools" / "bootstrap_pip.py")],
+    result = subprocess.run([base, "-I", str(TOOLS / "bootstrap_pip.py")],
                             env={"PIP_INDEX_URL": "http://127.0.0.1:9/simple"},  # never reached
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "virtual environment's python" in result.stderr

@@ -1,7 +1,7 @@
 """The four discriminator families: outputs, feature-map conventions, period padding,
 rectangular-window STFTs, DAC preprocessing, float32 STFTs under autocast.
 
-Parity of the paper-size networks with the SimVQ reference: tests/test_audio_parity.py.
+Parity of the paper-size networks with the SimVQ reference: tests/audio/test_audio_parity.py.
 """
 
 

@@ -21,7 +21,9 @@ import pytest
 from simvq_audio.errors import UserInputError
 from simvq_audio.reference import hub, import_reference_checkpoint
 
-FIXTURE = Path(__file__).parent / "data" / "reference" / "simvq_small.ckpt"
+from repo_paths import FIXTURES
+
+FIXTURE = FIXTURES / "reference" / "simvq_small.ckpt"
 REPO = "zyx123/SimVQ"
 PATH = "vq_audio_log/simvq_1k/1second/checkpoints/epoch=49-step=138600.ckpt"
 WEIGHTS = "model.safetensors"

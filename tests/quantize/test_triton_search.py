@@ -19,6 +19,8 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.quantize import SimVQ
 from simvq_audio.quantize.search import CodeSource, nearest_code, resolve_candidates, search_backend
 
+from repo_paths import TOOLS
+
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 KERNEL_DEVICE = "cpu" if INTERPRETED else ("cuda" if torch.cuda.is_available() else None)
 kernel_case = pytest.mark.skipif(KERNEL_DEVICE is None, reason="needs CUDA; on CPU these run "
@@ -217,7 +219,7 @@ def test_resolve_takes_one_score_more_than_candidates():
 
 def test_benchmark_script_smoke_run_on_cpu():
     pytest.importorskip("triton")
-    script = os.path.join(os.path.dirname(__file__), "..", "tools", "bench_search.py")
+    script = str(TOOLS / "bench_search.py")
     run = subprocess.run([sys.executable, script, "--cpu-smoke"], capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -1,7 +1,7 @@
 """GAN losses per family (kind, reduction, weight), feature matching, the mel loss and the
 generator's and discriminators' objectives.
 
-Values against the SimVQ reference's own code: tests/test_audio_parity.py.
+Values against the SimVQ reference's own code: tests/audio/test_audio_parity.py.
 """
 
 

@@ -25,7 +25,9 @@ from simvq_audio.reference.safe_pickle import (
     load_checkpoint,
 )
 
-FIXTURE = Path(__file__).parent / "data" / "reference" / "simvq_small.ckpt"
+from repo_paths import FIXTURES
+
+FIXTURE = FIXTURES / "reference" / "simvq_small.ckpt"
 
 
 class RunsCommand:

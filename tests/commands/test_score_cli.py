@@ -1,38 +1,22 @@
 """``simvq-audio score`` and ``compare`` end to end on small generated audio: directories, Kaldi
-data dirs / wav.scp, code folders, outputs, and the errors for bad input."""
+data dirs / wav.scp, code folders, outputs, and the errors for bad input. Two processes scoring
+like one (slow): tests/slow/test_score_cli_slow.py."""
 
 import csv
 import json
 
 import numpy as np
 import pytest
-import soundfile
 
 from simvq_audio.cli import main
 from simvq_audio.data.kaldi_dir import write_data_dir
-from simvq_audio.metrics.synthetic import speech_like
 
-RATE = 16000
-
-
-def write(path, wav, rate=RATE):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), wav, rate)
+from score_helpers import write, write_score_corpus
 
 
 @pytest.fixture
 def corpus(tmp_path):
-    """ref/ and hyp/ with utterances spk/a (1.5 s), b (1.2 s) and a silent one; the hypotheses
-    are noisy copies at 24 kHz (resampled to the reference rate when scored)."""
-    rng = np.random.default_rng(0)
-    for utt_id, seconds in (("spk/a", 1.5), ("b", 1.2)):
-        write(tmp_path / "ref" / f"{utt_id}.wav", speech_like(seconds, RATE, rng))
-        hyp = speech_like(seconds, 24000, np.random.default_rng(len(utt_id)))
-        write(tmp_path / "hyp" / f"{utt_id}.flac", hyp + 0.01 * rng.standard_normal(len(hyp)),
-              24000)
-    write(tmp_path / "ref" / "silent.wav", np.zeros(RATE))
-    write(tmp_path / "hyp" / "silent.wav", np.zeros(RATE))
-    return tmp_path
+    return write_score_corpus(tmp_path)
 
 
 def run_cli(*argv):
@@ -105,25 +89,6 @@ def test_output_policy(corpus, capsys, monkeypatch):
     assert run_cli("score", "--ref", "data/ref", "--hyp", "data/hyp", "--out", "mine") == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (corpus / "mine" / "summary.md").read_text() == "my notes"
-
-
-@pytest.mark.slow
-def test_two_processes_score_like_one(corpus):
-    from simvq_audio.data.utterances import list_utterances
-    from simvq_audio.metrics.batch import score_files
-    from simvq_audio.metrics.inputs import pair_up
-
-    pairs = pair_up(list_utterances(corpus / "ref"), list_utterances(corpus / "hyp"))
-    parallel = score_files(pairs, jobs=2, progress=False)
-    serial = score_files(pairs, progress=False)
-    assert [row["utt_id"] for row in parallel] == [row["utt_id"] for row in serial]
-    for parallel_row, serial_row in zip(parallel, serial):
-        assert parallel_row.keys() == serial_row.keys()
-        for key, value in serial_row.items():
-            if isinstance(value, float):
-                assert parallel_row[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
-            else:
-                assert parallel_row[key] == value, key
 
 
 @pytest.mark.parametrize("change, message", [

@@ -1,11 +1,11 @@
 """Our paper-config discriminators and GAN objectives against the SimVQ authors' own code.
 
-``tests/data/reference_gan_parity.npz`` holds the outputs of the reference's
+``tests/fixtures/reference_gan_parity.npz`` holds the outputs of the reference's
 ``VQSTFTWithDiscriminator`` (github youngsheen/SimVQ @ d8bd94d, the four paper-size
 discriminators and both objectives), made by
 
     python tools/reference_parity_fixture.py --reference /path/to/SimVQ \\
-        --out tests/data/reference_gan_parity.npz
+        --out tests/fixtures/reference_gan_parity.npz
 
 with torch 2.13.0+cpu (see the tool's docstring). The weights are not stored: the tool's
 ``fill_discriminators`` gives both implementations the same weights, ``parity_inputs`` the
@@ -18,7 +18,7 @@ float32 rounding on other CPUs and BLAS builds: 1e-5 relative (plus 1e-7 absolut
 near 0) on logits, feature statistics and objectives, 1e-6 absolute on the gradient.
 
 The reference's mel loss and commitment on its own reconstructions
-(``tests/data/reference/expected.npz``, made with its generator) are checked here too.
+(``tests/fixtures/reference/expected.npz``, made with its generator) are checked here too.
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
 from simvq_audio.quantize.factory import build_quantizer
 
-from repo_paths import RECIPES, REPO
+from repo_paths import FIXTURES, RECIPES, TOOLS
 
-FIXTURE = REPO / "tests" / "data" / "reference_gan_parity.npz"
-REFERENCE = REPO / "tests" / "data" / "reference"
+FIXTURE = FIXTURES / "reference_gan_parity.npz"
+REFERENCE = FIXTURES / "reference"
 RTOL, ATOL = 1e-5, 1e-7
 
 _spec = importlib.util.spec_from_file_location("reference_parity_fixture",
-                                               REPO / "tools" / "reference_parity_fixture.py")
+                                               TOOLS / "reference_parity_fixture.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
 

@@ -1,4 +1,4 @@
-"""``import-reference`` against the SimVQ authors' own code: the fixture in tests/data/reference
+"""``import-reference`` against the SimVQ authors' own code: the fixture in tests/fixtures/reference
 was made with it (see its README.md); the imported model must reproduce its ids on every frame,
 its latents, its audio and its commitment loss."""
 
@@ -21,7 +21,9 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.reference import import_reference_checkpoint
 from simvq_audio.reference.safe_pickle import load_checkpoint
 
-DATA = Path(__file__).parent / "data" / "reference"
+from repo_paths import FIXTURES
+
+DATA = FIXTURES / "reference"
 FIXTURE = DATA / "simvq_small.ckpt"
 TAGS = ["24000", "24123"]
 EXPECTED = dict(np.load(DATA / "expected.npz"))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from simvq_audio.config_loader import build_dataclass, check_values, read_config_file
 from simvq_audio.quantize.factory import QuantizerConfig
-from simvq_audio.train.run_config import RunConfig
+from simvq_audio.train.run_config import RunConfig, run_config_problems
 
 
 @dataclass
@@ -178,6 +178,10 @@ class TrainConfig(RunConfig):
     discriminator step on the same, pre-step reconstruction) or ``discriminator_first``.
     ``short_clips``: utterances shorter than the crop are ``tile``d by repetition (the
     reference) or zero-``pad``ded, the padding left out of the losses.
+    ``encoder_init``: ``random`` (PyTorch's default init, the reference) or ``data``: weight
+    normalisation's data-dependent init of the encoder's convs on the first training batch
+    (:meth:`~simvq_audio.audio.encoder.Encoder.init_from_data`), against the collapse of a
+    small codec whose untrained latents are far narrower than its codes.
     """
 
     warmup_steps: int = 0
@@ -187,6 +191,7 @@ class TrainConfig(RunConfig):
     segment_seconds: float = 1.0
     short_clips: Literal["tile", "pad"] = "tile"
     update_order: Literal["generator_first", "discriminator_first"] = "generator_first"
+    encoder_init: Literal["random", "data"] = "random"
 
 
 @dataclass
@@ -225,7 +230,7 @@ def check_config(config: Config, where: str = "config") -> None:
          f"model.decoder.n_fft must be >= the hop ({model.hop_length}) and differ from it by an "
          f"even number, got {model.decoder.n_fft}"),
         (len(config.loss.mel_resolutions) > 0, "loss.mel_resolutions must not be empty"),
-        (len(config.train.betas) == 2, "train.betas must have two values"),
+        *run_config_problems(config.train),
     ]
     bands = config.discriminators.dac_multi_band
     if bands is not None:

@@ -149,6 +149,31 @@ class Encoder(nn.Module):
             layers.append(layer_state)
         return x, EncoderState(layers)
 
+    @torch.no_grad()
+    def init_from_data(self, wav: torch.Tensor, eps: float = 1e-5) -> None:
+        """Weight normalisation's data-dependent initialisation (Salimans & Kingma, 2016) on a
+        batch ``wav [B, T]``: conv by conv, in order, each output channel's gain and bias are
+        set so that on this batch it has mean 0 and standard deviation 1 (over batch and time).
+
+        PyTorch's default conv init shrinks activations layer by layer: the tiny encoder's
+        untrained latents vary by about 0.001 per dimension, far below the codes' spread, so
+        every frame starts on the same code. After this they vary by about 1 and span most
+        dimensions. The LSTM is left as it is.
+        """
+        def normalise(conv: nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Tensor:
+            mean, std = out.mean(dim=(0, 2)), out.std(dim=(0, 2)) + eps
+            conv.parametrizations.weight.original0.div_(std.view(-1, 1, 1))
+            conv.bias.sub_(mean).div_(std)
+            return (out - mean.view(1, -1, 1)) / std.view(1, -1, 1)
+
+        hooks = [module.conv.register_forward_hook(normalise) for module in self.modules()
+                 if isinstance(module, CausalConv1d)]
+        try:
+            self(wav)
+        finally:
+            for hook in hooks:
+                hook.remove()
+
     def _start_frames(self) -> int:
         """Frames a first piece needs so that each conv input is longer than its padding."""
         if self.padding == "zeros":

@@ -15,7 +15,7 @@ from typing import Any
 
 from simvq_audio.config_loader import build_dataclass, check_values, read_config_file
 from simvq_audio.quantize.factory import QuantizerConfig
-from simvq_audio.train.run_config import RunConfig
+from simvq_audio.train.run_config import RunConfig, run_config_problems
 
 
 @dataclass
@@ -95,7 +95,7 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> ImageConfig
 def check_config(config: ImageConfig, where: str = "config") -> None:
     """Raise :class:`UserInputError` for values that have the right type but cannot work."""
     check_image_model(config.model, where)
-    check_values([(len(config.train.betas) == 2, "train.betas must have two values")], where)
+    check_values(run_config_problems(config.train), where)
 
 
 def check_image_model(model: ImageModelConfig, where: str = "config") -> None:

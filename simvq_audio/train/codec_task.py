@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
 from accelerate import Accelerator
 from torch import nn
 
@@ -18,7 +19,12 @@ from simvq_audio.audio.config import Config
 from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.data.kaldi_dir import Utterance
-from simvq_audio.data.segments import SegmentBatch, ValidationDataset
+from simvq_audio.data.segments import (
+    SegmentBatch,
+    SegmentDataset,
+    ValidationDataset,
+    collate_segments,
+)
 from simvq_audio.train.codec_step import CodecGanStep
 from simvq_audio.train.data import read_data_dirs, training_loader, validation_set
 from simvq_audio.train.step import GanUpdates, StepResult
@@ -62,10 +68,22 @@ class CodecTask:
     def build_models(self) -> tuple[nn.Module, nn.Module]:
         config = self.config
         generator = CodecModel.from_hparams(config.model)
+        if config.train.encoder_init == "data":
+            generator.encoder.init_from_data(self.init_batch())
         discriminator = MultiDiscriminator.from_hparams(config.discriminators)
         self.loss = GeneratorLoss.from_hparams(config.loss, config.discriminators,
                                              config.model.sample_rate)
         return generator, discriminator
+
+    def init_batch(self, size: int = 16) -> torch.Tensor:
+        """``wav [size, T]``: epoch-0 training crops of ``size`` utterances spread evenly over
+        the training set; the same on every process (for ``train.encoder_init: data``)."""
+        train = self.config.train
+        dataset = SegmentDataset(self.utterances, self.config.model.sample_rate,
+                                 train.segment_seconds, seed=train.seed,
+                                 short_clips=train.short_clips)
+        picks = torch.linspace(0, len(dataset) - 1, min(size, len(dataset))).round().long()
+        return collate_segments([dataset[int(i)] for i in picks]).wav
 
     def make_step(self, gan: GanUpdates) -> TrainStep:
         loss = self.loss.to(gan.accelerator.device)

@@ -15,11 +15,19 @@ import torch
 from simvq_audio.train.run_config import RunConfig
 
 
-def build_optimizer(parameters: Iterable[torch.nn.Parameter], config: RunConfig
-                    ) -> torch.optim.Adam:
-    """Adam over the trainable ``parameters`` (lr set per step by :func:`set_learning_rate`)."""
-    return torch.optim.Adam([p for p in parameters if p.requires_grad], lr=config.lr,
-                            betas=tuple(config.betas), weight_decay=config.weight_decay)
+def build_optimizer(parameters: Iterable[torch.nn.Parameter], config: RunConfig,
+                    scaled: Iterable[torch.nn.Parameter] = ()) -> torch.optim.Adam:
+    """Adam over the trainable ``parameters`` (lr set per step by :func:`set_learning_rate`).
+    Those also in ``scaled`` (the quantizer's) form a second group whose lr is
+    ``config.quantizer_lr_scale`` times the schedule's, when that is not 1."""
+    trainable = [p for p in parameters if p.requires_grad]
+    scaled_ids = {id(p) for p in scaled} if config.quantizer_lr_scale != 1 else set()
+    groups = [{"params": [p for p in trainable if id(p) not in scaled_ids]}]
+    if scaled_ids:
+        groups.append({"params": [p for p in trainable if id(p) in scaled_ids],
+                       "lr_scale": config.quantizer_lr_scale})
+    return torch.optim.Adam(groups, lr=config.lr, betas=tuple(config.betas),
+                            weight_decay=config.weight_decay)
 
 
 def learning_rate(step: int, config: RunConfig) -> float:
@@ -36,5 +44,6 @@ def learning_rate(step: int, config: RunConfig) -> float:
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """``lr`` on every group, times the group's ``lr_scale`` where it has one."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)

@@ -14,7 +14,10 @@ class RunConfig:
     :class:`~simvq_audio.image.config.ImageTrainConfig` extend it): the optimizer and schedule
     of :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
     defaults are the image tokenizer's; a subclass redeclares the fields whose defaults differ.
-    ``grad_clip`` 0 turns clipping off. ``mixed_precision`` ``fp16`` needs CUDA: without it
+    ``quantizer_lr_scale`` multiplies the learning rate of the quantizer's parameters (SimVQ's
+    map W: Adam moves each parameter about as far per step whatever its gradient, so the d x d
+    map moves the whole code cloud no faster than one encoder layer moves the latents; 1: the
+    paper). ``grad_clip`` 0 turns clipping off. ``mixed_precision`` ``fp16`` needs CUDA: without it
     training runs in float32 and says so."""
 
     lr: float = 1e-4
@@ -34,3 +37,11 @@ class RunConfig:
     valid_every: int = 5000
     num_workers: int = 4
     seed: int = 0
+    quantizer_lr_scale: float = 1.0
+
+
+def run_config_problems(train: RunConfig) -> list[tuple[bool, str]]:
+    """The ``(ok, message)`` checks of a ``train:`` section's values (for
+    :func:`~simvq_audio.config_loader.check_values`), shared by every modality."""
+    return [(len(train.betas) == 2, "train.betas must have two values"),
+            (train.quantizer_lr_scale > 0, "train.quantizer_lr_scale must be > 0")]

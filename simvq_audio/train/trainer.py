@@ -91,7 +91,8 @@ class GanTrainer:
         set_seed(train.seed)  # identical initial weights on every process
         generator, discriminator = task.build_models()
         self.generator, self.discriminator, g_opt, d_opt = accelerator.prepare(
-            generator, discriminator, build_optimizer(generator.parameters(), train),
+            generator, discriminator,
+            build_optimizer(generator.parameters(), train, generator.quantizer.parameters()),
             build_optimizer(discriminator.parameters(), train))
         self.optimizers = {"generator": g_opt, "discriminator": d_opt}
         self.ema = EMA(generator, train.ema_decay)

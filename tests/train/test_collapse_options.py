@@ -1,0 +1,106 @@
+"""The training options against codebook collapse in a small codec: the encoder's data-dependent
+init (``train.encoder_init: data``) and the quantizer's learning-rate scale
+(``train.quantizer_lr_scale``)."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile
+import torch
+
+from repo_paths import TINY_RECIPE
+from simvq_audio.audio.codec_model import CodecModel
+from simvq_audio.audio.config import config_from_dict, load_config
+from simvq_audio.audio.encoder import Encoder
+from simvq_audio.config_loader import config_to_dict
+from simvq_audio.errors import UserInputError
+from simvq_audio.train.codec_task import CodecTask
+from simvq_audio.train.optim import build_optimizer, set_learning_rate
+
+
+def speech_like(batch: int, samples: int, seed: int = 0) -> torch.Tensor:
+    """``wav [batch, samples]``: decaying harmonic tones with noise, different per row."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(samples) / 24000
+    f0 = 100 + 150 * torch.rand(batch, 1, generator=generator)
+    tone = sum(torch.sin(2 * torch.pi * k * f0 * t) / k for k in range(1, 6))
+    return 0.1 * tone + 0.01 * torch.randn(batch, samples, generator=generator)
+
+
+def tiny_encoder() -> Encoder:
+    torch.manual_seed(0)
+    return Encoder(dim=16, channels=4, lstm_layers=1)
+
+
+@torch.no_grad()
+def test_data_init_standardises_every_conv_output_channel_on_the_batch():
+    encoder, wav = tiny_encoder(), speech_like(4, 4800)
+    before = encoder(wav)
+    encoder.init_from_data(wav)
+    after = encoder(wav)
+    assert float(before.std(dim=(0, 2)).mean()) < 0.05  # the default init's narrow latents
+    torch.testing.assert_close(after.mean(dim=(0, 2)), torch.zeros(16), atol=1e-4, rtol=0)
+    torch.testing.assert_close(after.std(dim=(0, 2)), torch.ones(16), atol=1e-3, rtol=0)
+    # every conv, not only the last: the first conv's output is standardised too
+    first, _ = encoder.downsample[0](wav.unsqueeze(1))
+    torch.testing.assert_close(first.std(dim=(0, 2)), torch.ones(4), atol=5e-3, rtol=0)
+
+
+@torch.no_grad()
+def test_data_init_changes_weights_only_streaming_still_equals_one_pass():
+    encoder, wav = tiny_encoder(), speech_like(2, 3200)
+    encoder.init_from_data(wav)
+    assert not encoder.downsample[0].conv._forward_hooks  # hooks removed
+    first, state = encoder.stream(wav[:, :1600], None, final=False)
+    second, _ = encoder.stream(wav[:, 1600:], state, final=True)
+    torch.testing.assert_close(torch.cat([first, second], dim=-1), encoder(wav))
+
+
+def test_quantizer_lr_scale_gives_the_quantizer_its_own_group():
+    config = load_config(TINY_RECIPE)
+    model = CodecModel.from_hparams(config.model)
+    config.train.quantizer_lr_scale = 10.0
+    optimizer = build_optimizer(model.parameters(), config.train, model.quantizer.parameters())
+    rest, quantizer = optimizer.param_groups
+    assert {id(p) for p in quantizer["params"]} == {id(p) for p in model.quantizer.parameters()}
+    assert len(rest["params"]) + len(quantizer["params"]) == len(list(model.parameters()))
+    set_learning_rate(optimizer, 2e-4)
+    assert (rest["lr"], quantizer["lr"]) == (2e-4, pytest.approx(2e-3))
+    config.train.quantizer_lr_scale = 1.0  # the paper: one group, as checkpoints always had
+    assert len(build_optimizer(model.parameters(), config.train,
+                               model.quantizer.parameters()).param_groups) == 1
+
+
+def test_codec_task_initialises_the_encoder_from_the_same_crops_everywhere(tmp_path):
+    wavs = []
+    for index in range(5):
+        path = tmp_path / f"u{index}.wav"
+        soundfile.write(path, speech_like(1, 36000, seed=index)[0].numpy(), 24000)
+        wavs.append(f"u{index} {path}\n")
+    data = tmp_path / "train"
+    data.mkdir()
+    (data / "wav.scp").write_text("".join(wavs))
+    (data / "utt2spk").write_text("".join(f"u{i} s\n" for i in range(5)))
+    config_dict = config_to_dict(load_config(TINY_RECIPE))
+    config_dict["train"]["encoder_init"] = "data"
+    tasks = [CodecTask(config_from_dict(config_dict)) for _ in range(2)]
+    for task in tasks:
+        task.read_data(data, None, check_files=True)
+    batch = tasks[0].init_batch()
+    assert batch.shape == (5, 24000)
+    torch.testing.assert_close(batch, tasks[1].init_batch())
+    torch.manual_seed(0)
+    generator, _ = tasks[0].build_models()
+    z = generator.encoder(batch)
+    torch.testing.assert_close(z.std(dim=(0, 2)), torch.ones(z.shape[1]), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("quantizer_lr_scale", 0.0, "train.quantizer_lr_scale must be > 0"),
+    ("encoder_init", "kmeans", "encoder_init"),
+])
+def test_bad_option_values_are_refused_by_name(key, value, message):
+    config_dict = config_to_dict(load_config(TINY_RECIPE))
+    config_dict["train"][key] = value
+    with pytest.raises(UserInputError, match=message):
+        config_from_dict(config_dict)

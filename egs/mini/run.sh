@@ -2,8 +2,8 @@
 # The whole SimVQ codec pipeline in minutes on 2 CPU cores, on a mini corpus of real recorded
 # speech fetched from Debian's archive (--corpus debian, the default; python3 and network only):
 # Asterisk's studio prompts by 4 professional voices (en, es, fr, it, ru; 16 kHz G.722) for train
-# (~20 min) and dev, and 2 English speakers of pocketsphinx-testdata, never seen in training, for
-# test. --corpus espeak: 10 synthetic espeak-ng speakers instead (needs espeak-ng). Stages:
+# (~20 min) and dev; test: other prompts of those voices and 2 English speakers of
+# pocketsphinx-testdata, never seen in training. --corpus espeak: 10 synthetic espeak-ng speakers instead (needs espeak-ng). Stages:
 #   0 fetch + decode the corpus   1 Kaldi data dirs   2 duration filter
 #   3 train (tiny model, CPU)   4 export   5 encode + decode the test set   6 score   7 pack
 #   8 dump the tokens of every set (exp/<tag>/tokens/<set>)
@@ -16,6 +16,7 @@ config=../../recipes/tiny.yaml
 corpus=debian         # debian: real speech (Debian's archive); espeak: synthetic, in *_espeak dirs
 train_minutes=20      # debian: minutes of training speech, shared by the 4 voices (at most ~50)
 dev_utts_per_voice=4  # debian: prompts per voice held out for validation
+test_utts_per_voice=12  # debian: prompts per voice held out for test (beside 2 unseen speakers)
 debian_mirror=http://deb.debian.org/debian   # debian: the archive the packages come from
 debian_suite=bookworm # debian: the Debian release whose packages are used
 debian_cache=         # debian: index + .deb files, kept for reruns (default: <db>/debian)
@@ -44,7 +45,8 @@ if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
             python3 -m simvq_audio.corpora.debian_speech --out "$corpus_dir" \
             --archive-dir "${debian_cache:-$db/debian}" --mirror "$debian_mirror" \
             --suite "$debian_suite" --train-minutes "$train_minutes" \
-            --dev-utts-per-voice "$dev_utts_per_voice" --nj "$nj"
+            --dev-utts-per-voice "$dev_utts_per_voice" \
+            --test-utts-per-voice "$test_utts_per_voice" --nj "$nj"
     else
         run_stage 0 "$db" "generate the mini corpus with espeak-ng" \
             python3 -m simvq_audio.corpora.espeak_corpus --out "$corpus_dir" \

@@ -12,11 +12,14 @@ Sources, fetched with :mod:`simvq_audio.corpora.debian_archive` (nothing is inst
   say) by one reader, five card-game phrases by one CMU speaker (F0 about 100 Hz in each voiced
   clip). BSD-2-Clause (CMU); the LibriVox recordings are in the public domain.
 
-Split by speaker: ``train`` and ``dev`` hold the four Asterisk voices (dev: other prompts of the
-same voices, for validation); ``test`` holds the two pocketsphinx speakers, never seen in training
-(other people, other microphones, no G.722). Training prompts are those with a transcript lasting
-``min_clip..max_clip`` s, taken in a fixed pseudo-random order (a hash of the utterance id) until
-each voice has ``train_minutes / 4`` minutes; dev takes each voice's next ``dev_utts_per_voice``.
+Split: ``train`` and ``dev`` hold the four Asterisk voices (dev: other prompts of the same voices,
+for validation); ``test`` holds prompts of those voices never seen in training and the two
+pocketsphinx speakers, never seen at all (other people, other microphones, no G.722). Training
+prompts are those with a transcript lasting ``min_clip..max_clip`` s, taken in a fixed
+pseudo-random order (a hash of the utterance id) until each voice has ``train_minutes / 4``
+minutes; dev takes each voice's next ``dev_utts_per_voice``, test the next
+``test_utts_per_voice``. Held-out prompts make the test set large enough to measure the use of
+a 1024-code codebook (the pocketsphinx speech alone is 0.6 min, about 2600 frames at 75 Hz).
 Everything is resampled to 24 kHz and written, as :mod:`simvq_audio.corpora.prepare` reads
 it, to ``<out>/<split>/<speaker>/<language>/<speaker>_<language>_<prompt>.wav`` with a
 ``.normalized.txt`` beside each wav, plus ``README.md`` (sources, licences, credits, statistics)
@@ -170,12 +173,14 @@ def pocketsphinx_clips(deb: Path, licenses: dict[str, bytes]) -> list[Clip]:
 
 
 def split_clips(clips: list[Clip], train_minutes: float, dev_utts_per_voice: int,
-                log: Callable[[str], None] = print) -> dict[str, list[Clip]]:
-    """``{"train": [...], "dev": [...]}``: each voice's clips in a fixed pseudo-random order, the
-    first ``train_minutes / voices`` minutes for train, the next ``dev_utts_per_voice`` for dev."""
+                test_utts_per_voice: int = 0, log: Callable[[str], None] = print
+                ) -> dict[str, list[Clip]]:
+    """``{"train": [...], "dev": [...], "test": [...]}``: each voice's clips in a fixed
+    pseudo-random order, the first ``train_minutes / voices`` minutes for train, the next
+    ``dev_utts_per_voice`` for dev, the next ``test_utts_per_voice`` for test."""
     voices = sorted({clip.speaker for clip in clips})
     budget = 60 * train_minutes / len(voices)
-    splits: dict[str, list[Clip]] = {"train": [], "dev": []}
+    splits: dict[str, list[Clip]] = {"train": [], "dev": [], "test": []}
     for voice in voices:
         ordered = sorted((clip for clip in clips if clip.speaker == voice),
                          key=lambda clip: hashlib.sha256(clip.utt_id.encode()).hexdigest())
@@ -184,15 +189,18 @@ def split_clips(clips: list[Clip], train_minutes: float, dev_utts_per_voice: int
         while taken < len(ordered) and seconds < budget:
             seconds += ordered[taken].seconds
             taken += 1
-        dev = ordered[taken:taken + dev_utts_per_voice]
-        if len(dev) < dev_utts_per_voice:
+        held_out = ordered[taken:taken + dev_utts_per_voice + test_utts_per_voice]
+        if len(held_out) < dev_utts_per_voice + test_utts_per_voice:
             available = sum(clip.seconds for clip in ordered) / 60
             raise UserInputError(f"voice {voice} has {available:.1f} min of prompts: "
                                  f"--train-minutes {train_minutes:g} leaves fewer than "
-                                 f"{dev_utts_per_voice} for dev; ask for fewer minutes")
-        log(f"{voice}: {taken} prompts ({seconds / 60:.1f} min) for train, {len(dev)} for dev")
+                                 f"{dev_utts_per_voice} for dev and {test_utts_per_voice} for "
+                                 f"test; ask for fewer minutes")
+        log(f"{voice}: {taken} prompts ({seconds / 60:.1f} min) for train, "
+            f"{dev_utts_per_voice} for dev, {test_utts_per_voice} for test")
         splits["train"] += ordered[:taken]
-        splits["dev"] += dev
+        splits["dev"] += held_out[:dev_utts_per_voice]
+        splits["test"] += held_out[dev_utts_per_voice:]
     return splits
 
 
@@ -212,16 +220,18 @@ def write_clip(split_dir: Path, clip: Clip) -> float:
 
 def build(out: Path, archive: DebianArchive, train_minutes: float = 20.0,
           dev_utts_per_voice: int = 4, min_clip: float = 2.0, max_clip: float = 20.0,
-          nj: int = 2, log: Callable[[str], None] = print) -> dict[str, tuple[int, int, float]]:
+          nj: int = 2, log: Callable[[str], None] = print, test_utts_per_voice: int = 12
+          ) -> dict[str, tuple[int, int, float]]:
     """Fetch, decode and write the corpus to ``out`` (built in ``out.partial``, renamed when
     complete).
 
     Returns:
         ``{split: (speakers, utterances, minutes)}``.
     """
-    if train_minutes <= 0 or dev_utts_per_voice < 1 or not 0 <= min_clip < max_clip:
-        raise UserInputError("need --train-minutes > 0, --dev-utts-per-voice >= 1 and "
-                             "0 <= --min-clip < --max-clip")
+    if (train_minutes <= 0 or dev_utts_per_voice < 1 or test_utts_per_voice < 0
+            or not 0 <= min_clip < max_clip):
+        raise UserInputError("need --train-minutes > 0, --dev-utts-per-voice >= 1, "
+                             "--test-utts-per-voice >= 0 and 0 <= --min-clip < --max-clip")
     debs = archive.fetch(package_names())
     licenses: dict[str, bytes] = {}
     clips = []
@@ -230,8 +240,8 @@ def build(out: Path, archive: DebianArchive, train_minutes: float = 20.0,
         clips += asterisk_clips(lang, debs[f"asterisk-core-sounds-{lang}"],
                                 debs[f"asterisk-core-sounds-{lang}-g722"], min_clip, max_clip,
                                 licenses)
-    splits = split_clips(clips, train_minutes, dev_utts_per_voice, log)
-    splits["test"] = pocketsphinx_clips(debs[POCKETSPHINX], licenses)
+    splits = split_clips(clips, train_minutes, dev_utts_per_voice, test_utts_per_voice, log)
+    splits["test"] += pocketsphinx_clips(debs[POCKETSPHINX], licenses)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     stats = {}
@@ -282,13 +292,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--train-minutes", type=float, default=20.0,
                         help="minutes of training speech, shared by the 4 voices")
     parser.add_argument("--dev-utts-per-voice", type=int, default=4)
+    parser.add_argument("--test-utts-per-voice", type=int, default=12,
+                        help="held-out prompts per voice in test, beside the unseen speakers")
     parser.add_argument("--min-clip", type=float, default=2.0, help="seconds")
     parser.add_argument("--max-clip", type=float, default=20.0, help="seconds")
     parser.add_argument("--nj", type=int, default=2, help="parallel decoding threads")
     args = parser.parse_args(argv)
     archive = DebianArchive(args.archive_dir, args.mirror, args.suite)
     stats = build(args.out, archive, args.train_minutes, args.dev_utts_per_voice, args.min_clip,
-                  args.max_clip, args.nj)
+                  args.max_clip, args.nj, test_utts_per_voice=args.test_utts_per_voice)
     for split, (speakers, count, minutes) in stats.items():
         print(f"{args.out}/{split}: {speakers} speakers, {count} utterances, {minutes:.1f} min "
               f"at {SAMPLE_RATE} Hz")

@@ -12,14 +12,21 @@ import torch
 from torch import nn
 
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
-from simvq_audio.quantize import SimVQ, VanillaVQ
-from simvq_audio.study.collapse import run_study, study_specs
 from simvq_audio.data.audio_io import write_audio
+from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.study import sources
+from simvq_audio.study.collapse import run_study, study_specs
 from simvq_audio.study.data import MIN_STD, DataOptions, bin_statistics, load_study_data
 from simvq_audio.study.evaluate import code_matrix_rank, evaluate, uniform_use_bound
-from simvq_audio.study.mel_windows import (FRAME_STEP, N_FFT, N_MELS, SAMPLE_RATE, MelWindows,
-                                           hop_for, window_count)
+from simvq_audio.study.mel_windows import (
+    FRAME_STEP,
+    N_FFT,
+    N_MELS,
+    SAMPLE_RATE,
+    MelWindows,
+    hop_for,
+    window_count,
+)
 from simvq_audio.study.model import FrameAutoencoder
 from simvq_audio.study.runs import RunSpec, TrainConfig, build_model, train_and_evaluate
 
@@ -162,8 +169,9 @@ def fake_debian_build(calls: list):
     """A stand-in for debian_speech.build: writes a tiny corpus (train, dev, test subsets) and
     records what it was asked for."""
 
-    def build(out: Path, archive, train_minutes, dev_utts_per_voice, log):
-        calls.append((out, archive.cache, train_minutes, dev_utts_per_voice))
+    def build(out: Path, archive, train_minutes, dev_utts_per_voice, test_utts_per_voice, log):
+        calls.append((out, archive.cache, train_minutes, dev_utts_per_voice,
+                      test_utts_per_voice))
         generator = torch.Generator().manual_seed(len(calls))
         for subset, speakers, seconds in [("train", ["anna", "bob"], 1.0),
                                           ("dev", ["anna", "bob"], 0.5),
@@ -187,7 +195,7 @@ def test_default_data_is_the_debian_corpus_with_dev_and_test_held_out(tmp_path, 
                           train_minutes=3.0, dev_utts_per_voice=7)
     data = load_study_data(options, log=print)
     assert calls == [(tmp_path / "cache" / "debian_3min_dev7", tmp_path / "cache" / "debian",
-                      3.0, 7)]
+                      3.0, 7, 0)]
     description = data.description
     assert description["source"].startswith("real speech, Debian archive mini corpus")
     assert "held-out = dev (7 other prompts" in description["source"]

@@ -41,7 +41,7 @@ class TrainConfig:
 
     dim: int = 32
     hidden: int = 256
-    steps: int = 800
+    steps: int = 1600
     batch_size: int = 512
     lr: float = 3e-3
     beta: float = 0.25

@@ -65,10 +65,13 @@ def corpus_dirs(cache: Path, name: str, build: Callable[[Path], object],
 def debian_builder(archive_dir: Path, train_minutes: float, dev_utts_per_voice: int,
                    log: Callable[[str], None] = print) -> Callable[[Path], object]:
     """``build(folder)`` for :func:`corpus_dirs`: the real-speech corpus of ``egs/mini`` stage 0
-    (:func:`simvq_audio.corpora.debian_speech.build`), its packages cached in ``archive_dir``."""
+    (:func:`simvq_audio.corpora.debian_speech.build`), its packages cached in ``archive_dir``.
+    Every held-out prompt of the training voices goes to dev (none to test, which keeps only the
+    unseen speakers): the study measures on dev and test together."""
     return functools.partial(debian_speech.build, archive=DebianArchive(archive_dir),
                              train_minutes=train_minutes,
-                             dev_utts_per_voice=dev_utts_per_voice, log=log)
+                             dev_utts_per_voice=dev_utts_per_voice, test_utts_per_voice=0,
+                             log=log)
 
 
 def espeak_builder(utts_per_speaker: int) -> Callable[[Path], object]:

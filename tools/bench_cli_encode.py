@@ -4,7 +4,8 @@ commit, side by side in one run.
 Generates ``--files`` speech-like files of ``--min-seconds`` to ``--max-seconds`` (16 kHz, so
 every file is resampled), checks the commit out with ``git worktree add`` (default ``2061a4b``,
 the commit before the redesign of issue 17), makes the tiny codec's model directory with each
-checkout's own code (same seed) and times each checkout's CLI, run from the same Python (this
+checkout's own code (same seed, the same model: each checkout's ``recipes/tiny.yaml`` with
+64-dimensional codes, as it was before) and times each checkout's CLI, run from the same Python (this
 ``.venv``) with ``PYTHONPATH`` set to the checkout. Runs alternate between the checkouts; each
 row gives the median of ``--repeats`` runs of the whole command (start-up and model loading
 included), files per second and the ratio to this tree. The CPU's float32 matmul GFLOP/s, with
@@ -33,7 +34,8 @@ from simvq_audio.metrics.synthetic import speech_like
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
 MAKE_MODEL = ("import sys, torch; from simvq_audio.codec import SimVQCodec; torch.manual_seed(0); "
-              "SimVQCodec.from_config('recipes/tiny.yaml').save_pretrained(sys.argv[1])")
+              "SimVQCodec.from_config(sys.argv[2]).save_pretrained(sys.argv[1])")
+MODEL_YAML = "base: {checkout}/recipes/tiny.yaml\nmodel:\n  quantizer:\n    dim: 64\n"
 
 
 def make_files(folder: Path, count: int, low: float, high: float) -> float:
@@ -90,7 +92,10 @@ def main() -> None:
             checkouts = {"this tree": REPO, f"base {args.base}": base}
             times: dict[str, list[float]] = {name: [] for name in checkouts}
             for name, checkout in checkouts.items():
-                run(checkout, "-c", MAKE_MODEL, str(root / name / "model"))
+                (root / name).mkdir()
+                (root / name / "model.yaml").write_text(MODEL_YAML.format(checkout=checkout))
+                run(checkout, "-c", MAKE_MODEL, str(root / name / "model"),
+                    str(root / name / "model.yaml"))
             for repeat in range(args.repeats):
                 for name, checkout in checkouts.items():
                     out = root / name / f"out{repeat}"

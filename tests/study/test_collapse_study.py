@@ -30,7 +30,9 @@ from simvq_audio.study.mel_windows import (
 from simvq_audio.study.model import FrameAutoencoder
 from simvq_audio.study.runs import RunSpec, TrainConfig, build_model, train_and_evaluate
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "collapse_study.py"
+from repo_paths import TOOLS
+
+TOOL = TOOLS / "collapse_study.py"
 
 
 class Rows:

@@ -5,8 +5,8 @@ Generates ``--files`` speech-like files of ``--min-seconds`` to ``--max-seconds`
 every file is resampled), checks the commit out with ``git worktree add`` (default ``2061a4b``,
 the commit before the redesign of issue 17), makes the tiny codec's model directory with each
 checkout's own code (same seed, the same model: each checkout's ``recipes/tiny.yaml`` with
-64-dimensional codes, as it was before) and times each checkout's CLI, run from the same Python (this
-``.venv``) with ``PYTHONPATH`` set to the checkout. Runs alternate between the checkouts; each
+64-dimensional codes, as it was before) and times each checkout's CLI, run from the same Python
+(this ``.venv``) with ``PYTHONPATH`` set to the checkout. Runs alternate between the checkouts; each
 row gives the median of ``--repeats`` runs of the whole command (start-up and model loading
 included), files per second and the ratio to this tree. The CPU's float32 matmul GFLOP/s, with
 the thread count the commands get, says how fast the machine was.

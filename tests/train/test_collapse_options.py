@@ -8,7 +8,6 @@ import pytest
 import soundfile
 import torch
 
-from repo_paths import TINY_RECIPE
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import config_from_dict, load_config
 from simvq_audio.audio.encoder import Encoder
@@ -16,6 +15,8 @@ from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.train.codec_task import CodecTask
 from simvq_audio.train.optim import build_optimizer, set_learning_rate
+
+from repo_paths import TINY_RECIPE
 
 
 def speech_like(batch: int, samples: int, seed: int = 0) -> torch.Tensor:

@@ -46,7 +46,7 @@ def recipe(work: Path, *args: str, cwd: Path | None = None) -> subprocess.Comple
 
 def test_stages_0_to_2_turn_the_mirror_into_data_dirs_split_by_speaker(mirror, tmp_path):
     args = ("--debian_mirror", f"{mirror.url}/debian", "--train_minutes", "1",
-            "--dev_utts_per_voice", "1", "--stop_stage", "2")
+            "--dev_utts_per_voice", "1", "--test_utts_per_voice", "1", "--stop_stage", "2")
     result = recipe(tmp_path, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     data = tmp_path / "data"
@@ -55,14 +55,16 @@ def test_stages_0_to_2_turn_the_mirror_into_data_dirs_split_by_speaker(mirror, t
     train = {utt.speaker for utt in read_data_dir(data / "train_filtered")}
     test = read_data_dir(data / "test")
     assert train == {"allison", "june", "carlo", "ivrvoiceru"}
-    assert {utt.speaker for utt in test} == {"librivox", "cards"} and len(test) == 4
+    assert {utt.speaker for utt in test} == train | {"librivox", "cards"} and len(test) == 8
+    train_ids = {utt.utt_id for utt in read_data_dir(data / "train")}
+    assert not train_ids & {utt.utt_id for utt in test}, "held-out prompts only"
     assert {utt.speaker for utt in read_data_dir(data / "dev_filtered")} == train
     assert all(soundfile.info(str(utt.path)).samplerate == 24000 for utt in test)
     assert (tmp_path / "db" / "mini" / "README.md").is_file()
     assert (tmp_path / "db" / "debian" / "dists" / "bookworm").is_dir(), "the default cache"
     log = (tmp_path / "exp" / "tiny" / "logs" / "stage0.log").read_text()
     assert "pocketsphinx-testdata: SHA-256 verified" in log
-    assert "test: decoding and writing 4 utterances at 24000 Hz" in log
+    assert "test: decoding and writing 8 utterances at 24000 Hz" in log
 
     again = recipe(tmp_path, *args)
     assert again.returncode == 0
@@ -97,7 +99,8 @@ def test_a_wrong_corpus_and_the_help(tmp_path):
     assert result.stderr == ("egs/mini/run.sh: error: --corpus must be debian or espeak, got "
                              "'librispeech'\n")
     help_text = recipe(tmp_path, "--help").stdout
-    for option in ("corpus", "train_minutes", "dev_utts_per_voice", "debian_mirror",
+    for option in ("corpus", "train_minutes", "dev_utts_per_voice", "test_utts_per_voice",
+                   "debian_mirror",
                    "debian_suite", "debian_cache", "utts_per_speaker"):
         assert f"\n  --{option} " in help_text, option
     assert "real speech (Debian's archive); espeak: synthetic" in help_text

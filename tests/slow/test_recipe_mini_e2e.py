@@ -1,9 +1,9 @@
 """egs/mini/run.sh end to end, stages 0-8, as the README's quickstart runs it: the real-speech
 corpus fetched from Debian's archive (1 minute of training speech), a 4-step training budget, a
-model directory, .codes files, decoded wavs, a score table on the unseen test speakers and the
-packed model. Every output goes under tmp_path; the downloaded packages are kept in pytest's cache
-(.pytest_cache/d/debian-archive), so only the first run needs the network. In CI (CI=true) an
-unreachable archive fails the test; elsewhere it skips it."""
+model directory, .codes files, decoded wavs, a score table on the test set (held-out prompts and
+unseen speakers) and the packed model. Every output goes under tmp_path; the downloaded packages
+are kept in pytest's cache (.pytest_cache/d/debian-archive), so only the first run needs the
+network. In CI (CI=true) an unreachable archive fails the test; elsewhere it skips it."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def recipe(work: Path, cache: Path, *args: str) -> str:
     result = subprocess.run(
         ["bash", str(RUN_SH), "--db", str(work / "db"), "--data_dir", str(work / "data"),
          "--exp_dir", str(work / "exp"), "--debian_cache", str(cache), "--train_minutes", "1",
-         "--dev_utts_per_voice", "1", "--nj", "1", "--train_args", "--max-steps 4", *args],
+         "--dev_utts_per_voice", "1", "--test_utts_per_voice", "1", "--nj", "1",
+         "--train_args", "--max-steps 4", *args],
         capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -61,10 +62,11 @@ def test_mini_recipe_trains_exports_decodes_scores_and_packs(tmp_path, debian_ca
     assert (model / "config.json").is_file() and (model / "model.safetensors").is_file()
 
     data = tmp_path / "data"
-    assert speakers(data / "test") == {"librivox", "cards"}, "pocketsphinx-testdata"
-    assert speakers(data / "train_filtered") == {"allison", "june", "carlo", "ivrvoiceru"}
+    voices = {"allison", "june", "carlo", "ivrvoiceru"}
+    assert speakers(data / "train_filtered") == voices
+    assert speakers(data / "test") == voices | {"librivox", "cards"}, "+ pocketsphinx-testdata"
     test_ids = [line.split()[0] for line in (data / "test" / "wav.scp").read_text().splitlines()]
-    assert len(test_ids) == 10, "5 LibriVox + 5 CMU sentences"
+    assert len(test_ids) == 14, "a held-out prompt per voice + 5 LibriVox + 5 CMU sentences"
     assert "CC-BY-SA-3.0" in (tmp_path / "db" / "mini" / "README.md").read_text()
     codes = sorted(p.stem for p in (exp / "decode" / "test" / "codes").glob("*.codes"))
     wavs = sorted(p.stem for p in (exp / "decode" / "test" / "wav").glob("*.wav"))
@@ -77,7 +79,7 @@ def test_mini_recipe_trains_exports_decodes_scores_and_packs(tmp_path, debian_ca
 
     scores = exp / "scores" / "test"
     summary = json.loads((scores / "summary.json").read_text())
-    assert summary["num_utterances"] == 10 and summary["metrics"]["pesq"]["count"] == 10
+    assert summary["num_utterances"] == 14 and summary["metrics"]["pesq"]["count"] == 14
     assert "| PESQ-wb ↑ |" in (scores / "summary.md").read_text()
     assert (scores / "spectrograms.png").is_file() and (scores / "code_usage.png").is_file()
     assert out.rindex("| PESQ-wb ↑ |") > out.index("stage 8 done"), "the run ends with the table"

@@ -10,6 +10,13 @@ and ``rank_vs_step.png`` into ``--out``. See docs/collapse_study.md.
     .venv/bin/python tools/collapse_study.py --out exp/c262k --ks 1024 8192 65536 262144
     .venv/bin/python tools/collapse_study.py --out exp/mine \\
         --data-dir data/train --heldout-dir data/dev
+
+``--codec-ablation`` runs the codec-level ablation instead: the mini recipe's tiny codec
+(recipes/tiny.yaml) trained through the project's trainer with and without each of its options
+against collapse, measured on held-out audio (simvq_audio/study/codec_ablation.py); it writes
+``codec_ablation.json`` and ``codec_ablation.md`` (and each variant's run) into ``--out``:
+
+    .venv/bin/python tools/collapse_study.py --codec-ablation --out exp/codec_ablation --threads 2
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import torch
 
 from simvq_audio.corpora.command import run_command
 from simvq_audio.errors import UserInputError
+from simvq_audio.study import codec_ablation
 from simvq_audio.study.collapse import DEFAULT_ABLATION_K, DEFAULT_KS, run_study
 from simvq_audio.study.data import CORPORA, DataOptions
 from simvq_audio.study.runs import TrainConfig
@@ -29,6 +37,7 @@ from simvq_audio.study.runs import TrainConfig
 DEFAULTS = TrainConfig()
 HELDOUT_PER_CODE = 16
 """Default held-out windows per code of the largest K (docs/collapse_study.md, Held-out size)."""
+TINY_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -39,6 +48,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="codebook sizes of the sweep (default: %(default)s)")
     parser.add_argument("--ablation-k", type=int, default=DEFAULT_ABLATION_K,
                         help="codebook size of the SimVQ ablations (default: %(default)s)")
+    codec = parser.add_argument_group(
+        "codec ablation (the data options that apply: --data-dir, --heldout-dir, "
+        "--corpus-cache, --archive-dir; and --steps, --threads)")
+    codec.add_argument("--codec-ablation", action="store_true",
+                       help="train the tiny codec once per variant of its options against "
+                            "collapse instead of the autoencoder study")
+    codec.add_argument("--config", type=Path, default=TINY_RECIPE,
+                       help="the codec config the variants change (default: recipes/tiny.yaml)")
+    codec.add_argument("--variants", nargs="+",
+                       choices=[variant.name for variant in codec_ablation.VARIANTS],
+                       help="only these variants (default: all)")
     data = parser.add_argument_group("data (default: the real-speech mini corpus of egs/mini)")
     data.add_argument("--data-dir", type=Path, help="Kaldi data dir to train on")
     data.add_argument("--heldout-dir", type=Path, help="Kaldi data dir to measure on")
@@ -66,7 +86,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     train = parser.add_argument_group("training (shared by every run)")
     train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="code dimension")
     train.add_argument("--hidden", type=int, default=DEFAULTS.hidden)
-    train.add_argument("--steps", type=int, default=DEFAULTS.steps)
+    train.add_argument("--steps", type=int,
+                       help=f"training steps (default: {DEFAULTS.steps}; with "
+                            f"--codec-ablation {codec_ablation.DEFAULT_STEPS}, the mini recipe's)")
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     train.add_argument("--lr", type=float, default=DEFAULTS.lr)
     train.add_argument("--beta", type=float, default=DEFAULTS.beta)
@@ -81,6 +103,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.steps is None:
+        args.steps = codec_ablation.DEFAULT_STEPS if args.codec_ablation else DEFAULTS.steps
     positive = {"--steps": args.steps, "--batch-size": args.batch_size, "--dim": args.dim,
                 "--hidden": args.hidden, "--rank-every": args.rank_every,
                 "--utts-per-speaker": args.utts_per_speaker,
@@ -90,6 +114,9 @@ def main(argv: list[str]) -> int:
             raise UserInputError(f"{flag} must be a positive integer, got {value}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    command = shlex.join(["tools/collapse_study.py", *argv])
+    if args.codec_ablation:
+        return run_codec_ablation(args, command)
     ks = list(dict.fromkeys(args.ks))
     data = DataOptions(data_dir=args.data_dir, heldout_dir=args.heldout_dir,
                        corpus=args.corpus, corpus_cache=args.corpus_cache or args.out / "corpus",
@@ -102,8 +129,26 @@ def main(argv: list[str]) -> int:
     config = TrainConfig(dim=args.dim, hidden=args.hidden, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                          seed=args.seed, rank_every=args.rank_every)
-    command = shlex.join(["tools/collapse_study.py", *argv])
     run_study(args.out, data, config, ks, args.ablation_k, args.vanilla_init, command)
+    return 0
+
+
+def run_codec_ablation(args: argparse.Namespace, command: str) -> int:
+    """``--codec-ablation``: on the data dirs when given, else on egs/mini's corpus."""
+    if (args.data_dir is None) != (args.heldout_dir is None):
+        raise UserInputError("give both --data-dir and --heldout-dir, or neither (then the mini "
+                             "recipe's corpus is used)")
+    if args.data_dir is not None:
+        dirs, source = {"train": args.data_dir, "heldout": args.heldout_dir}, "data dirs"
+    else:
+        dirs = codec_ablation.mini_corpus_dirs(args.corpus_cache or args.out / "corpus",
+                                               args.archive_dir)
+        source = ("real speech, egs/mini's Debian archive corpus: train split; held-out = test "
+                  "split (12 held-out prompts of each training voice + 2 unseen speakers)")
+    codec_ablation.run_codec_ablation(args.out, args.config, dirs["train"], dirs["heldout"],
+                                      args.steps,
+                                      codec_ablation.select_variants(args.variants),
+                                      command, source)
     return 0
 
 

@@ -44,34 +44,36 @@ def read_waveforms(data_dir: Path, max_seconds: float | None, seed: int) -> list
 
 
 def corpus_dirs(cache: Path, name: str, build: Callable[[Path], object],
-                log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Data dirs ``{"train": ..., "heldout": ...}`` (:data:`CORPUS_SPLITS`) of the mini corpus
-    ``cache/name``, built by ``build(corpus folder)`` and prepared as ``egs/mini`` stages 0-1 do,
-    unless a previous run left them complete."""
+                log: Callable[[str], None] = print,
+                splits: dict[str, list[str]] = CORPUS_SPLITS) -> dict[str, Path]:
+    """Data dirs ``{"train": ..., "heldout": ...}`` (``splits``: each made of those subsets of
+    the corpus) of the mini corpus ``cache/name``, built by ``build(corpus folder)`` and
+    prepared as ``egs/mini`` stages 0-1 do, unless a previous run left them complete."""
     data = cache / f"data_{name}"
-    if not all((data / split / "wav.scp").is_file() for split in CORPUS_SPLITS):
+    if not all((data / split / "wav.scp").is_file() for split in splits):
         corpus = cache / name
         log(f"building the mini corpus {corpus}")
         build(corpus)
         staging = data.with_name(data.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        for split, subsets in CORPUS_SPLITS.items():
+        for split, subsets in splits.items():
             prepare.prepare(corpus, staging, split, subsets, log=log)
         shutil.rmtree(data, ignore_errors=True)
         staging.replace(data)
-    return {split: data / split for split in CORPUS_SPLITS}
+    return {split: data / split for split in splits}
 
 
 def debian_builder(archive_dir: Path, train_minutes: float, dev_utts_per_voice: int,
-                   log: Callable[[str], None] = print) -> Callable[[Path], object]:
+                   log: Callable[[str], None] = print, test_utts_per_voice: int = 0
+                   ) -> Callable[[Path], object]:
     """``build(folder)`` for :func:`corpus_dirs`: the real-speech corpus of ``egs/mini`` stage 0
     (:func:`simvq_audio.corpora.debian_speech.build`), its packages cached in ``archive_dir``.
-    Every held-out prompt of the training voices goes to dev (none to test, which keeps only the
-    unseen speakers): the study measures on dev and test together."""
+    By default every held-out prompt of the training voices goes to dev (none to test, which
+    keeps only the unseen speakers): the study measures on dev and test together."""
     return functools.partial(debian_speech.build, archive=DebianArchive(archive_dir),
                              train_minutes=train_minutes,
-                             dev_utts_per_voice=dev_utts_per_voice, test_utts_per_voice=0,
-                             log=log)
+                             dev_utts_per_voice=dev_utts_per_voice,
+                             test_utts_per_voice=test_utts_per_voice, log=log)
 
 
 def espeak_builder(utts_per_speaker: int) -> Callable[[Path], object]:

@@ -14,7 +14,7 @@ from torch import nn
 from simvq_audio.audio.mel import MelSpectrogram, log_mel
 from simvq_audio.data.audio_io import write_audio
 from simvq_audio.quantize import SimVQ, VanillaVQ
-from simvq_audio.study import sources
+from simvq_audio.study import codec_ablation, sources
 from simvq_audio.study.collapse import run_study, study_specs
 from simvq_audio.study.data import MIN_STD, DataOptions, bin_statistics, load_study_data
 from simvq_audio.study.evaluate import code_matrix_rank, evaluate, uniform_use_bound
@@ -31,6 +31,7 @@ from simvq_audio.study.model import FrameAutoencoder
 from simvq_audio.study.runs import RunSpec, TrainConfig, build_model, train_and_evaluate
 
 from repo_paths import TOOLS
+from train_helpers import make_data_dir, write_config
 
 TOOL = TOOLS / "collapse_study.py"
 
@@ -223,9 +224,58 @@ def test_archive_dir_option_reaches_the_builder(tmp_path, monkeypatch):
     (["--data-dir", "somewhere"], "give both --data-dir and --heldout-dir"),
     (["--steps", "0"], "--steps must be a positive integer"),
     (["--dev-utts-per-voice", "0"], "--dev-utts-per-voice must be a positive integer"),
+    (["--codec-ablation", "--heldout-dir", "x"], "give both --data-dir and --heldout-dir"),
 ])
 def test_cli_reports_bad_options_in_one_line(tmp_path, args, message):
     result = subprocess.run([sys.executable, str(TOOL), "--out", str(tmp_path), *args],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_codec_ablation_trains_variants_and_tabulates_their_heldout_use(tmp_path):
+    train, heldout = make_data_dir(tmp_path / "train"), make_data_dir(tmp_path / "held", 3)
+    config = write_config(tmp_path / "micro.yaml")  # a micro codec on recipes/tiny.yaml
+    variants = codec_ablation.select_variants(["e", "a"])
+    out = tmp_path / "out"
+    result = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
+                                               variants=variants, command="test")
+    assert [run["variant"] for run in result["runs"]] == ["e", "a"]
+    assert json.loads((out / "codec_ablation.json").read_text()) == result
+    for run, variant in zip(result["runs"], variants):
+        assert (run["quantizer"], run["dim"], run["encoder_init"], run["quantizer_lr_scale"]) == (
+            variant.quantizer, variant.dim, variant.encoder_init, variant.quantizer_lr_scale)
+        assert run["num_codes"] == 1024 and run["frames"] > 0
+        assert 1 <= run["used_codes"] <= min(run["frames"], 1024)
+        assert run["utilisation"] == run["used_codes"] / 1024
+        assert 1 <= run["perplexity"] <= run["used_codes"] + 1e-6
+        assert 0 < run["mel_distance"] < 20 and run["train_seconds"] > 0
+    saved = codec_ablation.load_config(out / "a" / "config.yaml")
+    assert (saved.model.quantizer.dim, saved.train.encoder_init, saved.train.max_steps) == (
+        64, "random", 2)
+    table = (out / "codec_ablation.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| (")]
+    assert [row.split(")")[0] for row in rows] == ["| (e", "| (a"]
+    assert "| vanilla | 8 | data | 10 |" in rows[0] and "| simvq | 64 | random | 1 |" in rows[1]
+    again = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
+                                              variants=variants[1:])
+    assert again["runs"][0]["train_seconds"] is None  # the finished run is measured, not redone
+    assert again["runs"][0]["used_codes"] == result["runs"][1]["used_codes"]
+
+
+def test_codec_ablation_default_data_is_the_mini_recipes_train_and_test(tmp_path, monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(sources.debian_speech, "build", fake_debian_build(calls))
+    dirs = codec_ablation.mini_corpus_dirs(tmp_path / "cache", None, log=print)
+    assert calls == [(tmp_path / "cache" / "debian_20min_dev4_test12",
+                      tmp_path / "cache" / "debian", 20.0, 4, 12)]
+    ids = {split: [line.split()[0] for line in (path / "wav.scp").read_text().splitlines()]
+           for split, path in dirs.items()}
+    assert ids == {"train": ["anna_en_train", "bob_en_train"], "heldout": ["carl_en_test"]}
+
+
+def test_codec_ablation_variants_keep_the_order_asked_for():
+    assert [v.name for v in codec_ablation.select_variants(None)] == list("abcde")
+    assert [v.name for v in codec_ablation.select_variants(["d", "a", "d"])] == ["d", "a"]
+    with pytest.raises(codec_ablation.UserInputError, match="unknown .* variant"):
+        codec_ablation.select_variants(["z"])

@@ -97,12 +97,17 @@ def mini_corpus_dirs(cache: Path, archive_dir: Path | None,
 
 def variant_config(base: Path, variant: Variant, steps: int, folder: Path) -> Config:
     """``folder/config.yaml`` (``base`` with the variant's settings and ``steps`` steps),
-    written and loaded."""
+    written and loaded. A different one already there (another base or step count) is an
+    error: its run and measurements are not this one's."""
     data = {"base": str(base.resolve()), **variant.overrides()}
     data["train"]["max_steps"] = steps
-    folder.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(data, sort_keys=False)
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    if path.is_file() and path.read_text(encoding="utf-8") != text:
+        raise UserInputError(f"{folder} holds a run of another config ({path}): choose another "
+                             f"--out")
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
     return load_config(path)
 
 
@@ -158,8 +163,10 @@ def run_codec_ablation(out: Path, base: Path, train_dir: Path, heldout_dir: Path
                        log: Callable[[str], None] = print) -> dict:
     """Train and measure every variant (in ``out/<name>/``) and write ``out/codec_ablation.json``
     and ``out/codec_ablation.md``, again after each variant (a stopped ablation leaves the
-    variants it finished). A variant whose run already finished in ``out`` is measured
-    again without retraining (its ``train_seconds`` is then ``None``). Returns what the JSON
+    variants it finished). Each variant's row is also kept in ``out/<name>/run.json``: a variant
+    measured there before is not redone (so ablations run in parallel into one ``out`` are
+    tabulated together by a last run over all variants), and one whose training finished is
+    measured without retraining (its ``train_seconds`` is then ``None``). Returns what the JSON
     holds: ``command``, ``date``, ``machine``, ``base``, ``steps``, ``data``, ``runs`` (per
     variant: its settings, :func:`evaluate_codec`'s measurements, ``train_seconds``, the load
     average before and after), ``total_seconds`` and ``cpu_seconds``."""
@@ -176,6 +183,11 @@ def run_codec_ablation(out: Path, base: Path, train_dir: Path, heldout_dir: Path
         if config.model.sample_rate != SAMPLE_RATE:
             raise UserInputError(f"the codec ablation reads audio at {SAMPLE_RATE} Hz; "
                                  f"{base} is at {config.model.sample_rate} Hz")
+        saved = folder / "run.json"
+        if saved.is_file():
+            runs.append(json.loads(saved.read_text(encoding="utf-8")))
+            log(f"codec ablation ({variant.name}): measured before ({saved})")
+            continue
         load_before = os.getloadavg()[0]
         checkpoint, train_seconds = train_variant(config, folder / "exp", train_dir, log)
         measured = evaluate_codec(ema_model(config, checkpoint), heldout)
@@ -186,6 +198,8 @@ def run_codec_ablation(out: Path, base: Path, train_dir: Path, heldout_dir: Path
                      "num_codes": config.model.quantizer.num_codes, **measured,
                      "train_seconds": train_seconds,
                      "load_before": load_before, "load_after": os.getloadavg()[0]})
+        with atomic_path(saved) as tmp:
+            tmp.write_text(json.dumps(runs[-1], indent=2) + "\n", encoding="utf-8")
         log(f"codec ablation ({variant.name}): {_summary(runs[-1])}")
         result = {"command": command,
                   "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -25,9 +25,9 @@ DEFAULT_KS = (1024, 8192, 65536)
 DEFAULT_ABLATION_K = 8192
 SIMVQ_ABLATIONS = ({"freeze_codebook": False}, {"codebook_init": "uniform"})
 """The SimVQ variants trained at the ablation K beside the paper's setting (Gaussian C, frozen),
-each as the :class:`RunSpec` fields it changes: C trained together with W; a uniform C. An option
-the codec adopts against collapse joins as one more entry, with a :class:`RunSpec` field that
-:func:`~simvq_audio.study.runs.build_model` passes to the quantizer."""
+each as the :class:`RunSpec` fields it changes: C trained together with W; a uniform C. The
+codec's own options against collapse are ablated on the codec itself
+(:mod:`simvq_audio.study.codec_ablation`)."""
 
 
 def study_specs(ks: Sequence[int], ablation_k: int, vanilla_init: str = "uniform"

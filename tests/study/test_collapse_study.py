@@ -257,10 +257,16 @@ def test_codec_ablation_trains_variants_and_tabulates_their_heldout_use(tmp_path
     rows = [line for line in table.splitlines() if line.startswith("| (")]
     assert [row.split(")")[0] for row in rows] == ["| (e", "| (a"]
     assert "| vanilla | 8 | data | 10 |" in rows[0] and "| simvq | 64 | random | 1 |" in rows[1]
+    (out / "a" / "run.json").unlink()  # as if stopped after training (a)
     again = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
-                                              variants=variants[1:])
-    assert again["runs"][0]["train_seconds"] is None  # the finished run is measured, not redone
+                                              variants=variants[::-1])
+    assert [run["variant"] for run in again["runs"]] == ["a", "e"]
+    assert again["runs"][1] == result["runs"][0]  # (e): its row, reused
+    assert again["runs"][0]["train_seconds"] is None  # (a): measured again, not retrained
     assert again["runs"][0]["used_codes"] == result["runs"][1]["used_codes"]
+    with pytest.raises(codec_ablation.UserInputError, match="another config"):
+        codec_ablation.run_codec_ablation(out, config, train, heldout, steps=3,
+                                          variants=variants[1:])
 
 
 def test_codec_ablation_default_data_is_the_mini_recipes_train_and_test(tmp_path, monkeypatch):

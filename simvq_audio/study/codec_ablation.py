@@ -175,32 +175,22 @@ def run_codec_ablation(out: Path, base: Path, train_dir: Path, heldout_dir: Path
     data = {"source": data_source, "train_dir": str(train_dir), "heldout_dir": str(heldout_dir),
             "heldout_utterances": len(heldout),
             "heldout_seconds": sum(wav.numel() for wav in heldout) / SAMPLE_RATE}
+    if not variants:
+        raise UserInputError("the codec ablation needs at least one variant")
     runs = []
     for variant in variants:
         log(f"codec ablation ({variant.name}): {variant.description}")
         folder = out / variant.name
         config = variant_config(base, variant, steps, folder)
-        if config.model.sample_rate != SAMPLE_RATE:
-            raise UserInputError(f"the codec ablation reads audio at {SAMPLE_RATE} Hz; "
-                                 f"{base} is at {config.model.sample_rate} Hz")
         saved = folder / "run.json"
         if saved.is_file():
             runs.append(json.loads(saved.read_text(encoding="utf-8")))
             log(f"codec ablation ({variant.name}): measured before ({saved})")
-            continue
-        load_before = os.getloadavg()[0]
-        checkpoint, train_seconds = train_variant(config, folder / "exp", train_dir, log)
-        measured = evaluate_codec(ema_model(config, checkpoint), heldout)
-        runs.append({"variant": variant.name, "description": variant.description,
-                     "quantizer": variant.quantizer, "dim": variant.dim,
-                     "encoder_init": variant.encoder_init,
-                     "quantizer_lr_scale": variant.quantizer_lr_scale,
-                     "num_codes": config.model.quantizer.num_codes, **measured,
-                     "train_seconds": train_seconds,
-                     "load_before": load_before, "load_after": os.getloadavg()[0]})
-        with atomic_path(saved) as tmp:
-            tmp.write_text(json.dumps(runs[-1], indent=2) + "\n", encoding="utf-8")
-        log(f"codec ablation ({variant.name}): {_summary(runs[-1])}")
+        else:
+            runs.append(measure_variant(variant, config, folder / "exp", train_dir, heldout, log))
+            with atomic_path(saved) as tmp:
+                tmp.write_text(json.dumps(runs[-1], indent=2) + "\n", encoding="utf-8")
+            log(f"codec ablation ({variant.name}): {_summary(runs[-1])}")
         result = {"command": command,
                   "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                   "machine": machine(), "base": str(base), "steps": steps, "data": data,
@@ -208,6 +198,27 @@ def run_codec_ablation(out: Path, base: Path, train_dir: Path, heldout_dir: Path
                   "cpu_seconds": time.process_time() - cpu_start}
         write_report(result, out, log)
     return result
+
+
+def measure_variant(variant: Variant, config: Config, exp_dir: Path, train_dir: Path,
+                    heldout: Sequence[torch.Tensor], log: Callable[[str], None] = print
+                    ) -> dict:
+    """One row of the ablation: ``variant``'s settings, :func:`train_variant` into ``exp_dir``,
+    :func:`evaluate_codec` of its EMA weights on ``heldout``, and the 1-minute load average
+    before and after."""
+    if config.model.sample_rate != SAMPLE_RATE:
+        raise UserInputError(f"the codec ablation reads audio at {SAMPLE_RATE} Hz; the config "
+                             f"is at {config.model.sample_rate} Hz")
+    load_before = os.getloadavg()[0]
+    checkpoint, train_seconds = train_variant(config, exp_dir, train_dir, log)
+    measured = evaluate_codec(ema_model(config, checkpoint), heldout)
+    return {"variant": variant.name, "description": variant.description,
+            "quantizer": variant.quantizer, "dim": variant.dim,
+            "encoder_init": variant.encoder_init,
+            "quantizer_lr_scale": variant.quantizer_lr_scale,
+            "num_codes": config.model.quantizer.num_codes, **measured,
+            "train_seconds": train_seconds,
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 def write_report(result: dict, out: Path, log: Callable[[str], None] = print) -> None:

@@ -264,6 +264,9 @@ def test_codec_ablation_trains_variants_and_tabulates_their_heldout_use(tmp_path
     assert again["runs"][1] == result["runs"][0]  # (e): its row, reused
     assert again["runs"][0]["train_seconds"] is None  # (a): measured again, not retrained
     assert again["runs"][0]["used_codes"] == result["runs"][1]["used_codes"]
+    reused = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
+                                               variants=variants)
+    assert reused["runs"] == again["runs"][::-1]  # every row measured before
     with pytest.raises(codec_ablation.UserInputError, match="another config"):
         codec_ablation.run_codec_ablation(out, config, train, heldout, steps=3,
                                           variants=variants[1:])

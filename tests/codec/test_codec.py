@@ -4,6 +4,8 @@ import io
 import json
 import math
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -260,3 +262,22 @@ def test_decode_refuses_inconsistent_tokens(codec):
         codec.decode(tokens)
     with pytest.raises(UserInputError, match="lengths"):
         codec.decode(torch.zeros(2, 4, dtype=torch.long), lengths=[4, 5])
+
+
+def test_loading_a_model_directory_imports_no_compiler(tmp_path):
+    """from_pretrained checks the directory against a meta-device skeleton; built with torch's
+    own weight norm and hann_window that imported torch._dynamo, most of a second of every CLI
+    start. The skeleton's tensors must also match the real model's, name for name."""
+    script = ("import sys, torch; from simvq_audio.codec import SimVQCodec; "
+              f"SimVQCodec.from_config({str(TINY_RECIPE)!r}).save_pretrained(sys.argv[1]); "
+              "SimVQCodec.from_pretrained(sys.argv[1]); print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    config = SimVQCodec.recipe_model_config(TINY_RECIPE)
+    with torch.device("meta"):
+        skeleton = SimVQCodec.build_model(config)
+    real = SimVQCodec.build_model(config)
+    assert {k: v.shape for k, v in skeleton.state_dict().items()} == {
+        k: v.shape for k, v in real.state_dict().items()}

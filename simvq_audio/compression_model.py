@@ -156,6 +156,19 @@ class CompressionModel(ABC, Generic[ConfigT]):
         model.load_state_dict(state)
         return cls(model, config, compute_dtype=dtype).to(device)
 
+    @classmethod
+    def from_checkpoint(cls: type[ModelT], path: str | os.PathLike) -> ModelT:
+        """The model of a training checkpoint folder (its ``config`` document's ``model``
+        section) with the checkpoint's EMA weights, what export ships and validation measures."""
+        from simvq_audio.train import checkpoint as ckpt
+
+        path = Path(path)
+        config = cls.model_config(ckpt.read_document(path, "config")["model"],
+                                  f"{path}/config.json")
+        model = cls.from_config(config)
+        model.load_weights(ckpt.read_tensors(path, "ema_generator"))
+        return model
+
     def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
         """Replace the weights with ``state_dict`` (a training checkpoint's, say) once it is
         checked to fit the model: one :class:`UserInputError` lists every missing, unexpected

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from simvq_audio.errors import UserInputError
-from simvq_audio.image.config import config_from_dict
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.train import checkpoint as ckpt
 
@@ -17,11 +16,10 @@ def export_checkpoint(exp_dir: Path, out: Path) -> Path:
     if path is None:
         raise UserInputError(f"no complete checkpoint under {Path(exp_dir) / ckpt.CHECKPOINTS}: "
                              f"train first (simvq-audio image train)")
-    config = config_from_dict(ckpt.read_document(path, "config"), f"{path}/config.json")
-    tokenizer = SimVQImageTokenizer.from_config(config.model)
-    tokenizer.load_weights(ckpt.read_tensors(path, "ema_generator"))
+    tokenizer = SimVQImageTokenizer.from_checkpoint(path)
+    model = tokenizer.config
     card = (f"# SimVQ image tokenizer\n\nExported from `{path}` (EMA weights, step "
-            f"{ckpt.checkpoint_step(path)}). {config.model.resolution}x"
-            f"{config.model.resolution} RGB -> {config.model.token_grid[0]}x"
-            f"{config.model.token_grid[1]} tokens, {tokenizer.num_codes} codes.\n")
+            f"{ckpt.checkpoint_step(path)}). {model.resolution}x"
+            f"{model.resolution} RGB -> {model.token_grid[0]}x"
+            f"{model.token_grid[1]} tokens, {tokenizer.num_codes} codes.\n")
     return tokenizer.save_pretrained(out, card)

@@ -23,6 +23,7 @@ import yaml
 from simvq_audio.atomic import atomic_path
 from simvq_audio.audio.codec_model import CodecModel
 from simvq_audio.audio.config import Config, load_config
+from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics.mel_distance import mel_distance
 from simvq_audio.quantize import CodeUsage
@@ -151,13 +152,6 @@ def evaluate_codec(model: CodecModel, waveforms: Sequence[torch.Tensor]) -> dict
             "mel_distance": sum(distances) / len(distances)}
 
 
-def ema_model(config: Config, checkpoint: Path) -> CodecModel:
-    """The codec of ``config`` with the EMA weights of ``checkpoint``."""
-    model = CodecModel.from_hparams(config.model)
-    model.load_state_dict(ckpt.read_tensors(checkpoint, "ema_generator"))
-    return model
-
-
 def run_codec_ablation(out: Path, base: Path, train_dir: Path, heldout_dir: Path,
                        steps: int = DEFAULT_STEPS, variants: Sequence[Variant] = VARIANTS,
                        command: str = "", data_source: str = "data dirs",
@@ -212,7 +206,7 @@ def measure_variant(variant: Variant, config: Config, exp_dir: Path, train_dir: 
                              f"is at {config.model.sample_rate} Hz")
     load_before = os.getloadavg()[0]
     checkpoint, train_seconds = train_variant(config, exp_dir, train_dir, log)
-    measured = evaluate_codec(ema_model(config, checkpoint), heldout)
+    measured = evaluate_codec(SimVQCodec.from_checkpoint(checkpoint).model, heldout)
     return {"variant": variant.name, "description": variant.description,
             "quantizer": variant.quantizer, "dim": variant.dim,
             "encoder_init": variant.encoder_init,

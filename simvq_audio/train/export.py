@@ -55,10 +55,8 @@ def export_model(exp_dir: str | Path, out_dir: str | Path,
                 "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "weights": "EMA generator", "ema_decay": config["train"]["ema_decay"],
                 "train": config["train"]}
-    codec = SimVQCodec.from_config(
-        SimVQCodec.model_config(config["model"], f"{path}/config.json"))
-    codec.load_weights(ckpt.read_tensors(path, "ema_generator"))
-    return codec.save_pretrained(out_dir, card=_model_card(config, training), training=training)
+    return SimVQCodec.from_checkpoint(path).save_pretrained(
+        out_dir, card=_model_card(config, training), training=training)
 
 
 def _exported_from(out_dir: Path, exp_dir: Path) -> bool:

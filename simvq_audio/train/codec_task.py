@@ -19,14 +19,14 @@ from simvq_audio.audio.config import Config
 from simvq_audio.audio.discriminators import MultiDiscriminator
 from simvq_audio.audio.losses import GeneratorLoss
 from simvq_audio.data.kaldi_dir import Utterance
-from simvq_audio.data.segments import (
-    SegmentBatch,
-    SegmentDataset,
-    ValidationDataset,
-    collate_segments,
-)
+from simvq_audio.data.segments import SegmentBatch, ValidationDataset, collate_segments
 from simvq_audio.train.codec_step import CodecGanStep
-from simvq_audio.train.data import read_data_dirs, training_loader, validation_set
+from simvq_audio.train.data import (
+    read_data_dirs,
+    training_dataset,
+    training_loader,
+    validation_set,
+)
 from simvq_audio.train.step import GanUpdates, StepResult
 from simvq_audio.train.task import ThroughputUnit, TrainingData, TrainStep
 from simvq_audio.train.validation import validate, write_examples
@@ -78,10 +78,7 @@ class CodecTask:
     def init_batch(self, size: int = 16) -> torch.Tensor:
         """``wav [size, T]``: epoch-0 training crops of ``size`` utterances spread evenly over
         the training set; the same on every process (for ``train.encoder_init: data``)."""
-        train = self.config.train
-        dataset = SegmentDataset(self.utterances, self.config.model.sample_rate,
-                                 train.segment_seconds, seed=train.seed,
-                                 short_clips=train.short_clips)
+        dataset = training_dataset(self.utterances, self.config)
         picks = torch.linspace(0, len(dataset) - 1, min(size, len(dataset))).round().long()
         return collate_segments([dataset[int(i)] for i in picks]).wav
 

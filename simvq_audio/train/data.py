@@ -32,6 +32,13 @@ def read_data_dirs(dirs: list[Path], check_audio: bool) -> list[list[Utterance]]
     return [read_data_dir(path, check_audio=False) for path in dirs]
 
 
+def training_dataset(utterances: list[Utterance], config: Config) -> SegmentDataset:
+    """The training crops of ``config`` (``segment_seconds``, seed, ``short_clips``)."""
+    train = config.train
+    return SegmentDataset(utterances, config.model.sample_rate, train.segment_seconds,
+                          seed=train.seed, short_clips=train.short_clips)
+
+
 def training_loader(utterances: list[Utterance], config: Config, num_processes: int,
                     process_index: int, pin_memory: bool
                     ) -> tuple[SegmentDataset, DistributedBatchSampler, DataLoader]:
@@ -42,8 +49,7 @@ def training_loader(utterances: list[Utterance], config: Config, num_processes: 
     torch RNG (a resumed run then draws the same dropout masks as an uninterrupted one).
     """
     train = config.train
-    dataset = SegmentDataset(utterances, config.model.sample_rate, train.segment_seconds,
-                             seed=train.seed, short_clips=train.short_clips)
+    dataset = training_dataset(utterances, config)
     sampler = DistributedBatchSampler(len(dataset), train.batch_size, num_processes,
                                       process_index, seed=train.seed)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_segments,

@@ -28,7 +28,8 @@ class _MetaWeightNorm(nn.Module):
     (the shapes-only skeleton that ``from_pretrained`` checks a model directory against)."""
 
     def forward(self, g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return v
+        raise RuntimeError("this conv was built on the meta device as a shapes-only skeleton; "
+                           "build the model on a real device to compute with it")
 
     def right_inverse(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return weight.new_empty((weight.shape[0],) + (1,) * (weight.dim() - 1)), weight

@@ -281,3 +281,6 @@ def test_loading_a_model_directory_imports_no_compiler(tmp_path):
     real = SimVQCodec.build_model(config)
     assert {k: v.shape for k, v in skeleton.state_dict().items()} == {
         k: v.shape for k, v in real.state_dict().items()}
+    skeleton.to_empty(device="cpu")  # a materialised skeleton refuses to compute: never garbage
+    with pytest.raises(RuntimeError, match="shapes-only skeleton"):
+        skeleton.encoder(torch.zeros(1, 640))

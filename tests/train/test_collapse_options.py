@@ -4,8 +4,8 @@ init (``train.encoder_init: data``) and the quantizer's learning-rate scale
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-import soundfile
 import torch
 
 from simvq_audio.audio.codec_model import CodecModel
@@ -13,19 +13,19 @@ from simvq_audio.audio.config import config_from_dict, load_config
 from simvq_audio.audio.encoder import Encoder
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
+from simvq_audio.metrics.synthetic import speech_like
 from simvq_audio.train.codec_task import CodecTask
 from simvq_audio.train.optim import build_optimizer, set_learning_rate
 
 from repo_paths import TINY_RECIPE
+from train_helpers import make_data_dir
 
 
-def speech_like(batch: int, samples: int, seed: int = 0) -> torch.Tensor:
-    """``wav [batch, samples]``: decaying harmonic tones with noise, different per row."""
-    generator = torch.Generator().manual_seed(seed)
-    t = torch.arange(samples) / 24000
-    f0 = 100 + 150 * torch.rand(batch, 1, generator=generator)
-    tone = sum(torch.sin(2 * torch.pi * k * f0 * t) / k for k in range(1, 6))
-    return 0.1 * tone + 0.01 * torch.randn(batch, samples, generator=generator)
+def speech_like_batch(batch: int, samples: int, seed: int = 0) -> torch.Tensor:
+    """``wav [batch, samples]`` of :func:`~simvq_audio.metrics.synthetic.speech_like`."""
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(np.stack([speech_like(samples / 24000, 24000, rng)
+                                      for _ in range(batch)]))
 
 
 def tiny_encoder() -> Encoder:
@@ -35,7 +35,7 @@ def tiny_encoder() -> Encoder:
 
 @torch.no_grad()
 def test_data_init_standardises_every_conv_output_channel_on_the_batch():
-    encoder, wav = tiny_encoder(), speech_like(4, 4800)
+    encoder, wav = tiny_encoder(), speech_like_batch(4, 4800)
     before = encoder(wav)
     encoder.init_from_data(wav)
     after = encoder(wav)
@@ -49,7 +49,7 @@ def test_data_init_standardises_every_conv_output_channel_on_the_batch():
 
 @torch.no_grad()
 def test_data_init_changes_weights_only_streaming_still_equals_one_pass():
-    encoder, wav = tiny_encoder(), speech_like(2, 3200)
+    encoder, wav = tiny_encoder(), speech_like_batch(2, 3200)
     encoder.init_from_data(wav)
     assert not encoder.downsample[0].conv._forward_hooks  # hooks removed
     first, state = encoder.stream(wav[:, :1600], None, final=False)
@@ -73,15 +73,7 @@ def test_quantizer_lr_scale_gives_the_quantizer_its_own_group():
 
 
 def test_codec_task_initialises_the_encoder_from_the_same_crops_everywhere(tmp_path):
-    wavs = []
-    for index in range(5):
-        path = tmp_path / f"u{index}.wav"
-        soundfile.write(path, speech_like(1, 36000, seed=index)[0].numpy(), 24000)
-        wavs.append(f"u{index} {path}\n")
-    data = tmp_path / "train"
-    data.mkdir()
-    (data / "wav.scp").write_text("".join(wavs))
-    (data / "utt2spk").write_text("".join(f"u{i} s\n" for i in range(5)))
+    data = make_data_dir(tmp_path, count=5)
     config_dict = config_to_dict(load_config(TINY_RECIPE))
     config_dict["train"]["encoder_init"] = "data"
     tasks = [CodecTask(config_from_dict(config_dict)) for _ in range(2)]

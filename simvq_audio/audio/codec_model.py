@@ -10,7 +10,7 @@ from simvq_audio.audio.decoder import Decoder
 from simvq_audio.audio.encoder import Encoder
 from simvq_audio.errors import UserInputError
 from simvq_audio.quantize.base import VectorQuantizer
-from simvq_audio.quantize.factory import build_quantizer
+from simvq_audio.quantize.factory import quantizer_from_config
 
 
 class CodecModel(nn.Module):
@@ -42,8 +42,7 @@ class CodecModel(nn.Module):
         the quantizer's nearest-code search (``"auto"``, ``"torch"`` or ``"triton"``)."""
         q = config.quantizer
         return cls(Encoder(q.dim, **vars(config.encoder)),
-                   build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias,
-                                   search_backend=search_backend),
+                   quantizer_from_config(q, search_backend),
                    Decoder(q.dim, config.hop_length, **vars(config.decoder)),
                    config.sample_rate)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from simvq_audio.config_loader import build_dataclass, check_values, read_config_file
-from simvq_audio.quantize.factory import QuantizerConfig
+from simvq_audio.quantize.factory import QuantizerConfig, quantizer_config_problems
 from simvq_audio.train.run_config import RunConfig, run_config_problems
 
 
@@ -231,6 +231,7 @@ def check_config(config: Config, where: str = "config") -> None:
          f"even number, got {model.decoder.n_fft}"),
         (len(config.loss.mel_resolutions) > 0, "loss.mel_resolutions must not be empty"),
         *run_config_problems(config.train),
+        *quantizer_config_problems(model.quantizer),
     ]
     bands = config.discriminators.dac_multi_band
     if bands is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simvq_audio.config_loader import build_dataclass, check_values, read_config_file
-from simvq_audio.quantize.factory import QuantizerConfig
+from simvq_audio.quantize.factory import QuantizerConfig, quantizer_config_problems
 from simvq_audio.train.run_config import RunConfig, run_config_problems
 
 
@@ -109,5 +109,6 @@ def check_image_model(model: ImageModelConfig, where: str = "config") -> None:
         (model.resolution > 0 and model.resolution % model.downsampling == 0,
          f"model.resolution must be a positive multiple of the downsampling "
          f"{model.downsampling}, got {model.resolution}"),
+        *quantizer_config_problems(model.quantizer),
     ]
     check_values(problems, where)

@@ -1,8 +1,8 @@
 """The image autoencoder: conv encoder -> SimVQ (or VQ) -> conv decoder, VQGAN-style.
 
 The quantizer is built by the same function, from the same classes and search back ends, as the
-audio codec's (:func:`simvq_audio.quantize.factory.build_quantizer`): channel-first, so it takes
-``z [B, d, h, w]`` and returns ``tokens [B, h, w]``.
+audio codec's (:func:`simvq_audio.quantize.factory.quantizer_from_config`): channel-first, so
+it takes ``z [B, d, h, w]`` and returns ``tokens [B, h, w]``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.image.blocks import Downsample, ResBlock, SelfAttention, Upsample, group_norm
 from simvq_audio.image.config import ImageModelConfig, check_image_model
 from simvq_audio.quantize.base import VectorQuantizer
-from simvq_audio.quantize.factory import build_quantizer
+from simvq_audio.quantize.factory import quantizer_from_config
 
 
 def _middle(channels: int, attention: bool) -> list[nn.Module]:
@@ -111,8 +111,7 @@ class ImageAutoencoder(nn.Module):
                      channel_mult=config.channel_mult, res_blocks=config.res_blocks,
                      attention=config.attention, dim=q.dim)
         return cls(Encoder(**shape),
-                   build_quantizer(q.type, q.num_codes, q.dim, q.beta, q.bias,
-                                   search_backend=search_backend),
+                   quantizer_from_config(q, search_backend),
                    Decoder(**shape))
 
     def forward(self, images: torch.Tensor

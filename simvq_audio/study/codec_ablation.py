@@ -43,35 +43,46 @@ prompts of each training voice + 2 speakers never seen in training)."""
 
 @dataclass(frozen=True)
 class Variant:
-    """One codec of the ablation: the three options against collapse and the quantizer type,
-    every one set explicitly over the base config (so a variant does not depend on what the base
+    """One codec of the ablation: its options against collapse and the quantizer type, every
+    one set explicitly over the base config (so a variant does not depend on what the base
     recipe turns on)."""
 
     name: str
     description: str
     dim: int
     encoder_init: str
-    quantizer_lr_scale: float
+    code_fit: str
+    beta: float
+    quantizer_lr_scale: float = 1.0
     quantizer: str = "simvq"
 
     def overrides(self) -> dict:
         """The config keys this variant sets over the base recipe."""
-        return {"model": {"quantizer": {"type": self.quantizer, "dim": self.dim}},
+        return {"model": {"quantizer": {"type": self.quantizer, "dim": self.dim,
+                                        "code_fit": self.code_fit, "beta": self.beta}},
                 "train": {"encoder_init": self.encoder_init,
                           "quantizer_lr_scale": self.quantizer_lr_scale}}
 
 
 VARIANTS = (
-    Variant("a", "all three off (the tiny codec before the options)", 64, "random", 1.0),
-    Variant("b", "encoder_init data only", 64, "data", 1.0),
-    Variant("c", "encoder_init data + dim 8 (recipes/tiny.yaml)", 8, "data", 1.0),
-    Variant("d", "(c) + the quantizer's lr x 10 (not adopted)", 8, "data", 10.0),
-    Variant("e", "(c) with a plain VQ codebook (recipes/tiny_vq.yaml)", 8, "data", 1.0,
-            "vanilla"),
+    Variant("a", "all options off (the tiny codec before them)", 64, "random", "gradient", 0.25),
+    Variant("b", "encoder_init data only", 64, "data", "gradient", 0.25),
+    Variant("c", "(b) + dim 8", 8, "data", "gradient", 0.25),
+    Variant("d", "(c) + the quantizer's lr x 10 (not adopted)", 8, "data", "gradient", 0.25,
+            10.0),
+    Variant("e", "(c) + code_fit moments", 8, "data", "moments", 0.25),
+    Variant("f", "(c) + beta 0", 8, "data", "gradient", 0.0),
+    Variant("g", "(c) + code_fit moments + beta 0 (recipes/tiny.yaml)", 8, "data", "moments",
+            0.0),
+    Variant("h", "(g) without encoder_init data", 8, "random", "moments", 0.0),
+    Variant("i", "(c) with a plain VQ codebook (recipes/tiny_vq.yaml)", 8, "data", "gradient",
+            0.25, quantizer="vanilla"),
 )
-"""(a) is the tiny codec as it was (64-dimensional codes, PyTorch's default encoder init, one
-learning rate); (c) is what recipes/tiny.yaml adopts; (d) adds the learning-rate scale, which did
-not measurably win; (e) is (c) with VanillaVQ."""
+"""(a) is the tiny codec as it was (64-dimensional codes, PyTorch's default encoder init, the
+paper's fit of W by gradient and commitment weight 0.25); (b)-(c) add the options against the
+narrow untrained latents; (e)-(g) the options against the collapse during training; (g) is what
+recipes/tiny.yaml adopts and (h) shows that its encoder init is still needed; (d) adds the
+learning-rate scale, which did not measurably win; (i) is (c) with VanillaVQ."""
 
 
 def select_variants(names: Sequence[str] | None) -> list[Variant]:
@@ -209,8 +220,8 @@ def measure_variant(variant: Variant, config: Config, exp_dir: Path, train_dir: 
     measured = evaluate_codec(SimVQCodec.from_checkpoint(checkpoint).model, heldout)
     return {"variant": variant.name, "description": variant.description,
             "quantizer": variant.quantizer, "dim": variant.dim,
-            "encoder_init": variant.encoder_init,
-            "quantizer_lr_scale": variant.quantizer_lr_scale,
+            "encoder_init": variant.encoder_init, "code_fit": variant.code_fit,
+            "beta": variant.beta, "quantizer_lr_scale": variant.quantizer_lr_scale,
             "num_codes": config.model.quantizer.num_codes, **measured,
             "train_seconds": train_seconds,
             "load_before": load_before, "load_after": os.getloadavg()[0]}
@@ -241,15 +252,16 @@ def markdown_table(result: dict) -> str:
         f"Data: {data['source']}; train {data['train_dir']}; held-out {data['heldout_dir']} "
         f"({data['heldout_utterances']} utterances, {data['heldout_seconds'] / 60:.1f} min)",
         "",
-        "| variant | quantizer | dim | encoder_init | quantizer_lr_scale | used codes | "
-        "utilisation | perplexity | mel distance | train min | load (1 min) |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | quantizer | dim | encoder_init | code_fit | beta | quantizer_lr_scale | "
+        "used codes | utilisation | perplexity | mel distance | train min | load (1 min) |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in result["runs"]:
         train = "reused" if run["train_seconds"] is None else f"{run['train_seconds'] / 60:.1f}"
         lines.append(
             f"| ({run['variant']}) {run['description']} | {run['quantizer']} | {run['dim']} | "
-            f"{run['encoder_init']} | {run['quantizer_lr_scale']:g} | "
+            f"{run['encoder_init']} | {run['code_fit']} | {run['beta']:g} | "
+            f"{run['quantizer_lr_scale']:g} | "
             f"{run['used_codes']} / {run['num_codes']} | {100 * run['utilisation']:.1f} % | "
             f"{run['perplexity']:.1f} | {run['mel_distance']:.3f} | {train} | "
             f"{run['load_before']:.1f} -> {run['load_after']:.1f} |")

@@ -1,16 +1,14 @@
 """Codebook statistics on constructed cases, and usage summed across processes."""
 
 import math
-import os
-import socket
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.quantize.stats import CodeUsage, code_counts, effective_rank, perplexity
+
+from dist_helpers import run_on_two_processes
 
 
 def test_perplexity_of_constructed_distributions():
@@ -67,26 +65,14 @@ def test_a_quantizer_gives_its_own_monitoring_numbers():
     assert simvq.monitoring(counts) == {**shared, "rank_W": pytest.approx(2.0)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, port: int, results):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
-        usage = CodeUsage(10)
-        usage.update(torch.tensor([0, 1, 2]) if rank == 0 else torch.tensor([2, 3, 9]))
-        results[rank] = (usage.utilisation(), usage.utilisation(sync=False), usage.dead_codes())
-    finally:
-        dist.destroy_process_group()
+def _usage_on(rank: int) -> tuple:
+    usage = CodeUsage(10)
+    usage.update(torch.tensor([0, 1, 2]) if rank == 0 else torch.tensor([2, 3, 9]))
+    return usage.utilisation(), usage.utilisation(sync=False), usage.dead_codes()
 
 
 def test_usage_is_summed_across_processes():
-    results = mp.Manager().dict()
-    mp.spawn(_worker, args=(_free_port(), results), nprocs=2, join=True)
+    results = run_on_two_processes(_usage_on)
     # each rank saw 3 codes; together they used 5 distinct codes of 10
     assert results[0] == (0.5, 0.3, 5)
     assert results[1] == (0.5, 0.3, 5)

@@ -8,23 +8,17 @@ simple launcher), so two CPU ranks come from ``--multi_gpu`` with ``--device cpu
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
+from dist_helpers import free_port
 from repo_paths import REPO
 from tokenize_helpers import SHARD_SIZE, make_corpus, save_model, shard_bytes
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _command(model, data, out):
@@ -41,7 +35,7 @@ def test_two_processes_under_accelerate_launch_match_one(tmp_path):
     assert single.returncode == 1, single.stderr  # 1: the corrupt utterance
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-              "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+              "--dynamo_backend", "no", "--main_process_port", str(free_port())]
     two = subprocess.run(launch + _command(model, data, tmp_path / "two"), capture_output=True,
                          text=True, env=env, cwd=REPO, timeout=TIMEOUT_S)
     assert "[rank 0/2]: 2 of my 2 shards to do" in two.stderr, two.stderr

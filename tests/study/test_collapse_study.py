@@ -236,33 +236,36 @@ def test_cli_reports_bad_options_in_one_line(tmp_path, args, message):
 def test_codec_ablation_trains_variants_and_tabulates_their_heldout_use(tmp_path):
     train, heldout = make_data_dir(tmp_path / "train"), make_data_dir(tmp_path / "held", 3)
     config = write_config(tmp_path / "micro.yaml")  # a micro codec on recipes/tiny.yaml
-    variants = codec_ablation.select_variants(["e", "a"])
+    variants = codec_ablation.select_variants(["i", "g"])
     out = tmp_path / "out"
     result = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
                                                variants=variants, command="test")
-    assert [run["variant"] for run in result["runs"]] == ["e", "a"]
+    assert [run["variant"] for run in result["runs"]] == ["i", "g"]
     assert json.loads((out / "codec_ablation.json").read_text()) == result
     for run, variant in zip(result["runs"], variants):
-        assert (run["quantizer"], run["dim"], run["encoder_init"], run["quantizer_lr_scale"]) == (
-            variant.quantizer, variant.dim, variant.encoder_init, variant.quantizer_lr_scale)
+        assert (run["quantizer"], run["dim"], run["encoder_init"], run["code_fit"], run["beta"],
+                run["quantizer_lr_scale"]) == (
+            variant.quantizer, variant.dim, variant.encoder_init, variant.code_fit, variant.beta,
+            variant.quantizer_lr_scale)
         assert run["num_codes"] == 1024 and run["frames"] > 0
         assert 1 <= run["used_codes"] <= min(run["frames"], 1024)
         assert run["utilisation"] == run["used_codes"] / 1024
         assert 1 <= run["perplexity"] <= run["used_codes"] + 1e-6
         assert 0 < run["mel_distance"] < 20 and run["train_seconds"] > 0
-    saved = codec_ablation.load_config(out / "a" / "config.yaml")
-    assert (saved.model.quantizer.dim, saved.train.encoder_init, saved.train.max_steps) == (
-        64, "random", 2)
+    saved = codec_ablation.load_config(out / "g" / "config.yaml")
+    assert (saved.model.quantizer.dim, saved.model.quantizer.code_fit, saved.model.quantizer.beta,
+            saved.train.encoder_init, saved.train.max_steps) == (8, "moments", 0.0, "data", 2)
     table = (out / "codec_ablation.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| (")]
-    assert [row.split(")")[0] for row in rows] == ["| (e", "| (a"]
-    assert "| vanilla | 8 | data | 1 |" in rows[0] and "| simvq | 64 | random | 1 |" in rows[1]
-    (out / "a" / "run.json").unlink()  # as if stopped after training (a)
+    assert [row.split(")")[0] for row in rows] == ["| (i", "| (g"]
+    assert "| vanilla | 8 | data | gradient | 0.25 | 1 |" in rows[0]
+    assert "| simvq | 8 | data | moments | 0 | 1 |" in rows[1]
+    (out / "g" / "run.json").unlink()  # as if stopped after training (g)
     again = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
                                               variants=variants[::-1])
-    assert [run["variant"] for run in again["runs"]] == ["a", "e"]
-    assert again["runs"][1] == result["runs"][0]  # (e): its row, reused
-    assert again["runs"][0]["train_seconds"] is None  # (a): measured again, not retrained
+    assert [run["variant"] for run in again["runs"]] == ["g", "i"]
+    assert again["runs"][1] == result["runs"][0]  # (i): its row, reused
+    assert again["runs"][0]["train_seconds"] is None  # (g): measured again, not retrained
     assert again["runs"][0]["used_codes"] == result["runs"][1]["used_codes"]
     reused = codec_ablation.run_codec_ablation(out, config, train, heldout, steps=2,
                                                variants=variants)
@@ -284,7 +287,7 @@ def test_codec_ablation_default_data_is_the_mini_recipes_train_and_test(tmp_path
 
 
 def test_codec_ablation_variants_keep_the_order_asked_for():
-    assert [v.name for v in codec_ablation.select_variants(None)] == list("abcde")
+    assert [v.name for v in codec_ablation.select_variants(None)] == list("abcdefghi")
     assert [v.name for v in codec_ablation.select_variants(["d", "a", "d"])] == ["d", "a"]
     with pytest.raises(codec_ablation.UserInputError, match="unknown .* variant"):
         codec_ablation.select_variants(["z"])

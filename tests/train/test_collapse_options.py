@@ -1,6 +1,7 @@
 """The training options against codebook collapse in a small codec: the encoder's data-dependent
-init (``train.encoder_init: data``) and the quantizer's learning-rate scale
-(``train.quantizer_lr_scale``)."""
+init (``train.encoder_init: data``), the quantizer's learning-rate scale
+(``train.quantizer_lr_scale``) and the config checks of SimVQ's ``code_fit`` (its behaviour:
+tests/quantize/test_code_fit.py)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def test_data_init_changes_weights_only_streaming_still_equals_one_pass():
 
 def test_quantizer_lr_scale_gives_the_quantizer_its_own_group():
     config = load_config(TINY_RECIPE)
+    config.model.quantizer.code_fit = "gradient"  # the paper's W, which an optimiser trains
     model = CodecModel.from_hparams(config.model)
     config.train.quantizer_lr_scale = 10.0
     optimizer = build_optimizer(model.parameters(), config.train, model.quantizer.parameters())
@@ -88,12 +90,21 @@ def test_codec_task_initialises_the_encoder_from_the_same_crops_everywhere(tmp_p
     torch.testing.assert_close(z.std(dim=(0, 2)), torch.ones(z.shape[1]), atol=1e-3, rtol=0)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("quantizer_lr_scale", 0.0, "train.quantizer_lr_scale must be > 0"),
-    ("encoder_init", "kmeans", "encoder_init"),
+@pytest.mark.parametrize("section, changes, message", [
+    ("train", {"quantizer_lr_scale": 0.0}, "train.quantizer_lr_scale must be > 0"),
+    ("train", {"encoder_init": "kmeans"}, "encoder_init"),
+    ("quantizer", {"code_fit": "kmeans"}, "code_fit"),
+    ("quantizer", {"fit_decay": 1.0}, r"model.quantizer.fit_decay must lie in \[0, 1\)"),
+    ("quantizer", {"type": "vanilla"}, "code_fit 'moments' is SimVQ's"),
 ])
-def test_bad_option_values_are_refused_by_name(key, value, message):
+def test_bad_option_values_are_refused_by_name(section, changes, message):
     config_dict = config_to_dict(load_config(TINY_RECIPE))
-    config_dict["train"][key] = value
+    target = config_dict["model"]["quantizer"] if section == "quantizer" else config_dict["train"]
+    target.update(changes)
     with pytest.raises(UserInputError, match=message):
         config_from_dict(config_dict)
+
+
+def test_the_vq_twin_recipe_loads_with_the_papers_fit():
+    quantizer = load_config(TINY_RECIPE.parent / "tiny_vq.yaml").model.quantizer
+    assert (quantizer.type, quantizer.code_fit, quantizer.beta) == ("vanilla", "gradient", 0.25)

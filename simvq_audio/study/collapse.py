@@ -23,10 +23,12 @@ from simvq_audio.study.runs import RunSpec, TrainConfig, train_and_evaluate
 
 DEFAULT_KS = (1024, 8192, 65536)
 DEFAULT_ABLATION_K = 8192
-SIMVQ_ABLATIONS = ({"freeze_codebook": False}, {"codebook_init": "uniform"})
-"""The SimVQ variants trained at the ablation K beside the paper's setting (Gaussian C, frozen),
-each as the :class:`RunSpec` fields it changes: C trained together with W; a uniform C. The
-codec's own options against collapse are ablated on the codec itself
+SIMVQ_ABLATIONS = ({"freeze_codebook": False}, {"codebook_init": "uniform"},
+                   {"code_fit": "moments", "beta": 0.0})
+"""The SimVQ variants trained at the ablation K beside the paper's setting (Gaussian C, frozen,
+W fitted by gradient), each as the :class:`RunSpec` fields it changes: C trained together with
+W; a uniform C; W and b following the latents' moments without a commitment term (what the
+mini codec adopts). The codec's own options against collapse are ablated on the codec itself
 (:mod:`simvq_audio.study.codec_ablation`)."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from simvq_audio.atomic import atomic_path
 from simvq_audio.metrics.plots import pyplot, save_figure
+from simvq_audio.study.evaluate import uniform_use_bound
 
 MATRIX = {"simvq": "W", "vanilla": "codebook matrix"}
 """Which matrix's effective rank a run tracks (see :func:`~.evaluate.code_matrix`)."""
@@ -40,16 +41,21 @@ def _rank(run: dict) -> str:
     return f"{history[0][1]:.1f} -> {history[-1][1]:.1f} ({MATRIX[run['kind']]})"
 
 
-def sweep_table(runs: list[dict]) -> list[str]:
-    """Markdown lines: one row per run of the K sweep, by K then quantizer."""
-    header = ["K", "quantizer", "utilisation", "used codes", "bound (uniform use)", "perplexity",
-              "norm. entropy", "held-out MSE", "effective rank start -> end", "held-out >= 4K",
+def sweep_table(runs: list[dict], frames_at_frame_step: int) -> list[str]:
+    """Markdown lines: one row per run of the K sweep, by K then quantizer. Beside the
+    uniform-use bound of the held-out windows, the bound of ``frames_at_frame_step`` draws (as
+    many windows as the held-out audio holds without overlap in frame steps: windows a few
+    samples apart are nearly the same vector, so this is closer to what the audio can show)."""
+    header = ["K", "quantizer", "utilisation", "used codes", "bound (uniform use)",
+              "bound at the frame step", "perplexity", "norm. entropy", "held-out MSE",
+              "effective rank start -> end", "held-out >= 4K",
               "utilisation on 1/8, 1/4, 1/2 of held-out"]
     lines = [_row(header), _row(["---"] * len(header))]
     for run in sorted((r for r in runs if r["group"] == "sweep"),
                       key=lambda r: (r["num_codes"], r["kind"] != "vanilla")):
         lines.append(_row([run["num_codes"], run["name"], _percent(run["utilisation"]),
                            run["used_codes"], _percent(run["uniform_bound"]),
+                           _percent(uniform_use_bound(frames_at_frame_step, run["num_codes"])),
                            f"{run['perplexity']:.0f}", f"{run['normalised_entropy']:.3f}",
                            f"{run['mse']:.4f}", _rank(run),
                            "yes" if run["vectors"] >= 4 * run["num_codes"] else "NO",
@@ -60,16 +66,17 @@ def sweep_table(runs: list[dict]) -> list[str]:
 
 def ablation_table(runs: list[dict], ablation_k: int) -> list[str]:
     """Markdown lines: the SimVQ runs at ``ablation_k`` (the sweep's included), one per variant."""
-    header = ["C init", "C", "utilisation", "perplexity", "norm. entropy", "held-out MSE",
-              "effective rank of W start -> end"]
+    header = ["C init", "C", "W fitted by", "beta", "utilisation", "perplexity",
+              "norm. entropy", "held-out MSE", "effective rank of W start -> end"]
     lines = [_row(header), _row(["---"] * len(header))]
     for run in runs:
         if run["kind"] == "simvq" and run["num_codes"] == ablation_k:
+            beta = "study's" if run["beta"] is None else f"{run['beta']:g}"
             lines.append(_row([run["codebook_init"],
                                "frozen" if run["freeze_codebook"] else "trained with W",
-                               _percent(run["utilisation"]), f"{run['perplexity']:.0f}",
-                               f"{run['normalised_entropy']:.3f}", f"{run['mse']:.4f}",
-                               _rank(run)]))
+                               run["code_fit"], beta, _percent(run["utilisation"]),
+                               f"{run['perplexity']:.0f}", f"{run['normalised_entropy']:.3f}",
+                               f"{run['mse']:.4f}", _rank(run)]))
     return lines
 
 
@@ -93,7 +100,7 @@ def markdown_report(study: dict) -> str:
         f"{config['dim']}; {config['steps']} Adam steps, lr {config['lr']}, batch "
         f"{config['batch_size']}, beta {config['beta']}, seed {config['seed']}",
         "", "## Utilisation over the held-out set, by codebook size", "",
-        *sweep_table(study["runs"]),
+        *sweep_table(study["runs"], data["heldout_frames_at_frame_step"]),
         "", f"## SimVQ ablations at K = {study['ablation_k']}", "",
         *ablation_table(study["runs"], study["ablation_k"]),
         "", "Plots: `utilisation_vs_k.png`, `rank_vs_step.png`. "

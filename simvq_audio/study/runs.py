@@ -19,20 +19,26 @@ from simvq_audio.study.model import FrameAutoencoder
 class RunSpec:
     """A quantizer to train: ``kind`` ``"vanilla"`` or ``"simvq"``, K codes, how the codebook
     starts (``"normal"`` N(0, d^-0.5) or ``"uniform"`` U(-1/K, 1/K)) and, for SimVQ, whether C
-    stays frozen. ``group`` is ``"sweep"`` (the K sweep) or ``"ablation"``."""
+    stays frozen and how W is fitted (``code_fit``, :class:`~simvq_audio.quantize.SimVQ`).
+    ``beta``: the commitment weight when it differs from the study's. ``group`` is ``"sweep"``
+    (the K sweep) or ``"ablation"``."""
 
     kind: str
     num_codes: int
     codebook_init: str
     freeze_codebook: bool = True
     group: str = "sweep"
+    code_fit: str = "gradient"
+    beta: float | None = None
 
     @property
     def name(self) -> str:
+        beta = "" if self.beta is None else f"-beta{self.beta:g}"
         if self.kind == "vanilla":
-            return f"vanilla-{self.codebook_init}"
+            return f"vanilla-{self.codebook_init}{beta}"
         frozen = "frozen" if self.freeze_codebook else "trained"
-        return f"simvq-{self.codebook_init}-C-{frozen}"
+        fit = "" if self.code_fit == "gradient" else f"-W-{self.code_fit}"
+        return f"simvq-{self.codebook_init}-C-{frozen}{fit}{beta}"
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,12 @@ def build_model(spec: RunSpec, config: TrainConfig, input_dim: int) -> FrameAuto
     of a seed (they are drawn after reseeding), and so does C across the SimVQ runs of a K."""
     torch.manual_seed(config.seed)
     quantizer: VectorQuantizer
+    beta = config.beta if spec.beta is None else spec.beta
     if spec.kind == "vanilla":
-        quantizer = VanillaVQ(spec.num_codes, config.dim, config.beta,
-                              codebook_init=spec.codebook_init)
+        quantizer = VanillaVQ(spec.num_codes, config.dim, beta, codebook_init=spec.codebook_init)
     elif spec.kind == "simvq":
-        quantizer = SimVQ(spec.num_codes, config.dim, config.beta,
-                          codebook_init=spec.codebook_init,
-                          freeze_codebook=spec.freeze_codebook)
+        quantizer = SimVQ(spec.num_codes, config.dim, beta, codebook_init=spec.codebook_init,
+                          freeze_codebook=spec.freeze_codebook, code_fit=spec.code_fit)
     else:
         raise ValueError(f"unknown quantizer kind {spec.kind!r}")
     torch.manual_seed(config.seed)

@@ -132,7 +132,8 @@ def test_study_specs_cover_the_sweep_and_the_ablations():
     assert names == [("vanilla-uniform", 64, "sweep"), ("simvq-normal-C-frozen", 64, "sweep"),
                      ("vanilla-uniform", 128, "sweep"), ("simvq-normal-C-frozen", 128, "sweep"),
                      ("simvq-normal-C-trained", 128, "ablation"),
-                     ("simvq-uniform-C-frozen", 128, "ablation")]
+                     ("simvq-uniform-C-frozen", 128, "ablation"),
+                     ("simvq-normal-C-frozen-W-moments-beta0", 128, "ablation")]
     extra = study_specs([64], 32)
     assert ("simvq-normal-C-frozen", 32, "ablation") in [(s.name, s.num_codes, s.group)
                                                          for s in extra]
@@ -142,7 +143,7 @@ def test_tiny_study_writes_table_json_and_plots(tmp_path):
     options = DataOptions(corpus="synthetic", heldout_vectors=200, train_seconds=8.0)
     config = TrainConfig(dim=8, hidden=16, steps=6, batch_size=32, rank_every=3)
     study = run_study(tmp_path, options, config, ks=[16, 64], ablation_k=64, log=print)
-    assert len(study["runs"]) == 6
+    assert len(study["runs"]) == 7
     assert study["data"]["heldout_vectors"] == 200
     saved = json.loads((tmp_path / "results.json").read_text())
     assert [run["name"] for run in saved["runs"]] == [run["name"] for run in study["runs"]]
@@ -153,8 +154,15 @@ def test_tiny_study_writes_table_json_and_plots(tmp_path):
     for run in saved["runs"]:
         assert f"{100 * run['utilisation']:.1f} %" in table
     assert "| 16 | vanilla-uniform |" in table and "| 64 | simvq-normal-C-frozen |" in table
+    frames = saved["data"]["heldout_frames_at_frame_step"]
+    row = next(line for line in table.splitlines() if line.startswith("| 64 | simvq"))
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[4] == f"{100 * uniform_use_bound(200, 64):.1f} %"
+    assert cells[5] == f"{100 * uniform_use_bound(frames, 64):.1f} %"
     assert all(run["utilisation_growth"][-1][1] == run["utilisation"] for run in saved["runs"])
-    assert "| uniform | frozen |" in table and "| normal | trained with W |" in table
+    assert "| uniform | frozen | gradient | study's |" in table
+    assert "| normal | trained with W | gradient | study's |" in table
+    assert "| normal | frozen | moments | 0 |" in table
     for png in ("utilisation_vs_k.png", "rank_vs_step.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -12,6 +12,9 @@ How W and b are fitted (``code_fit``):
   cov``; W is the Cholesky factor). The code cloud then follows the encoder however fast the
   encoder changes; no optimiser touches W or b. This is the codec's remedy for collapse in short
   runs (docs/collapse_study.md: with the gradient, W moves far slower than the latents do).
+  Like BatchNorm's running statistics, the moments take in every training forward pass,
+  including one whose update the trainer then skips for a non-finite loss; non-finite latents
+  are refused before they reach them.
 """
 
 from __future__ import annotations

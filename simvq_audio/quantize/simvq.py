@@ -105,12 +105,21 @@ class SimVQ(VectorQuantizer):
         self.latent_mean.lerp_(mean.float(), 1 - decay)
         self.latent_cov.lerp_(cov.float(), 1 - decay)
         self.fit_count += 1
-        cov = self.latent_cov.double()
+        self.set_from_moments(self.latent_mean, self.latent_cov)
+
+    @torch.no_grad()
+    def set_from_moments(self, mean: torch.Tensor, cov: torch.Tensor) -> None:
+        """Set W and b so that the codes ``C W^T + b`` (C ~ N(0, I/d)) have mean ``mean [d]``
+        and covariance ``cov [d, d]``: ``b = mean``, ``W = sqrt(d) cholesky(cov)`` (a tiny
+        multiple of the identity is added to ``cov``, so a singular one is fine)."""
+        if self.linear.bias is None:
+            raise UserInputError("setting the codes' mean needs W with a bias")
+        cov = cov.double()
         jitter = 1e-6 * cov.diagonal().mean().clamp_min(1e-12)
-        factor = torch.linalg.cholesky(cov + jitter * torch.eye(d, dtype=cov.dtype,
+        factor = torch.linalg.cholesky(cov + jitter * torch.eye(self.dim, dtype=cov.dtype,
                                                                 device=cov.device))
-        self.linear.weight.copy_(factor * d ** 0.5)
-        self.linear.bias.copy_(self.latent_mean)
+        self.linear.weight.copy_(factor * self.dim ** 0.5)
+        self.linear.bias.copy_(mean)
 
     def transform(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw codes ``[k, d]`` -> effective codes ``[k, d]`` (float32)."""

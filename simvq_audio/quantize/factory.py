@@ -36,7 +36,10 @@ def quantizer_config_problems(config: QuantizerConfig) -> list[tuple[bool, str]]
              f"model.quantizer.fit_decay must lie in [0, 1), got {config.fit_decay}"),
             (config.code_fit == "gradient" or config.type == "simvq",
              "model.quantizer.code_fit 'moments' is SimVQ's (it sets W and b): use it with "
-             "type 'simvq'")]
+             "type 'simvq'"),
+            (config.code_fit == "gradient" or config.bias,
+             "model.quantizer.code_fit 'moments' sets the codes' mean through b: it needs "
+             "bias: true")]
 
 
 def build_quantizer(kind: str, num_codes: int, dim: int, beta: float = 0.25, bias: bool = True,

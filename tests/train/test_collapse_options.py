@@ -96,6 +96,7 @@ def test_codec_task_initialises_the_encoder_from_the_same_crops_everywhere(tmp_p
     ("quantizer", {"code_fit": "kmeans"}, "code_fit"),
     ("quantizer", {"fit_decay": 1.0}, r"model.quantizer.fit_decay must lie in \[0, 1\)"),
     ("quantizer", {"type": "vanilla"}, "code_fit 'moments' is SimVQ's"),
+    ("quantizer", {"bias": False}, "it needs bias: true"),
 ])
 def test_bad_option_values_are_refused_by_name(section, changes, message):
     config_dict = config_to_dict(load_config(TINY_RECIPE))

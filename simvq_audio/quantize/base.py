@@ -81,6 +81,8 @@ class VectorQuantizer(nn.Module):
     def forward(self, z: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         rows, index_shape, restore = self._to_rows(z)
+        if self.training:
+            self.fit_codes(rows)
         indices = self._nearest(rows)
         with torch.autocast(z.device.type, enabled=False):
             q = self.lookup_rows(indices)
@@ -110,6 +112,11 @@ class VectorQuantizer(nn.Module):
         q = self.lookup_rows(indices.reshape(-1).long()).reshape(*indices.shape, self.dim)
         return q.movedim(-1, 1) if self.channel_first else q
 
+    def fit_codes(self, rows: torch.Tensor) -> None:
+        """Training forward passes call this with the batch's latents ``rows [N, d]`` (finite)
+        before the search. Here it does nothing: the codes learn from the loss. A quantizer
+        whose codes follow the latents directly (SimVQ's ``code_fit: moments``) updates them."""
+
     def monitoring(self, counts: torch.Tensor) -> dict[str, float]:
         """What a training run logs about this quantizer, from ``counts [K]``: how often each
         code was picked over many batches (:class:`~simvq_audio.quantize.CodeUsage`).
@@ -120,15 +127,14 @@ class VectorQuantizer(nn.Module):
                 "perplexity": float(perplexity(counts))}
 
     def _nearest(self, rows: torch.Tensor) -> torch.Tensor:
-        """Nearest code of each row of ``rows [N, d]`` (non-finite rows refused): ``[N]``."""
-        if not torch.isfinite(rows).all():
-            raise UserInputError("quantizer input contains NaN or infinite values")
+        """Nearest code of each row of ``rows [N, d]`` (checked finite by ``_to_rows``): ``[N]``."""
         codebook, transform = self.search_codebook()
         return nearest_code(rows, codebook, transform, backend=self.search_backend).indices
 
     def _to_rows(self, z: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Size, Callable[[torch.Tensor], torch.Tensor]]:
-        """``z`` -> ``(rows [N, d], index shape, function mapping rows back to z's layout)``."""
+        """``z`` -> ``(rows [N, d], index shape, function mapping rows back to z's layout)``;
+        non-finite values are refused."""
         if not isinstance(z, torch.Tensor) or not z.is_floating_point():
             kind = z.dtype if isinstance(z, torch.Tensor) else type(z).__name__
             raise UserInputError(f"quantizer input must be a floating-point tensor, got {kind}")
@@ -138,10 +144,13 @@ class VectorQuantizer(nn.Module):
                                      f"got {tuple(z.shape)}")
             moved = z.movedim(1, -1)
             shape = moved.shape
-            return (moved.reshape(-1, self.dim), shape[:-1],
-                    lambda rows: rows.reshape(shape).movedim(-1, 1))
-        if z.dim() < 2 or z.shape[-1] != self.dim:
-            raise UserInputError(f"expected z [..., {self.dim}] (channels last), "
-                                 f"got {tuple(z.shape)}")
-        shape = z.shape
-        return z.reshape(-1, self.dim), shape[:-1], lambda rows: rows.reshape(shape)
+            rows, restore = moved.reshape(-1, self.dim), lambda r: r.reshape(shape).movedim(-1, 1)
+        else:
+            if z.dim() < 2 or z.shape[-1] != self.dim:
+                raise UserInputError(f"expected z [..., {self.dim}] (channels last), "
+                                     f"got {tuple(z.shape)}")
+            shape = z.shape
+            rows, restore = z.reshape(-1, self.dim), lambda r: r.reshape(shape)
+        if not torch.isfinite(rows).all():
+            raise UserInputError("quantizer input contains NaN or infinite values")
+        return rows, shape[:-1], restore

@@ -82,19 +82,14 @@ class SimVQ(VectorQuantizer):
         self._cache_key: tuple | None = None
         self._cache: torch.Tensor | None = None
 
-    def forward(self, z: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        if self.training and self.code_fit == "moments":
-            rows = self._to_rows(z)[0]
-            if torch.isfinite(rows).all():  # non-finite rows: the search refuses them
-                self.follow_latents(rows)
-        return super().forward(z)
-
     @torch.no_grad()
-    def follow_latents(self, rows: torch.Tensor) -> None:
+    def fit_codes(self, rows: torch.Tensor) -> None:
         """``code_fit: moments``: fold ``rows [N, d]`` (this batch's latents, on every process
-        when distributed) into the running mean and covariance, then set W and b from them."""
-        x = rows.detach().double()
+        when distributed) into the running mean and covariance, then set W and b from them.
+        ``code_fit: gradient``: nothing (the loss trains W)."""
+        if self.code_fit != "moments":
+            return
+        x = rows.double()
         sums = torch.cat([x.new_tensor([x.shape[0]]), x.sum(0), (x.T @ x).reshape(-1)])
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(sums)

@@ -16,8 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.corpora.command import run_command
 from simvq_audio.errors import UserInputError
@@ -48,9 +46,6 @@ def main(argv: list[str]) -> int:
                         help="Kaldi data dir of the audio to encode (e.g. the test set)")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
     args = parser.parse_args(argv)
-    if not (args.data_dir / "wav.scp").is_file():
-        raise UserInputError(f"{args.data_dir} is not a data dir (no wav.scp)")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     waveforms = sources.read_waveforms(args.data_dir, None, seed=0)
     rows = {}
     print("| model | frames | codes used | used if W, b fitted | latent spread | code spread "

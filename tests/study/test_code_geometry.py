@@ -72,7 +72,7 @@ def test_tool_prints_a_row_per_model_and_refuses_what_it_cannot_read(tmp_path):
                                     capture_output=True, text=True, timeout=300)
     not_a_model = subprocess.run([*tool, "--data-dir", str(data), str(tmp_path)],
                                  capture_output=True, text=True, timeout=300)
-    for bad, message in ((not_a_data_dir, "no wav.scp"),
+    for bad, message in ((not_a_data_dir, "wav.scp: missing"),
                          (not_a_model, "neither a training checkpoint")):
         assert bad.returncode == 2 and message in bad.stderr
         assert "Traceback" not in bad.stderr

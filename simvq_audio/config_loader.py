@@ -6,7 +6,7 @@ A schema is a tree of dataclasses whose field types say what is allowed (``int``
 relative to itself); :func:`build_dataclass` fills a schema from the nested dict and checks every
 key and type, so a typo is reported with its place and the keys allowed there.
 :func:`config_to_dict` is the way back (``config.json`` in model directories). The schemas live
-with their modality: :mod:`simvq_audio.audio.config`, :mod:`simvq_audio.image.config`.
+with their modality: :mod:`simvq_audio.codec.config`, :mod:`simvq_audio.image.config`.
 """
 
 from __future__ import annotations

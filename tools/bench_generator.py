@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import load_config
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.model import CodecModel
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import load_config
-from simvq_audio.audio.discriminators import MultiDiscriminator
-from simvq_audio.audio.losses import GeneratorLoss
-from simvq_audio.train.codec_step import CodecGanStep
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.discriminators import MultiDiscriminator
+from simvq_audio.codec.losses import GeneratorLoss
+from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.train_step import CodecGanStep
 from simvq_audio.train.ema import EMA
 from simvq_audio.train.optim import build_optimizer
 from simvq_audio.train.step import GanUpdates

@@ -5,7 +5,7 @@ Runs the authors' own classes from a checkout of github youngsheen/SimVQ (@ d8bd
 ``configs/libritts_24khz.yaml``, i.e. the four paper-size discriminators (84.2 M parameters)
 and the generator and discriminator objectives. Their weights are filled by
 :func:`fill_discriminators`, their inputs made by :func:`parity_inputs`; the test
-(tests/audio/test_audio_parity.py) applies the same two functions to our modules, so nothing
+(tests/codec/test_audio_parity.py) applies the same two functions to our modules, so nothing
 large is stored. Written to ``--out`` (npz, 0.37 MB):
 
 * ``inputs.fingerprint``: sums and samples of the inputs (the test checks its own copy);

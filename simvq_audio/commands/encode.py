@@ -4,9 +4,9 @@ IN/OUT: files (``-`` for stdin/stdout), or what :func:`~simvq_audio.data.utteran
 lists (a directory: the tree is kept; a Kaldi ``wav.scp`` or data dir: ``<utt-id>.codes``) and a
 directory; see :mod:`simvq_audio.commands.codec_jobs` for the output policy. Each ``.codes`` file
 records the identity of its input, so a rerun skips exactly the outputs that are up to date. The
-files go through :mod:`simvq_audio.encode_files`: short ones encoded together in batches, files
-longer than ``--max-batch-seconds`` streamed block by block in bounded memory; both give the tokens
-of encoding each file alone.
+files go through :mod:`simvq_audio.codec.encode_files`: short ones encoded together in batches,
+files longer than ``--max-batch-seconds`` streamed block by block in bounded memory; both give the
+tokens of encoding each file alone.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def _encode_batch(codec, jobs, max_batch_seconds: float) -> list[str | None]:
     """Encode and write each job; the error message of each job, or None."""
     import io
 
+    from simvq_audio.codec.encode_files import encode_files
     from simvq_audio.commands.codec_jobs import STDIO, write_stdout
-    from simvq_audio.encode_files import encode_files
     from simvq_audio.errors import UserInputError
 
     results = encode_files(codec, [job.source if job.data is None else job.data

@@ -33,14 +33,14 @@ def run(args: argparse.Namespace) -> int:
     from simvq_audio.errors import UserInputError
 
     if args.exp_dir and args.out and not (args.model or args.onnx):
-        from simvq_audio.train.export import export_model
+        from simvq_audio.codec.export import export_model
 
         path = export_model(args.exp_dir, args.out, args.checkpoint, args.overwrite)
         print(f"simvq-audio: exported {args.exp_dir} to {path}", file=sys.stderr)
         return 0
     if args.model and args.onnx and not (args.exp_dir or args.out or args.checkpoint):
         from simvq_audio.codec import SimVQCodec
-        from simvq_audio.onnx_export import export_onnx
+        from simvq_audio.codec.onnx_export import export_onnx
         from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 
         files = [args.onnx / "encoder.onnx", args.onnx / "decoder.onnx"]

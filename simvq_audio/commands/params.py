@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.audio.config import load_config
-    from simvq_audio.audio.param_count import count_parameters
+    from simvq_audio.codec.config import load_config
+    from simvq_audio.codec.param_count import count_parameters
 
     config = load_config(args.config)
     quantizer = config.model.quantizer

@@ -39,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.audio.config import load_config
+    from simvq_audio.codec.config import load_config
+    from simvq_audio.codec.training import CodecTask
     from simvq_audio.errors import UserInputError
-    from simvq_audio.train.codec_task import CodecTask
     from simvq_audio.train.trainer import GanTrainer, RunOptions
 
     config = load_config(args.config)

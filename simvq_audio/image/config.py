@@ -3,7 +3,7 @@ same strict loader as the audio codec's (:mod:`simvq_audio.config_loader`).
 
 The defaults are the paper's image setting: 128x128 RGB -> 16x16 tokens (three 2x
 downsamplings), code dimension 128, L1 + PatchGAN (hinge) + quantizer loss. As in
-:mod:`simvq_audio.audio.config`, :func:`load_config` reads a recipe and :func:`config_from_dict`
+:mod:`simvq_audio.codec.config`, :func:`load_config` reads a recipe and :func:`config_from_dict`
 checks a nested dict (a checkpoint's config).
 """
 

@@ -1,6 +1,6 @@
 """Image tokenizer losses: L1 reconstruction, quantizer loss, hinge PatchGAN.
 
-The GAN terms are the audio codec's (:mod:`simvq_audio.audio.losses`, which take lists of
+The GAN terms are the audio codec's (:mod:`simvq_audio.codec.losses`, which take lists of
 logits); here the list holds the single PatchGAN's logits. The perceptual (LPIPS) loss of the
 paper needs VGG weights, which cannot be downloaded here and are not shipped: a configured
 weights file is refused with :class:`PerceptualLossUnavailable` rather than silently ignored.
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simvq_audio.audio.losses import discriminator_loss, generator_adversarial_loss
+from simvq_audio.codec.losses import discriminator_loss, generator_adversarial_loss
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import ImageLossConfig
 

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import torch
 
-from simvq_audio.audio.mel import MelSpectrogram, log_mel
+from simvq_audio.codec.mel import MelSpectrogram, log_mel
 
 # (n_fft, hop_length, n_mels); the middle one is the codec's training mel (the SimVQ reference's:
 # 100 mels, n_fft 1024, hop 256).

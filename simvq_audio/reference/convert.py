@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from simvq_audio.audio.config import (
+from simvq_audio.codec.config import (
     Config,
     DecoderConfig,
     EncoderConfig,
@@ -294,7 +294,7 @@ def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names
 def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
           sources: Mapping[str, tuple[str, StoredTensor]]) -> dict[str, torch.Tensor]:
     """Read, fuse and check the tensors: every one of ours once, with its shape."""
-    from simvq_audio.audio.codec_model import CodecModel
+    from simvq_audio.codec.model import CodecModel
 
     with torch.device("meta"):  # shapes only: nothing allocated
         expected = {k: v.shape for k, v in CodecModel.from_hparams(config).state_dict().items()}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from simvq_audio.audio.codec_model import CodecModel
+from simvq_audio.codec.model import CodecModel
 from simvq_audio.errors import UserInputError
 from simvq_audio.quantize import SimVQ
 

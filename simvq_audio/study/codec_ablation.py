@@ -1,6 +1,6 @@
 """The codec-level collapse ablation (issue 15): the mini recipe's tiny codec trained through the
 project's trainer (:class:`~simvq_audio.train.trainer.GanTrainer` running a
-:class:`~simvq_audio.train.codec_task.CodecTask`) once per combination of its options against
+:class:`~simvq_audio.codec.training.CodecTask`) once per combination of its options against
 codebook collapse (:data:`VARIANTS`), each measured on held-out audio with its EMA weights (what
 export ships): code use and the mel distance of ``decode(encode(x))`` to ``x``.
 
@@ -21,9 +21,10 @@ import torch
 import yaml
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import Config, load_config
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.codec.config import Config, load_config
+from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.training import CodecTask
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics.mel_distance import mel_distance
 from simvq_audio.quantize import CodeUsage
@@ -31,7 +32,6 @@ from simvq_audio.study import sources
 from simvq_audio.study.collapse import machine
 from simvq_audio.study.mel_windows import SAMPLE_RATE
 from simvq_audio.train import checkpoint as ckpt
-from simvq_audio.train.codec_task import CodecTask
 from simvq_audio.train.trainer import GanTrainer, RunOptions
 
 DEFAULT_STEPS = 120

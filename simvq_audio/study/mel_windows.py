@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-from simvq_audio.audio.mel import MelSpectrogram, log_mel
+from simvq_audio.codec.mel import MelSpectrogram, log_mel
 from simvq_audio.errors import UserInputError
 
 SAMPLE_RATE = 24000

@@ -2,7 +2,7 @@
 
 The data path: :func:`simvq_audio.data.utterances.list_utterances` (the utterances, as encode and
 score list them) -> :mod:`.plan` (durations, id-sorted shards, length-sorted batches; the same for
-any number of processes) -> :mod:`simvq_audio.encode_files` (files -> tokens, shared with
+any number of processes) -> :mod:`simvq_audio.codec.encode_files` (files -> tokens, shared with
 ``simvq-audio encode``) -> :mod:`.shard_files` (ark/scp and parquet, atomic) -> :mod:`.markers` (a
 done marker per shard with checksums) -> :mod:`.finalize` (merged ``tokens.scp``, complete
 :mod:`.index`) and :mod:`.verify`. :mod:`.runner` drives one process's shards.

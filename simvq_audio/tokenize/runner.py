@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from simvq_audio.codec import SimVQCodec
-from simvq_audio.encode_files import encode_files
+from simvq_audio.codec.encode_files import encode_files
 from simvq_audio.tokenize.index import RunIdentity
 from simvq_audio.tokenize.markers import ShardMarker, ids_sha256, marker_problems, write_marker
 from simvq_audio.tokenize.plan import Shard, plan_batches, rank_shards

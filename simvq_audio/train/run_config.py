@@ -10,7 +10,7 @@ from typing import Literal
 @dataclass
 class RunConfig:
     """The optimisation and run settings every trainer reads (the codec's
-    :class:`~simvq_audio.audio.config.TrainConfig` and the image tokenizer's
+    :class:`~simvq_audio.codec.config.TrainConfig` and the image tokenizer's
     :class:`~simvq_audio.image.config.ImageTrainConfig` extend it): the optimizer and schedule
     of :mod:`simvq_audio.train.optim`, the GAN start, EMA, precision and the step cadences. The
     defaults are the image tokenizer's; a subclass redeclares the fields whose defaults differ.

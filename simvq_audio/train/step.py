@@ -5,7 +5,7 @@ An update whose loss (or, except under fp16 where the gradient scaler handles ov
 norm) is not finite on any process is skipped on every process, and the step reports why: the
 caller then leaves out any update after it and the trainer counts the step. ``grad_clip`` 0
 measures the gradient norm without clipping. The steps themselves (the forward pass, the losses,
-the order of the two updates) are the tasks': :class:`~simvq_audio.train.codec_step.CodecGanStep`
+the order of the two updates) are the tasks': :class:`~simvq_audio.codec.train_step.CodecGanStep`
 and :class:`~simvq_audio.image.train_step.ImageGanStep`.
 """
 

@@ -5,7 +5,7 @@ optimisers, EMA, checkpoints, resume, NaN steps, signals, monitoring); a task ow
 its data and models: it reads and checks its data, builds a generator (whose ``quantizer`` is a
 :class:`~simvq_audio.quantize.VectorQuantizer`) and a discriminator, makes the step that trains
 them on one batch, and validates the EMA generator. The speech codec
-(:class:`~simvq_audio.train.codec_task.CodecTask`) and the image tokenizer
+(:class:`~simvq_audio.codec.training.CodecTask`) and the image tokenizer
 (:class:`~simvq_audio.image.training.ImageTask`) are the two tasks, side by side.
 """
 

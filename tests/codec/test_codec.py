@@ -13,10 +13,10 @@ import soundfile
 import torch
 
 from simvq_audio.codec import SimVQCodec, Tokens
+from simvq_audio.codec.windowed_decode import decode_in_windows
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, model_hash
-from simvq_audio.windowed_decode import decode_in_windows
 
 from repo_paths import TINY_RECIPE
 

@@ -10,7 +10,7 @@ import torch
 
 from simvq_audio import outputs
 from simvq_audio.codec import SimVQCodec
-from simvq_audio.encode_files import encode_files
+from simvq_audio.codec.encode_files import encode_files
 
 from repo_paths import TINY_RECIPE
 

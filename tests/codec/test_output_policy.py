@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from simvq_audio import outputs
-from simvq_audio.audio.config import load_config
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.codec.config import load_config
 from simvq_audio.codes import CodesHeader, read_codes
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError

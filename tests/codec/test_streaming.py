@@ -9,10 +9,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simvq_audio.audio.config import load_config
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.streaming_encoder import StreamingEncoder, encode_batch
 from simvq_audio.errors import UserInputError
-from simvq_audio.streaming import StreamingEncoder, encode_batch
 
 from repo_paths import TINY_RECIPE
 

@@ -51,8 +51,8 @@ def test_short_utterances_can_be_tiled_by_repetition_as_in_the_reference(tmp_pat
 
 
 def test_the_training_loader_follows_train_short_clips(tmp_path):
-    from simvq_audio.audio.config import Config
-    from simvq_audio.train.data import training_loader
+    from simvq_audio.codec.config import Config
+    from simvq_audio.codec.train_data import training_loader
     short = make_utterance(tmp_path, "short", 0.3)
     config = Config()
     config.train.batch_size, config.train.num_workers = 1, 0

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import simvq_audio.quantize.base as quantizer_base
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import load_config as load_audio_config
+from simvq_audio.codec.config import load_config as load_audio_config
+from simvq_audio.codec.model import CodecModel
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import (
     ImageLossConfig,

@@ -34,8 +34,8 @@ def test_onnx_export_of_a_plain_vq_model_leaves_the_codec_alone(tmp_path, monkey
     not move the caller's codec to another device (it works on a CPU copy)."""
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from simvq_audio.audio.config import load_config
-    from simvq_audio.onnx_export import export_onnx
+    from simvq_audio.codec.config import load_config
+    from simvq_audio.codec.onnx_export import export_onnx
 
     model = load_config(TINY_RECIPE).model
     model.quantizer.type = "vanilla"

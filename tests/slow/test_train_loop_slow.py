@@ -11,12 +11,12 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from simvq_audio import cli
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import config_from_dict
+from simvq_audio.codec.config import config_from_dict
+from simvq_audio.codec.export import export_model
+from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.train_step import CodecGanStep
 from simvq_audio.model_dir import load_model_dir
 from simvq_audio.train import checkpoint as ckpt
-from simvq_audio.train.codec_step import CodecGanStep
-from simvq_audio.train.export import export_model
 
 from train_helpers import make_data_dir, nan_steps, train_args, trainer_state, write_config
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import load_config
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.model import CodecModel
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics.synthetic import speech_like
 from simvq_audio.study.code_geometry import code_geometry

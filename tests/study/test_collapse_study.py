@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from simvq_audio.audio.mel import MelSpectrogram, log_mel
+from simvq_audio.codec.mel import MelSpectrogram, log_mel
 from simvq_audio.data.audio_io import write_audio
 from simvq_audio.quantize import SimVQ, VanillaVQ
 from simvq_audio.study import codec_ablation, sources

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import config_from_dict, load_config
-from simvq_audio.audio.encoder import Encoder
+from simvq_audio.codec.config import config_from_dict, load_config
+from simvq_audio.codec.encoder import Encoder
+from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.training import CodecTask
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics.synthetic import speech_like
-from simvq_audio.train.codec_task import CodecTask
 from simvq_audio.train.optim import build_optimizer, set_learning_rate
 
 from repo_paths import TINY_RECIPE

@@ -27,7 +27,7 @@ def test_existing_checkpoints_need_resume(tmp_path, data, capsys):
 
 def test_bad_data_dirs_are_refused_before_any_model_is_built(tmp_path, data, capsys,
                                                             monkeypatch):
-    monkeypatch.setattr("simvq_audio.train.codec_task.CodecModel.from_hparams",
+    monkeypatch.setattr("simvq_audio.codec.training.CodecModel.from_hparams",
                         lambda *a: pytest.fail("a model was built"))
     missing = tmp_path / "missing"
     missing.mkdir()

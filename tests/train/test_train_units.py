@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from simvq_audio.audio.config import TrainConfig
+from simvq_audio.codec.config import TrainConfig
 from simvq_audio.train import checkpoint as ckpt
 from simvq_audio.train.ema import EMA
 from simvq_audio.train.faults import BadStepCounter, TrainingDiverged

@@ -3,9 +3,9 @@
 
 import pytest
 
-from simvq_audio.audio.config import load_config
-from simvq_audio.audio.param_count import count_parameters
 from simvq_audio.cli import main
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.param_count import count_parameters
 
 from repo_paths import RECIPES
 

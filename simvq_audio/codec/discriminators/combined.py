@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simvq_audio.audio.config import DiscriminatorsConfig
-from simvq_audio.audio.discriminators.band import dac_multi_band
-from simvq_audio.audio.discriminators.family import FamilyOutput
-from simvq_audio.audio.discriminators.period import dac_multi_period, multi_period
-from simvq_audio.audio.discriminators.resolution import multi_resolution
+from simvq_audio.codec.config import DiscriminatorsConfig
+from simvq_audio.codec.discriminators.band import dac_multi_band
+from simvq_audio.codec.discriminators.family import FamilyOutput
+from simvq_audio.codec.discriminators.period import dac_multi_period, multi_period
+from simvq_audio.codec.discriminators.resolution import multi_resolution
 from simvq_audio.errors import UserInputError
 
 

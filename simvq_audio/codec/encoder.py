@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from simvq_audio.audio.conv import CausalConv1d
+from simvq_audio.codec.conv import CausalConv1d
 from simvq_audio.errors import UserInputError
 
 LayerState = torch.Tensor | tuple[torch.Tensor, ...]
@@ -89,7 +89,7 @@ class Encoder(nn.Module):
     ``2 * stride``) doubling the channels from ``channels``; then the skip LSTM
     (``lstm_layers``), ELU and a conv (kernel ``last_kernel_size``) to ``dim``. Every conv is
     causal (see :class:`CausalConv1d`; ``padding`` says what stands before the start and after
-    a last partial frame, see :class:`~simvq_audio.audio.config.EncoderConfig`): with
+    a last partial frame, see :class:`~simvq_audio.codec.config.EncoderConfig`): with
     ``"zeros"`` frame ``t`` depends only on samples before ``(t + 1) * hop_length``; with
     ``"reflect"`` the first frames also see up to :attr:`start_samples` samples.
     """

@@ -15,7 +15,7 @@ import math
 import time
 from pathlib import Path
 
-from simvq_audio.codec import SimVQCodec
+from simvq_audio.codec.simvq_codec import SimVQCodec
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
 from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign

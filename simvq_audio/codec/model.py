@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simvq_audio.audio.config import ModelConfig
-from simvq_audio.audio.decoder import Decoder
-from simvq_audio.audio.encoder import Encoder
+from simvq_audio.codec.config import ModelConfig
+from simvq_audio.codec.decoder import Decoder
+from simvq_audio.codec.encoder import Encoder
 from simvq_audio.errors import UserInputError
 from simvq_audio.quantize.base import VectorQuantizer
 from simvq_audio.quantize.factory import quantizer_from_config

@@ -1,16 +1,16 @@
 """GAN losses per family (kind, reduction, weight), feature matching, the mel loss and the
 generator's and discriminators' objectives.
 
-Values against the SimVQ reference's own code: tests/audio/test_audio_parity.py.
+Values against the SimVQ reference's own code: tests/codec/test_audio_parity.py.
 """
 
 
 import pytest
 import torch
 
-from simvq_audio.audio.config import load_config
-from simvq_audio.audio.discriminators import FamilyOutput
-from simvq_audio.audio.losses import (
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.discriminators import FamilyOutput
+from simvq_audio.codec.losses import (
     GeneratorLoss,
     MelLoss,
     discriminator_loss,

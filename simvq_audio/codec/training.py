@@ -1,7 +1,7 @@
 """The speech codec as a :class:`~simvq_audio.train.task.TrainingTask`: Kaldi data dirs in,
-random crops of audio out (:mod:`simvq_audio.train.data`), the codec and its discriminators
-trained by :class:`~simvq_audio.train.codec_step.CodecGanStep`, the EMA codec validated on the
-valid dir (:mod:`simvq_audio.train.validation`). Throughput counts seconds of audio
+random crops of audio out (:mod:`simvq_audio.codec.train_data`), the codec and its discriminators
+trained by :class:`~simvq_audio.codec.train_step.CodecGanStep`, the EMA codec validated on the
+valid dir (:mod:`simvq_audio.codec.validation`). Throughput counts seconds of audio
 (``train/audio_seconds_per_second``).
 """
 
@@ -14,22 +14,22 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import Config
-from simvq_audio.audio.discriminators import MultiDiscriminator
-from simvq_audio.audio.losses import GeneratorLoss
-from simvq_audio.data.kaldi_dir import Utterance
-from simvq_audio.data.segments import SegmentBatch, ValidationDataset, collate_segments
-from simvq_audio.train.codec_step import CodecGanStep
-from simvq_audio.train.data import (
+from simvq_audio.codec.config import Config
+from simvq_audio.codec.discriminators import MultiDiscriminator
+from simvq_audio.codec.losses import GeneratorLoss
+from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.train_data import (
     read_data_dirs,
     training_dataset,
     training_loader,
     validation_set,
 )
+from simvq_audio.codec.train_step import CodecGanStep
+from simvq_audio.codec.validation import validate, write_examples
+from simvq_audio.data.kaldi_dir import Utterance
+from simvq_audio.data.segments import SegmentBatch, ValidationDataset, collate_segments
 from simvq_audio.train.step import GanUpdates, StepResult
 from simvq_audio.train.task import ThroughputUnit, TrainingData, TrainStep
-from simvq_audio.train.validation import validate, write_examples
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from simvq_audio.audio.discriminators import FamilyOutput
-from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
+from simvq_audio.codec.discriminators import FamilyOutput
+from simvq_audio.codec.losses import GeneratorLoss, family_discriminator_loss
 from simvq_audio.train.step import GanUpdates, StepResult, frozen
 
 

@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simvq_audio.audio.config import DiscriminatorsConfig, LossConfig
-from simvq_audio.audio.discriminators import FamilyOutput
-from simvq_audio.audio.mel import MelSpectrogram, log_mel
+from simvq_audio.codec.config import DiscriminatorsConfig, LossConfig
+from simvq_audio.codec.discriminators import FamilyOutput
+from simvq_audio.codec.mel import MelSpectrogram, log_mel
 from simvq_audio.errors import UserInputError
 
 GAN_LOSSES = ("hinge", "lsgan")

@@ -8,8 +8,8 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from simvq_audio.audio.losses import MelLoss
-from simvq_audio.audio.mel import MelSpectrogram, log_mel
+from simvq_audio.codec.losses import MelLoss
+from simvq_audio.codec.mel import MelSpectrogram, log_mel
 from simvq_audio.data.segments import ValidationDataset
 from simvq_audio.quantize import CodeUsage
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from simvq_audio.audio.config import Config
+from simvq_audio.codec.config import Config
 from simvq_audio.data.kaldi_dir import (
     Utterance,
     describe_problems,

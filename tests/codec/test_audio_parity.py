@@ -31,9 +31,9 @@ import pytest
 import soundfile
 import torch
 
-from simvq_audio.audio.config import load_config
-from simvq_audio.audio.discriminators import MultiDiscriminator
-from simvq_audio.audio.losses import GeneratorLoss, family_discriminator_loss
+from simvq_audio.codec.config import load_config
+from simvq_audio.codec.discriminators import MultiDiscriminator
+from simvq_audio.codec.losses import GeneratorLoss, family_discriminator_loss
 from simvq_audio.quantize.factory import build_quantizer
 
 from repo_paths import FIXTURES, RECIPES, TOOLS

@@ -4,9 +4,9 @@
 import pytest
 import torch
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import config_from_dict, load_config
-from simvq_audio.audio.istft import InverseSTFT, stft_same
+from simvq_audio.codec.config import config_from_dict, load_config
+from simvq_audio.codec.istft import InverseSTFT, stft_same
+from simvq_audio.codec.model import CodecModel
 from simvq_audio.errors import UserInputError
 
 from repo_paths import RECIPES

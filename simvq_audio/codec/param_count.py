@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import Config
-from simvq_audio.audio.discriminators import MultiDiscriminator
+from simvq_audio.codec.config import Config
+from simvq_audio.codec.discriminators import MultiDiscriminator
+from simvq_audio.codec.model import CodecModel
 
 
 @dataclass

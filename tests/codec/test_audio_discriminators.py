@@ -1,7 +1,7 @@
 """The four discriminator families: outputs, feature-map conventions, period padding,
 rectangular-window STFTs, DAC preprocessing, float32 STFTs under autocast.
 
-Parity of the paper-size networks with the SimVQ reference: tests/audio/test_audio_parity.py.
+Parity of the paper-size networks with the SimVQ reference: tests/codec/test_audio_parity.py.
 """
 
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simvq_audio.audio.config import DiscriminatorsConfig, load_config
-from simvq_audio.audio.discriminators import MultiDiscriminator
-from simvq_audio.audio.discriminators.family import dac_preprocess
-from simvq_audio.audio.discriminators.period import PeriodDiscriminator
+from simvq_audio.codec.config import DiscriminatorsConfig, load_config
+from simvq_audio.codec.discriminators import MultiDiscriminator
+from simvq_audio.codec.discriminators.family import dac_preprocess
+from simvq_audio.codec.discriminators.period import PeriodDiscriminator
 from simvq_audio.errors import UserInputError
 
 from repo_paths import RECIPES

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from simvq_audio.audio.mel import MelSpectrogram, hz_to_mel, mel_filters, mel_to_hz
+from simvq_audio.codec.mel import MelSpectrogram, hz_to_mel, mel_filters, mel_to_hz
 from simvq_audio.errors import UserInputError
 
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simvq_audio.audio.conv import wn_conv2d
-from simvq_audio.audio.discriminators.family import DiscriminatorFamily
+from simvq_audio.codec.conv import wn_conv2d
+from simvq_audio.codec.discriminators.family import DiscriminatorFamily
 
 SLOPE = 0.1
 

@@ -1,6 +1,6 @@
 """Encoding in pieces: a signal fed piece by piece gives exactly the tokens of one pass.
 
-The encoder carries its streaming state explicitly (:class:`~simvq_audio.audio.encoder.
+The encoder carries its streaming state explicitly (:class:`~simvq_audio.codec.encoder.
 EncoderState`: each causal conv's last input samples and the LSTM's ``(h, c)``), so continuing a
 signal is ``encoder.stream(piece, state, final)``. Pieces are whole multiples of the hop except
 the last, so every strided conv sees the frame boundaries of the one-pass run. With the
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from simvq_audio import validate
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.encoder import EncoderState
+from simvq_audio.codec.encoder import EncoderState
+from simvq_audio.codec.model import CodecModel
 from simvq_audio.compression_model import inference
 from simvq_audio.data.audio_io import StreamResampler
 from simvq_audio.errors import UserInputError

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simvq_audio.audio.istft import ISTFTHead
+from simvq_audio.codec.istft import ISTFTHead
 
 
 def group_norm(dim: int) -> nn.GroupNorm:

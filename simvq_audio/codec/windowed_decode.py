@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from simvq_audio.audio.codec_model import CodecModel
+from simvq_audio.codec.model import CodecModel
 
 
 def decode_in_windows(model: CodecModel, tokens: torch.Tensor, window_frames: int,

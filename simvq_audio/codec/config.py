@@ -180,7 +180,7 @@ class TrainConfig(RunConfig):
     reference) or zero-``pad``ded, the padding left out of the losses.
     ``encoder_init``: ``random`` (PyTorch's default init, the reference) or ``data``: weight
     normalisation's data-dependent init of the encoder's convs on the first training batch
-    (:meth:`~simvq_audio.audio.encoder.Encoder.init_from_data`), against the collapse of a
+    (:meth:`~simvq_audio.codec.encoder.Encoder.init_from_data`), against the collapse of a
     small codec whose untrained latents are far narrower than its codes.
     """
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from simvq_audio.audio.decoder import Decoder
+from simvq_audio.codec.decoder import Decoder
 
 
 @pytest.fixture(scope="module")

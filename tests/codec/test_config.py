@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from simvq_audio.audio.config import Config, config_from_dict, load_config
+from simvq_audio.codec.config import Config, config_from_dict, load_config
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError
 

@@ -7,10 +7,11 @@
 Batches of different lengths go in padded, with ``lengths`` in samples, and come out padded with
 zeros past each item's own length (``tokens.lengths`` frames, ``tokens.num_samples`` samples);
 every item's result equals encoding or decoding that item alone. Encoding runs the causal
-encoder in pieces of at most 30 s with explicit state (see :mod:`simvq_audio.streaming`), so its
-tokens equal one pass over the whole signal for any length; decoding runs one pass up to
-``decode_window_s`` and in windows beyond (see :mod:`simvq_audio.windowed_decode`). The codec is
-always in eval mode and runs under ``torch.inference_mode``.
+encoder in pieces of at most 30 s with explicit state (see
+:mod:`simvq_audio.codec.streaming_encoder`), so its tokens equal one pass over the whole signal
+for any length; decoding runs one pass up to ``decode_window_s`` and in windows beyond (see
+:mod:`simvq_audio.codec.windowed_decode`). The codec is always in eval mode and runs under
+``torch.inference_mode``.
 
 Every public method checks its arguments with :mod:`simvq_audio.validate`: anything malformed is
 a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never another exception.
@@ -27,20 +28,20 @@ import numpy as np
 import torch
 
 from simvq_audio import outputs, validate
-from simvq_audio.audio.codec_model import CodecModel
-from simvq_audio.audio.config import ModelConfig, config_from_dict, load_config
-from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
-from simvq_audio.compression_model import CompressionModel
-from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
-from simvq_audio.data.padding import pad_batch
-from simvq_audio.errors import UserInputError
-from simvq_audio.streaming import (
+from simvq_audio.codec.config import ModelConfig, config_from_dict, load_config
+from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.streaming_encoder import (
     DEFAULT_CHUNK_SECONDS,
     StreamingEncoder,
     chunk_samples,
     encode_batch,
 )
-from simvq_audio.windowed_decode import decode_in_windows
+from simvq_audio.codec.windowed_decode import decode_in_windows
+from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
+from simvq_audio.compression_model import CompressionModel
+from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
+from simvq_audio.data.padding import pad_batch
+from simvq_audio.errors import UserInputError
 
 
 @dataclass
@@ -151,8 +152,8 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         """Mono float signals ``[T_i]`` at :attr:`sample_rate` whose samples are checked
         already -> :class:`Tokens`, item ``i`` with ``ceil(T_i / hop)`` frames.
 
-        The batch step of :meth:`encode` and of :mod:`simvq_audio.encode_files`: the caller has
-        checked the values (:func:`~simvq_audio.validate.waveforms` or the readers of
+        The batch step of :meth:`encode` and of :mod:`simvq_audio.codec.encode_files`: the
+        caller has checked the values (:func:`~simvq_audio.validate.waveforms` or the readers of
         :mod:`~simvq_audio.data.audio_io`), so they are not scanned again here (a non-finite
         latent is still refused by the quantizer).
         """
@@ -171,8 +172,8 @@ class SimVQCodec(CompressionModel[ModelConfig]):
 
     def streaming_encoder(self, sample_rate: int | None = None,
                           batch_size: int = 1) -> StreamingEncoder:
-        """A :class:`~simvq_audio.streaming.StreamingEncoder` (``feed``/``flush``) of ``batch_size``
-        signals at ``sample_rate`` (default: the model rate)."""
+        """A :class:`~simvq_audio.codec.streaming_encoder.StreamingEncoder` (``feed``/``flush``)
+        of ``batch_size`` signals at ``sample_rate`` (default: the model rate)."""
         if sample_rate is not None:
             sample_rate = validate.sample_rate(sample_rate)
         batch_size = validate.integer(batch_size, "batch_size", 1, 2**20)

@@ -167,18 +167,21 @@ def counts(values: object, batch: int, size: int, what: str, unit: str) -> torch
     return torch.tensor(values, dtype=torch.long)
 
 
-def token_ids(tokens: object, lengths: object, codebook_size: int
+def token_ids(tokens: object, lengths: object, codebook_size: int, allow_empty: bool = False
               ) -> tuple[torch.Tensor, torch.Tensor]:
     """Ids ``[T']`` or ``[B, T']`` of any integer dtype (tensor or array) and optional
     ``lengths [B]`` valid frames -> ``(ids [B, T'] int64, zero past each item's frames,
     lengths [B] int64)``. Every valid id must lie in ``[0, codebook_size)``, compared in 64 bits
-    whatever the dtype."""
+    whatever the dtype. ``allow_empty``: ``T' = 0`` is fine (a stream's empty piece; no
+    ``lengths`` then)."""
     ids = as_tensor(tokens, "tokens")
     if not _is_integer_dtype(ids.dtype) or ids.dtype == torch.bool:
         raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got {describe(ids)}")
     ids = ids[None] if ids.dim() == 1 else ids
     if ids.dim() != 2:
         raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got {describe(ids)}")
+    if allow_empty and ids.shape[1] == 0 and lengths is None:
+        return ids.long(), torch.zeros(ids.shape[0], dtype=torch.long)
     if ids.numel() == 0:
         raise UserInputError(f"there are no tokens to decode ({describe(ids)})")
     frames = counts(lengths, ids.shape[0], ids.shape[1], "lengths", "frames")

@@ -7,6 +7,8 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
 TINY_RECIPE = RECIPES / "tiny.yaml"
 """The small codec recipe most tests build their model from."""
+TINY_CAUSAL_RECIPE = RECIPES / "tiny_causal.yaml"
+"""The same with a causal decoder (streams exactly)."""
 TOOLS = REPO / "tools"
 FIXTURES = REPO / "tests" / "fixtures"
 """Checked-in test data: the SimVQ authors' reference checkpoint and outputs (fixtures/reference/)

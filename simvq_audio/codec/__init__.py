@@ -4,7 +4,7 @@
   :mod:`~.decoder` (Vocos-style, paper or causal) and :mod:`~.istft`, :mod:`~.model` (encoder ->
   quantizer -> decoder), :mod:`~.mel`, :mod:`~.losses`, :mod:`~.discriminators`,
   :mod:`~.param_count`.
-* Inference: :mod:`~.simvq_codec` (:class:`SimVQCodec`, :class:`Tokens`),
+* Inference: :mod:`~.simvq_codec` (:class:`SimVQCodec`), :mod:`~.tokens` (:class:`Tokens`),
   :mod:`~.streaming_encoder`, :mod:`~.streaming_decoder`, :mod:`~.encode_files`,
   :mod:`~.onnx_export`.
 * Training (run by the modality-neutral :mod:`simvq_audio.train`): :mod:`~.training` (the
@@ -13,6 +13,7 @@
 ``from simvq_audio.codec import SimVQCodec, Tokens`` is the public entry point.
 """
 
-from simvq_audio.codec.simvq_codec import SimVQCodec, Tokens
+from simvq_audio.codec.simvq_codec import SimVQCodec
+from simvq_audio.codec.tokens import Tokens
 
 __all__ = ["SimVQCodec", "Tokens"]

@@ -49,7 +49,15 @@ class EncoderConfig:
 @dataclass
 class DecoderConfig:
     """Vocos-style decoder: conv embed, ResNet blocks around one attention block, ConvNeXt
-    stack, ISTFT head (its hop is the encoder's)."""
+    stack, ISTFT head (its hop is the encoder's).
+
+    ``causal``: ``false`` is the paper's decoder (it looks at the whole sequence); ``true``
+    makes every layer see only past frames (left-padded convs, per-frame LayerNorm for
+    GroupNorm, attention over the last ``attention_window`` frames; the default, 75, is the
+    1 s training crop at 75 frames/s), so it streams exactly (see
+    :mod:`simvq_audio.codec.decoder`). Model directories written before the option load as
+    ``false``.
+    """
 
     dim: int = 768
     intermediate_dim: int = 2304
@@ -58,6 +66,8 @@ class DecoderConfig:
     attention: bool = True
     dropout: float = 0.1
     n_fft: int = 1280
+    causal: bool = False
+    attention_window: int = 75
 
 
 @dataclass
@@ -229,6 +239,9 @@ def check_config(config: Config, where: str = "config") -> None:
          and model.decoder.n_fft >= model.hop_length,
          f"model.decoder.n_fft must be >= the hop ({model.hop_length}) and differ from it by an "
          f"even number, got {model.decoder.n_fft}"),
+        (model.decoder.attention_window >= 1,
+         f"model.decoder.attention_window must be >= 1 frame, got "
+         f"{model.decoder.attention_window}"),
         (len(config.loss.mel_resolutions) > 0, "loss.mel_resolutions must not be empty"),
         *run_config_problems(config.train),
         *quantizer_config_problems(model.quantizer),

@@ -54,7 +54,8 @@ def reflect_pad(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
 
 
 class CausalConv1d(nn.Module):
-    """Weight-normalised ``Conv1d`` that sees no input after its output frame:
+    """``Conv1d`` that sees no input after its output frame (weight-normalised unless
+    ``weight_norm=False``; ``groups`` as in ``Conv1d``):
     ``x [B, C_in, T]`` -> ``y [B, C_out, ceil(T / stride)]``.
 
     Output frame ``n`` is computed from input samples up to ``(n + 1) * stride - 1``, with
@@ -73,12 +74,14 @@ class CausalConv1d(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 stride: int = 1, dilation: int = 1, padding: str = "zeros"):
+                 stride: int = 1, dilation: int = 1, padding: str = "zeros", groups: int = 1,
+                 weight_norm: bool = True):
         super().__init__()
         if padding not in PADDING_MODES:
             raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
-        self.conv = wn_conv1d(in_channels, out_channels, kernel_size, stride,
-                              dilation=dilation)
+        conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, dilation=dilation,
+                         groups=groups)
+        self.conv = _weight_normalised(conv) if weight_norm else conv
         self.stride = stride
         self.padding = padding
         self.left_padding = (kernel_size - 1) * dilation - (stride - 1)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from simvq_audio import outputs
-from simvq_audio.codec.simvq_codec import SimVQCodec, Tokens
+from simvq_audio.codec.simvq_codec import SimVQCodec
+from simvq_audio.codec.tokens import Tokens
 from simvq_audio.codes import SourceId
 from simvq_audio.data.audio_io import AudioFile, open_audio, prepare_waveform
 from simvq_audio.errors import UserInputError

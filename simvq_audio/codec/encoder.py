@@ -15,10 +15,8 @@ import torch
 from torch import nn
 
 from simvq_audio.codec.conv import CausalConv1d
+from simvq_audio.codec.stream_state import LayerState, select_rows
 from simvq_audio.errors import UserInputError
-
-LayerState = torch.Tensor | tuple[torch.Tensor, ...]
-"""One stateful layer's carried state; every tensor in it has the batch on dim 0."""
 
 
 @dataclass
@@ -31,11 +29,7 @@ class EncoderState:
 
     def select(self, rows: list[int] | torch.Tensor) -> EncoderState:
         """The state of batch items ``rows`` only (to continue those signals alone)."""
-        def pick(state: LayerState) -> LayerState:
-            if isinstance(state, torch.Tensor):
-                return state[rows]
-            return tuple(item[rows] for item in state)
-        return EncoderState([pick(state) for state in self.layers])
+        return EncoderState(select_rows(self.layers, rows))
 
 
 class ResidualUnit(nn.Module):

@@ -1,7 +1,11 @@
-"""STFT with "same" padding, its inverse by overlap-add, and the decoder's ISTFT head.
+"""STFT with "same" padding, its inverse by overlap-add (whole or streamed), and the decoder's
+ISTFT head.
 
-"Same" padding (as in Vocos): the signal is padded by ``(n_fft - hop) / 2`` on each side, so
-``T`` samples give ``T / hop`` frames and ``F`` frames give back exactly ``F * hop`` samples.
+"Same" padding (as in Vocos): the signal is padded by ``pad = (n_fft - hop) / 2`` on each side,
+so ``T`` samples give ``T / hop`` frames and ``F`` frames give back exactly ``F * hop`` samples.
+Frame ``f``'s window covers padded samples ``f * hop .. f * hop + n_fft - 1``, i.e. output
+samples from ``f * hop - pad``: a sample is final once the frames up to
+``floor((sample + pad) / hop)`` have arrived (for n_fft 1280, hop 320: two frames after its own).
 """
 
 from __future__ import annotations
@@ -57,6 +61,48 @@ class InverseSTFT(nn.Module):
         keep = slice(self.pad, length - self.pad)
         return wav[:, keep] / envelope[:, keep].clamp_min(1e-11)
 
+    def stream(self, spec: torch.Tensor, overlap: torch.Tensor, start: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Continue an inverse STFT: frames ``start .. start + n - 1`` as ``spec [B, bins, n]``
+        (``n >= 0``) and ``overlap [B, n_fft - hop]`` (what earlier frames added to the samples
+        after the last final one; zeros at the start) -> ``(wav, overlap)``.
+
+        ``wav [B, m]``: the samples that no later frame reaches, divided by the window
+        envelope, the stream's first ``pad`` samples left out, as :meth:`forward` does. Every
+        piece of a stream followed by :meth:`finish` gives :meth:`forward` on all its frames.
+        """
+        num_frames, hop = spec.shape[-1], self.hop_length
+        if not num_frames:
+            return overlap[:, :0], overlap
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=1) * self.window[None, :, None]
+        summed = self._overlap_add(frames, (num_frames - 1) * hop + self.n_fft)
+        summed = summed + F.pad(overlap, (0, summed.shape[-1] - overlap.shape[-1]))
+        done = num_frames * hop
+        first = start * hop
+        wav = summed[:, :done] / self._envelope(first, first + done, start + num_frames)
+        return wav[:, min(done, max(0, self.pad - first)):], summed[:, done:]
+
+    def finish(self, overlap: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """The last samples of a stream of ``num_frames`` frames (``[B, m]``, up to ``pad``):
+        what :meth:`forward` keeps of ``overlap`` (the value :meth:`stream` returned last)."""
+        if not num_frames:
+            return overlap[:, :0]
+        first = num_frames * self.hop_length
+        wav = overlap[:, :self.pad] / self._envelope(first, first + self.pad, num_frames)
+        return wav[:, max(0, self.pad - first):]
+
+    def _envelope(self, first: int, stop: int, num_frames: int) -> torch.Tensor:
+        """``[stop - first]``: the overlap-added squared window at padded samples
+        ``first .. stop - 1`` of ``num_frames`` frames (each of those samples lies under at
+        least one frame)."""
+        hop = self.hop_length
+        low = max(0, (first - self.n_fft) // hop + 1)
+        high = min(num_frames, (stop - 1) // hop + 1)
+        squared = self.window.square()[None, :, None].expand(1, -1, high - low)
+        summed = self._overlap_add(squared, (high - low - 1) * hop + self.n_fft)[0]
+        offset = first - low * hop
+        return summed[offset:offset + stop - first].clamp_min(1e-11)
+
     def _overlap_add(self, frames: torch.Tensor, length: int) -> torch.Tensor:
         """``frames [B, n_fft, F]`` -> ``[B, length]``."""
         summed = F.fold(frames, output_size=(1, length), kernel_size=(1, self.n_fft),
@@ -66,7 +112,8 @@ class InverseSTFT(nn.Module):
 
 class ISTFTHead(nn.Module):
     """``x [B, F, dim]`` -> ``wav [B, F * hop]``: a linear layer predicts log-magnitude and
-    phase per bin; magnitude ``exp`` is clipped at 100. Runs in float32 under autocast."""
+    phase per bin (:meth:`spectrum`); magnitude ``exp`` is clipped at 100; then
+    :class:`InverseSTFT`. Runs in float32 under autocast."""
 
     def __init__(self, dim: int, n_fft: int, hop_length: int):
         super().__init__()
@@ -74,8 +121,20 @@ class ISTFTHead(nn.Module):
         self.istft = InverseSTFT(n_fft, hop_length)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = self.spectrum(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self.istft(spec)
+
+    def stream(self, x: torch.Tensor, overlap: torch.Tensor, start: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Continue a stream with frames ``start ..`` as ``x [B, n, dim]``: see
+        :meth:`InverseSTFT.stream`."""
+        spec = self.spectrum(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self.istft.stream(spec, overlap, start)
+
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [B, F, dim]`` -> complex64 ``[B, n_fft // 2 + 1, F]``, frame by frame."""
         with torch.autocast(x.device.type, enabled=False):
             log_magnitude, phase = self.out(x.float()).transpose(1, 2).chunk(2, dim=1)
-            magnitude = log_magnitude.exp().clamp(max=1e2)
-            spec = torch.polar(magnitude, phase)
-            return self.istft(spec)
+            return torch.polar(log_magnitude.exp().clamp(max=1e2), phase)

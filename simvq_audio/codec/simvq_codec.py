@@ -9,9 +9,11 @@ zeros past each item's own length (``tokens.lengths`` frames, ``tokens.num_sampl
 every item's result equals encoding or decoding that item alone. Encoding runs the causal
 encoder in pieces of at most 30 s with explicit state (see
 :mod:`simvq_audio.codec.streaming_encoder`), so its tokens equal one pass over the whole signal
-for any length; decoding runs one pass up to ``decode_window_s`` and in windows beyond (see
-:mod:`simvq_audio.codec.windowed_decode`). The codec is always in eval mode and runs under
-``torch.inference_mode``.
+for any length; decoding runs one pass up to ``decode_window_s`` and beyond that through a
+:class:`~simvq_audio.codec.streaming_decoder.StreamingDecoder` fed ``decode_window_s`` at a
+time (exact for causal decoders; the paper decoder's windows see ``decode_context_s`` on each
+side). :meth:`SimVQCodec.streaming_decoder` gives such a stream to TTS pipelines. The codec is
+always in eval mode and runs under ``torch.inference_mode``.
 
 Every public method checks its arguments with :mod:`simvq_audio.validate`: anything malformed is
 a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never another exception.
@@ -19,10 +21,8 @@ a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never an
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,45 +30,19 @@ import torch
 from simvq_audio import outputs, validate
 from simvq_audio.codec.config import ModelConfig, config_from_dict, load_config
 from simvq_audio.codec.model import CodecModel
+from simvq_audio.codec.streaming_decoder import StreamingDecoder
 from simvq_audio.codec.streaming_encoder import (
     DEFAULT_CHUNK_SECONDS,
     StreamingEncoder,
     chunk_samples,
     encode_batch,
 )
-from simvq_audio.codec.windowed_decode import decode_in_windows
+from simvq_audio.codec.tokens import Tokens
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.compression_model import CompressionModel
 from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
-
-
-@dataclass
-class Tokens:
-    """What :meth:`SimVQCodec.encode` returns and :meth:`SimVQCodec.decode` accepts.
-
-    ``tokens [B, T']`` int64, 0 past each item's ``lengths [B]`` valid frames;
-    ``num_samples [B]``: each item's sample count at ``sample_rate`` (the model rate), which
-    decoding trims to.
-    """
-
-    tokens: torch.Tensor
-    lengths: torch.Tensor
-    num_samples: torch.Tensor
-    sample_rate: int
-
-    def __len__(self) -> int:
-        return self.tokens.shape[0]
-
-    def __getitem__(self, index: int) -> Tokens:
-        """Item ``index`` alone, trimmed to its own frames (``tokens [1, lengths[index]]``)."""
-        frames = int(self.lengths[index])
-        return Tokens(self.tokens[index:index + 1, :frames], self.lengths[index:index + 1],
-                      self.num_samples[index:index + 1], self.sample_rate)
-
-    def to(self, device: str | torch.device) -> Tokens:
-        return dataclasses.replace(self, tokens=self.tokens.to(device))
 
 
 class SimVQCodec(CompressionModel[ModelConfig]):
@@ -79,8 +53,10 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         model: the codec model; put in eval mode with gradients off.
         config: the ``model:`` config section it was built from (saved with it).
         compute_dtype: float32, or bfloat16/float16 to run under autocast (weights stay float32).
-        decode_window_s: longest decode in one pass; longer token sequences decode in windows.
-        decode_context_s: extra context decoded on each side of a window.
+        decode_window_s: longest decode in one pass; longer token sequences are streamed
+            through the decoder this much at a time (bounded memory).
+        decode_context_s: paper decoder: the context kept before and the lookahead waited for
+            after each such piece.
     """
 
     modality = "audio"
@@ -258,6 +234,16 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         out = pad_batch([items[row] for row in range(len(tokens))])[0]
         return out[0] if squeeze else out
 
+    def streaming_decoder(self, batch_size: int = 1, lookahead_frames: int | None = None,
+                          context_frames: int | None = None) -> StreamingDecoder:
+        """A :class:`~simvq_audio.codec.streaming_decoder.StreamingDecoder` of ``batch_size``
+        token streams: ``feed(tokens)`` -> the audio that became final, ``flush()`` -> the rest,
+        ``select(rows)``. Causal decoders stream exactly (``latency_ms`` 26.7); the paper
+        decoder waits for ``lookahead_frames`` tokens (default 10) and keeps
+        ``context_frames`` (default 75) before each window."""
+        return StreamingDecoder(self.model, batch_size, lookahead_frames, context_frames,
+                                compute_dtype=self.compute_dtype)
+
     def decode_file(self, codes: str | os.PathLike, audio_path: str | os.PathLike,
                     force: bool = False, overwrite: bool = False) -> None:
         """Decode a ``.codes`` file into an audio file at the model rate, written atomically in
@@ -281,11 +267,15 @@ class SimVQCodec(CompressionModel[ModelConfig]):
 
     # -- helpers --------------------------------------------------------------------------------
     def _decode_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """``ids [b, T']`` -> ``wav [b, T' * hop]`` float32."""
+        """``ids [b, T']`` -> ``wav [b, T' * hop]`` float32: one pass, or streamed in pieces of
+        ``decode_window_frames`` when longer."""
+        if ids.shape[-1] > self.decode_window_frames:
+            context = None if self.model.decoder.causal else self.decode_context_frames
+            stream = StreamingDecoder(self.model, ids.shape[0], context, context,
+                                      self.decode_window_frames, self.compute_dtype)
+            return stream.decode_ids(ids)
         with self.inference():
-            wav = decode_in_windows(self.model, ids, self.decode_window_frames,
-                                    self.decode_context_frames)
-        return wav.float()
+            return self.model.decode_tokens(ids).float()
 
     def _too_short(self) -> UserInputError:
         return UserInputError(f"the audio is shorter than one sample at the model rate "

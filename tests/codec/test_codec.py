@@ -13,7 +13,6 @@ import soundfile
 import torch
 
 from simvq_audio.codec import SimVQCodec, Tokens
-from simvq_audio.codec.windowed_decode import decode_in_windows
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, model_hash
@@ -113,17 +112,6 @@ def test_encoding_is_deterministic_and_silence_is_fine(codec):
     first, second = codec.encode(silence, 24000), codec.encode(silence, 24000)
     assert torch.equal(first.tokens, second.tokens)
     assert torch.isfinite(codec.decode(first)).all()
-
-
-def test_windowed_decode_keeps_each_window_middle(codec):
-    ids = torch.randint(0, 1024, (1, 10))
-    with torch.inference_mode():
-        whole = codec.model.decode_tokens(ids)
-        # context covering the whole sequence: every window sees everything -> exact
-        windowed = decode_in_windows(codec.model, ids, window_frames=3, context_frames=10)
-        short = decode_in_windows(codec.model, ids, window_frames=3, context_frames=1)
-    torch.testing.assert_close(windowed, whole)
-    assert short.shape == whole.shape and not torch.equal(short, whole)
 
 
 def test_pretrained_round_trip(codec, tmp_path):

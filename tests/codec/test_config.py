@@ -23,7 +23,8 @@ def write(folder: Path, name: str, text: str) -> Path:
     ("simvq_262k", 262144, "simvq"), ("simvq_4k_stable", 4096, "simvq"),
     ("simvq_8k_stable", 8192, "simvq"), ("simvq_65k_stable", 65536, "simvq"),
     ("simvq_262k_stable", 262144, "simvq"), ("vq_65k", 65536, "vanilla"),
-    ("tiny", 1024, "simvq")])
+    ("tiny", 1024, "simvq"), ("tiny_causal", 1024, "simvq"),
+    ("simvq_65k_causal", 65536, "simvq")])
 def test_recipes_load(name, num_codes, kind):
     config = load_config(RECIPES / f"{name}.yaml")
     assert config.model.quantizer.num_codes == num_codes
@@ -48,6 +49,20 @@ def test_stable_variants_change_only_the_schedule_clipping_and_precision(size):
                        "mixed_precision": "bf16"}
     stable.train = paper.train
     assert stable == paper
+
+
+@pytest.mark.parametrize("base, causal, padding", [("tiny", "tiny_causal", "reflect"),
+                                                   ("simvq_65k", "simvq_65k_causal", "zeros")])
+def test_causal_recipes_change_only_the_decoder_s_causality_and_the_encoder_padding(
+        base, causal, padding):
+    paper, streaming = (load_config(RECIPES / f"{name}.yaml") for name in (base, causal))
+    assert paper.model.decoder.causal is False
+    assert (streaming.model.decoder.causal, streaming.model.decoder.attention_window) == (
+        True, 75)
+    assert streaming.model.encoder.padding == padding
+    streaming.model.decoder.causal = False
+    streaming.model.encoder.padding = paper.model.encoder.padding
+    assert streaming == paper
 
 
 def test_paper_training_is_the_reference_s():
@@ -90,6 +105,8 @@ def test_unknown_key_names_its_place_and_the_allowed_keys(tmp_path):
     ("train: {update_order: random}", "'train.update_order' must be one of"),
     ("train: {short_clips: loop}", "'train.short_clips' must be one of 'tile', 'pad'"),
     ("train: {grad_clip: -1}", "train.grad_clip must be >= 0"),
+    ("model: {decoder: {causal: 2}}", "'model.decoder.causal' must be true or false"),
+    ("model: {decoder: {attention_window: 0}}", "model.decoder.attention_window must be >= 1"),
 ])
 def test_wrong_values_are_reported_clearly(tmp_path, text, fragment):
     with pytest.raises(UserInputError) as error:

@@ -181,3 +181,13 @@ def test_one_training_step_updates_w_but_not_c():
     assert not generator.quantizer.codebook.requires_grad
     assert torch.equal(generator.quantizer.codebook, codebook)
     assert not torch.equal(generator.quantizer.linear.weight, weight)
+
+
+def test_a_causal_decoder_trains_with_the_same_step():
+    config = load_config(RECIPES / "tiny_causal.yaml")
+    step, generator = make_step(config)
+    embed = generator.decoder.backbone.embed.conv.weight.detach().clone()
+    result = step(*batch(), 0)
+    assert result.skipped is None
+    assert all(torch.isfinite(v) for v in result.scalars.values())
+    assert not torch.equal(generator.decoder.backbone.embed.conv.weight, embed)

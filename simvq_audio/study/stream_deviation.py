@@ -1,0 +1,106 @@
+"""How far a streamed decode is from one-pass decoding, on real speech: the measurement behind the
+streaming decoder's lookahead table (README, "Streaming decode (TTS)").
+
+Each utterance is encoded once; its tokens are decoded in one pass and through a
+:class:`~simvq_audio.codec.streaming_decoder.StreamingDecoder` fed ``feed`` tokens at a time
+with a given lookahead and context. The streamed audio is scored against the one-pass audio:
+SNR in dB, multi-resolution log-mel distance, wideband PESQ (one pass as the reference), and its
+largest sample-to-sample jump over the one-pass signal's own (a click at a seam would raise it
+above 1). Beside them: the latency the lookahead implies, the backbone frames computed per frame
+of audio, and the measured decode time per second of audio, streamed and in one pass.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from simvq_audio.codec import SimVQCodec
+from simvq_audio.metrics.mel_distance import mel_distance
+from simvq_audio.metrics.pairs import MetricSkipped
+from simvq_audio.metrics.pesq_wb import wideband_pesq
+
+
+@dataclass(frozen=True)
+class StreamSetting:
+    """``lookahead`` and ``context`` in frames (paper decoder; 0 for a causal one) and the
+    tokens given to each ``feed``."""
+
+    lookahead: int
+    context: int
+    feed: int = 1
+
+
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """``10 log10(sum reference^2 / sum (estimate - reference)^2)``; ``inf`` when equal."""
+    error = float(np.sum((estimate - reference) ** 2))
+    power = float(np.sum(reference ** 2))
+    return math.inf if error == 0 else 10 * math.log10(max(power, 1e-30) / error)
+
+
+def stream(codec: SimVQCodec, ids: torch.Tensor, setting: StreamSetting) -> torch.Tensor:
+    """Ids ``[F]`` fed ``setting.feed`` at a time, then flushed -> ``wav [F * hop]``."""
+    causal = codec.model.decoder.causal
+    decoder = codec.streaming_decoder(
+        lookahead_frames=None if causal else setting.lookahead,
+        context_frames=None if causal else setting.context)
+    pieces = [decoder.feed(ids[start:start + setting.feed])
+              for start in range(0, len(ids), setting.feed)]
+    pieces.append(decoder.flush())
+    return torch.cat(pieces, dim=-1)[0]
+
+
+def backbone_frames_per_frame(setting: StreamSetting, causal: bool) -> float:
+    """Backbone frames computed per frame of audio in a long stream: a causal decoder computes
+    each frame once; the paper decoder reruns its window (``context + feed + lookahead``
+    frames) for every ``feed`` new ones."""
+    if causal:
+        return 1.0
+    return (setting.context + setting.feed + setting.lookahead) / setting.feed
+
+
+def measure(codec: SimVQCodec, waveforms: Sequence[torch.Tensor],
+            settings: Sequence[StreamSetting]) -> list[dict]:
+    """One row per setting: means over ``waveforms`` (mono ``[T]`` at the codec's rate) of
+    ``snr_db``, ``mel_distance``, ``pesq`` (utterances PESQ cannot score are left out and
+    counted in ``pesq_skipped``), the largest ``jump_ratio`` and the lowest ``snr_db_min``;
+    ``latency_ms``; ``backbone_frames_per_frame``; ``stream_rtf`` and ``one_pass_rtf``
+    (decode seconds per second of audio)."""
+    rate, causal = codec.sample_rate, codec.model.decoder.causal
+    ids = [codec.encode(wav, rate).tokens[0] for wav in waveforms]
+    audio_seconds = sum(len(item) for item in ids) * codec.hop_length / rate
+    start = time.perf_counter()
+    one_pass = [codec.decode(item).numpy() for item in ids]
+    one_pass_rtf = (time.perf_counter() - start) / audio_seconds
+    rows = []
+    for setting in settings:
+        start = time.perf_counter()
+        streamed = [stream(codec, item, setting).numpy() for item in ids]
+        stream_rtf = (time.perf_counter() - start) / audio_seconds
+        snrs, mels, pesqs, jumps, skipped = [], [], [], [], 0
+        for reference, estimate in zip(one_pass, streamed):
+            snrs.append(snr_db(reference, estimate))
+            mels.append(mel_distance(reference, estimate, rate))
+            jumps.append(float(np.abs(np.diff(estimate)).max())
+                         / max(float(np.abs(np.diff(reference)).max()), 1e-12))
+            try:
+                pesqs.append(wideband_pesq(reference, estimate, rate))
+            except MetricSkipped:
+                skipped += 1
+        latency = codec.streaming_decoder(
+            lookahead_frames=None if causal else setting.lookahead).latency_ms
+        rows.append({"lookahead": setting.lookahead, "context": setting.context,
+                     "feed": setting.feed, "latency_ms": latency,
+                     "snr_db": float(np.mean(snrs)), "snr_db_min": float(np.min(snrs)),
+                     "mel_distance": float(np.mean(mels)),
+                     "pesq": float(np.mean(pesqs)) if pesqs else None,
+                     "pesq_skipped": skipped, "jump_ratio": float(np.max(jumps)),
+                     "backbone_frames_per_frame": backbone_frames_per_frame(setting, causal),
+                     "stream_rtf": stream_rtf, "one_pass_rtf": one_pass_rtf,
+                     "utterances": len(ids), "audio_seconds": audio_seconds})
+    return rows

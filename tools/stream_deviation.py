@@ -8,6 +8,7 @@ tokens at a time, and compared (simvq_audio/study/stream_deviation.py): SNR and 
 the streamed audio to the one-pass audio, PESQ with the one pass as reference, the largest
 sample jump over the one pass's own (above 1: a click), the latency the lookahead implies, the
 backbone frames computed per frame of audio and the measured decode time per second of audio.
+--by-hand adds the same rows for pieces decoded one by one and cut apart.
 
     .venv/bin/python tools/stream_deviation.py --data-dir egs/mini/data/test \\
         egs/mini/exp/tiny/model egs/mini/exp/tiny_causal/model
@@ -41,6 +42,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--contexts", type=int, nargs="+", default=[75],
                         help="decoded frames kept before each window (every pair is measured)")
     parser.add_argument("--feed", type=int, default=1, help="tokens per feed")
+    parser.add_argument("--by-hand", action="store_true",
+                        help="paper decoder: also decode each feed's tokens by hand (one pass "
+                             "with the context and lookahead tokens, its audio cut out)")
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="use about this much of the data dir's audio (default: all)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
@@ -54,13 +58,15 @@ def main(argv: list[str]) -> int:
     for path in args.models:
         codec = load_codec(path)
         settings = ([StreamSetting(0, 0, args.feed)] if codec.model.decoder.causal else
-                    [StreamSetting(lookahead, context, args.feed)
+                    [StreamSetting(lookahead, context, args.feed, by_hand)
+                     for by_hand in ([False, True] if args.by_hand else [False])
                      for context in args.contexts for lookahead in args.lookaheads])
         results[str(path)] = rows = []
         for setting in settings:  # one at a time, so that each row prints when done
             row = measure(codec, waveforms, [setting])[0]
             rows.append(row)
-            print(f"| {path} | {row['lookahead']} | {row['context']} | "
+            how = " (by hand, cut)" if row["by_hand"] else ""
+            print(f"| {path}{how} | {row['lookahead']} | {row['context']} | "
                   f"{row['latency_ms']:.1f} | {row['snr_db']:.1f} ({row['snr_db_min']:.1f}) | "
                   f"{row['mel_distance']:.3f} | {_cell(row['pesq'], 2)} | "
                   f"{row['jump_ratio']:.2f} | {row['backbone_frames_per_frame']:.0f} | "

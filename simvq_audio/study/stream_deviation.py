@@ -1,5 +1,6 @@
 """How far a streamed decode is from one-pass decoding, on real speech: the measurement behind the
-streaming decoder's lookahead table (README, "Streaming decode (TTS)").
+streaming decoder's lookahead table (README, "Streaming decode (TTS)"), beside decoding pieces
+by hand and cutting them apart (what a pipeline without a streaming decoder does).
 
 Each utterance is encoded once; its tokens are decoded in one pass and through a
 :class:`~simvq_audio.codec.streaming_decoder.StreamingDecoder` fed ``feed`` tokens at a time
@@ -29,11 +30,15 @@ from simvq_audio.metrics.pesq_wb import wideband_pesq
 @dataclass(frozen=True)
 class StreamSetting:
     """``lookahead`` and ``context`` in frames (paper decoder; 0 for a causal one) and the
-    tokens given to each ``feed``."""
+    tokens given to each ``feed``. ``by_hand``: instead of the streaming decoder, what a
+    pipeline without one does: each piece of ``feed`` tokens decoded with up to ``context``
+    tokens before it and ``lookahead`` after it, its own audio cut out and the pieces joined
+    (for comparison)."""
 
     lookahead: int
     context: int
     feed: int = 1
+    by_hand: bool = False
 
 
 def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -45,6 +50,8 @@ def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 def stream(codec: SimVQCodec, ids: torch.Tensor, setting: StreamSetting) -> torch.Tensor:
     """Ids ``[F]`` fed ``setting.feed`` at a time, then flushed -> ``wav [F * hop]``."""
+    if setting.by_hand:
+        return decode_by_hand(codec, ids, setting)
     causal = codec.model.decoder.causal
     decoder = codec.streaming_decoder(
         lookahead_frames=None if causal else setting.lookahead,
@@ -53,6 +60,19 @@ def stream(codec: SimVQCodec, ids: torch.Tensor, setting: StreamSetting) -> torc
               for start in range(0, len(ids), setting.feed)]
     pieces.append(decoder.flush())
     return torch.cat(pieces, dim=-1)[0]
+
+
+def decode_by_hand(codec: SimVQCodec, ids: torch.Tensor, setting: StreamSetting
+                   ) -> torch.Tensor:
+    """Ids ``[F]`` -> ``wav [F * hop]``: pieces of ``setting.feed`` tokens, each decoded in one
+    pass with its context and lookahead tokens and cut out of that decode."""
+    hop, pieces = codec.hop_length, []
+    for start in range(0, len(ids), setting.feed):
+        stop = min(len(ids), start + setting.feed)
+        low = max(0, start - setting.context)
+        wav = codec.decode(ids[low:min(len(ids), stop + setting.lookahead)])
+        pieces.append(wav[(start - low) * hop:(stop - low) * hop])
+    return torch.cat(pieces)
 
 
 def backbone_frames_per_frame(setting: StreamSetting, causal: bool) -> float:
@@ -95,7 +115,7 @@ def measure(codec: SimVQCodec, waveforms: Sequence[torch.Tensor],
         latency = codec.streaming_decoder(
             lookahead_frames=None if causal else setting.lookahead).latency_ms
         rows.append({"lookahead": setting.lookahead, "context": setting.context,
-                     "feed": setting.feed, "latency_ms": latency,
+                     "feed": setting.feed, "by_hand": setting.by_hand, "latency_ms": latency,
                      "snr_db": float(np.mean(snrs)), "snr_db_min": float(np.min(snrs)),
                      "mel_distance": float(np.mean(mels)),
                      "pesq": float(np.mean(pesqs)) if pesqs else None,

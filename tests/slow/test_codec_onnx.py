@@ -1,4 +1,5 @@
-"""ONNX export (slow): the encoder gives the torch tokens, the decoder the torch waveform."""
+"""ONNX export (slow): the encoder gives the torch tokens, the decoder (paper or causal) the torch
+waveform."""
 
 import numpy as np
 import pytest
@@ -7,14 +8,15 @@ import torch
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 
-from repo_paths import TINY_RECIPE
+from repo_paths import TINY_CAUSAL_RECIPE, TINY_RECIPE
 
 
 @pytest.mark.slow
-def test_onnx_encoder_and_decoder_match_torch(tmp_path, capsys):
+@pytest.mark.parametrize("recipe", [TINY_RECIPE, TINY_CAUSAL_RECIPE], ids=["paper", "causal"])
+def test_onnx_encoder_and_decoder_match_torch(tmp_path, capsys, recipe):
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    codec = SimVQCodec.from_config(TINY_RECIPE)
+    codec = SimVQCodec.from_config(recipe)
     codec.save_pretrained(tmp_path / "model")
     assert main(["export", "--model", str(tmp_path / "model"), "--onnx", str(tmp_path / "onnx")]
                 ) == 0

@@ -50,10 +50,14 @@ def test_a_causal_codec_streams_one_pass_and_a_paper_one_deviates_less_with_look
         assert row["utterances"] == 2 and row["stream_rtf"] > 0 and row["jump_ratio"] > 0
 
 
-def test_the_streamed_audio_has_the_one_pass_length():
+def test_the_streamed_audio_has_the_one_pass_length_and_by_hand_pieces_are_cut_out():
     codec = SimVQCodec.from_config(TINY_RECIPE)
     ids = torch.randint(0, 1024, (9,))
     assert stream(codec, ids, StreamSetting(2, 3, 4)).shape == (9 * 320,)
+    whole = codec.decode(ids)
+    assert torch.equal(stream(codec, ids, StreamSetting(0, 0, 9, by_hand=True)), whole)
+    pieces = stream(codec, ids, StreamSetting(1, 2, 4, by_hand=True))
+    assert torch.equal(pieces[4 * 320:8 * 320], codec.decode(ids[2:9])[2 * 320:6 * 320])
     assert backbone_frames_per_frame(StreamSetting(10, 75, 5), causal=False) == 18
 
 
@@ -63,13 +67,15 @@ def test_deviation_tool_prints_a_row_per_setting(tmp_path):
     causal = SimVQCodec.from_config(TINY_CAUSAL_RECIPE).save_pretrained(tmp_path / "causal")
     result = subprocess.run(
         [sys.executable, str(TOOLS / "stream_deviation.py"), "--data-dir", str(data),
-         "--lookaheads", "0", "3", "--feed", "2", "--json", str(tmp_path / "rows.json"),
-         str(paper), str(causal)], capture_output=True, text=True, timeout=300)
+         "--lookaheads", "0", "3", "--feed", "2", "--by-hand", "--json",
+         str(tmp_path / "rows.json"), str(paper), str(causal)],
+        capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| /")]
-    assert len(rows) == 3  # two lookaheads for the paper decoder, one row for the causal one
+    assert len(rows) == 5  # the paper decoder: 2 lookaheads, streamed and by hand; causal: 1
     written = json.loads((tmp_path / "rows.json").read_text())
-    assert [row["lookahead"] for row in written[str(paper)]] == [0, 3]
+    assert [(row["lookahead"], row["by_hand"]) for row in written[str(paper)]] == [
+        (0, False), (3, False), (0, True), (3, True)]
     missing = subprocess.run([sys.executable, str(TOOLS / "stream_deviation.py"), "--data-dir",
                               str(data), str(tmp_path / "nothing")],
                              capture_output=True, text=True, timeout=300)

@@ -1,6 +1,7 @@
 """Streaming decode: a causal decoder's stream equals one pass for every chunking and for items
 that end at different times; samples come out when the ISTFT arithmetic says; the paper
-decoder's windows meet without clicks; long decodes go through the same stream.
+decoder's windows meet without clicks; long decodes go through the same stream; the README's
+example runs as written.
 
 Streamed and one-pass audio are compared to 1e-5 of the one-pass peak: both run the same float32
 operations on different slices (about 20 layers, each adding a few units of float32 rounding,
@@ -10,7 +11,9 @@ operations on different slices (about 20 layers, each adding a few units of floa
 import copy
 import dataclasses
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +23,7 @@ from simvq_audio.codec.config import load_config
 from simvq_audio.codec.decoder import attention_mask
 from simvq_audio.errors import UserInputError
 
-from repo_paths import TINY_CAUSAL_RECIPE, TINY_RECIPE
+from repo_paths import REPO, TINY_CAUSAL_RECIPE, TINY_RECIPE
 
 HOP, PAD, K = 320, 480, 1024  # PAD: the ISTFT's "same" padding, (n_fft 1280 - hop) / 2
 PROPERTY = settings(max_examples=25, deadline=None,
@@ -239,3 +242,21 @@ def test_bad_settings_and_use_after_flush_are_one_message():
                 lambda: stream.select([0])):
         with pytest.raises(UserInputError, match="flushed"):
             use()
+
+
+# -- the README's example -----------------------------------------------------------------------
+def test_the_readme_generation_loop_writes_what_one_pass_decoding_gives(tmp_path, monkeypatch):
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Streaming decode (TTS)"):]
+    example = section[section.index("```python\n") + 10:section.index("```\n")]
+    assert len(example.strip().splitlines()) <= 11  # the issue asks for about 10 lines
+    model = CAUSAL.save_pretrained(tmp_path / "model")
+    example = example.replace('"egs/mini/exp/tiny_causal/model"', repr(str(model)))
+    ids = random_ids(1, 17)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {"generate_tokens": lambda: iter(ids.tolist())})
+    written, rate = soundfile.read(tmp_path / "tts.wav", dtype="float32")
+    expected = CAUSAL.decode(ids).numpy()
+    assert rate == 24000 and written.shape == expected.shape
+    # the file holds 16-bit samples: one quantisation step of error at most
+    assert np.abs(written - expected).max() <= 1 / 2**15 + 1e-5 * np.abs(expected).max()

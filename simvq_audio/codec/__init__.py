@@ -5,8 +5,8 @@
   quantizer -> decoder), :mod:`~.mel`, :mod:`~.losses`, :mod:`~.discriminators`,
   :mod:`~.param_count`.
 * Inference: :mod:`~.simvq_codec` (:class:`SimVQCodec`), :mod:`~.tokens` (:class:`Tokens`),
-  :mod:`~.streaming_encoder`, :mod:`~.streaming_decoder`, :mod:`~.encode_files`,
-  :mod:`~.onnx_export`.
+  :mod:`~.streaming_encoder`, :mod:`~.streaming_decoder` (both carry a
+  :mod:`~.stream_state`), :mod:`~.encode_files`, :mod:`~.onnx_export`.
 * Training (run by the modality-neutral :mod:`simvq_audio.train`): :mod:`~.training` (the
   task), :mod:`~.train_step`, :mod:`~.train_data`, :mod:`~.validation`, :mod:`~.export`.
 

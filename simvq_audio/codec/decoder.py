@@ -280,8 +280,7 @@ class Decoder(nn.Module):
         ``context`` decoded frames before them.
         """
         if state is None:
-            width = self.head.istft.n_fft - self.head.istft.hop_length
-            state = DecoderState(z.new_zeros(z.shape[0], width, dtype=torch.float32))
+            state = DecoderState(self.head.istft.start_overlap(z.shape[0], z.device))
         if self.causal:
             if lookahead or context:
                 raise ValueError("a causal decoder streams exactly: lookahead and context "

@@ -52,14 +52,15 @@ class InverseSTFT(nn.Module):
         self.register_buffer("window", window, persistent=False)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        num_frames = spec.shape[-1]
-        frames = torch.fft.irfft(spec, n=self.n_fft, dim=1) * self.window[None, :, None]
-        length = (num_frames - 1) * self.hop_length + self.n_fft
-        wav = self._overlap_add(frames, length)
-        squared = self.window.square()[None, :, None].expand(1, -1, num_frames)
-        envelope = self._overlap_add(squared, length)
-        keep = slice(self.pad, length - self.pad)
-        return wav[:, keep] / envelope[:, keep].clamp_min(1e-11)
+        """One pass: a stream of all the frames at once, then its end."""
+        start = self.start_overlap(spec.shape[0], spec.device, spec.real.dtype)
+        wav, overlap = self.stream(spec, start, 0)
+        return torch.cat([wav, self.finish(overlap, spec.shape[-1])], dim=-1)
+
+    def start_overlap(self, batch: int, device: torch.device,
+                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The ``overlap`` of a stream that has not started: zeros ``[batch, n_fft - hop]``."""
+        return torch.zeros(batch, self.n_fft - self.hop_length, device=device, dtype=dtype)
 
     def stream(self, spec: torch.Tensor, overlap: torch.Tensor, start: int
                ) -> tuple[torch.Tensor, torch.Tensor]:

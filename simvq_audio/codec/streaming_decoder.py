@@ -136,15 +136,11 @@ class StreamingDecoder:
 
     def _decode(self, ids: torch.Tensor, final: bool) -> torch.Tensor:
         """Ids ``[B, n]`` -> the samples that became final, decoded ``chunk_frames`` at a time."""
-        pieces = [torch.zeros(self.batch_size, 0, device=self.device)]
-        ids = ids.to(self.device)
-        starts = range(0, ids.shape[-1], self.chunk_frames)
+        pieces, ids = [], ids.to(self.device)
         with inference(self.device, self.compute_dtype):
-            for start in starts:
+            for start in range(0, max(ids.shape[-1], 1), self.chunk_frames):  # empty: one step
                 last = final and start + self.chunk_frames >= ids.shape[-1]
                 pieces.append(self._step(ids[:, start:start + self.chunk_frames], last))
-            if final and not len(starts):
-                pieces.append(self._step(ids, True))
         self.num_frames += ids.shape[-1]
         return torch.cat(pieces, dim=-1).float()
 

@@ -62,8 +62,7 @@ def main(argv: list[str]) -> int:
                      for by_hand in ([False, True] if args.by_hand else [False])
                      for context in args.contexts for lookahead in args.lookaheads])
         results[str(path)] = rows = []
-        for setting in settings:  # one at a time, so that each row prints when done
-            row = measure(codec, waveforms, [setting])[0]
+        for row in measure(codec, waveforms, settings):  # each row printed when done
             rows.append(row)
             how = " (by hand, cut)" if row["by_hand"] else ""
             print(f"| {path}{how} | {row['lookahead']} | {row['context']} | "

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.codec.streaming_decoder import StreamingDecoder
 from simvq_audio.metrics.mel_distance import mel_distance
 from simvq_audio.metrics.pairs import MetricSkipped
 from simvq_audio.metrics.pesq_wb import wideband_pesq
@@ -52,14 +53,20 @@ def stream(codec: SimVQCodec, ids: torch.Tensor, setting: StreamSetting) -> torc
     """Ids ``[F]`` fed ``setting.feed`` at a time, then flushed -> ``wav [F * hop]``."""
     if setting.by_hand:
         return decode_by_hand(codec, ids, setting)
-    causal = codec.model.decoder.causal
-    decoder = codec.streaming_decoder(
-        lookahead_frames=None if causal else setting.lookahead,
-        context_frames=None if causal else setting.context)
+    decoder = streaming_decoder(codec, setting)
     pieces = [decoder.feed(ids[start:start + setting.feed])
               for start in range(0, len(ids), setting.feed)]
     pieces.append(decoder.flush())
     return torch.cat(pieces, dim=-1)[0]
+
+
+def streaming_decoder(codec: SimVQCodec, setting: StreamSetting) -> StreamingDecoder:
+    """The codec's stream with ``setting``'s lookahead and context (a causal decoder has
+    neither)."""
+    if codec.model.decoder.causal:
+        return codec.streaming_decoder()
+    return codec.streaming_decoder(lookahead_frames=setting.lookahead,
+                                   context_frames=setting.context)
 
 
 def decode_by_hand(codec: SimVQCodec, ids: torch.Tensor, setting: StreamSetting
@@ -85,8 +92,9 @@ def backbone_frames_per_frame(setting: StreamSetting, causal: bool) -> float:
 
 
 def measure(codec: SimVQCodec, waveforms: Sequence[torch.Tensor],
-            settings: Sequence[StreamSetting]) -> list[dict]:
-    """One row per setting: means over ``waveforms`` (mono ``[T]`` at the codec's rate) of
+            settings: Iterable[StreamSetting]) -> Iterator[dict]:
+    """One row per setting, yielded as it is measured (the tokens and one-pass audio are made
+    once, first): means over ``waveforms`` (mono ``[T]`` at the codec's rate) of
     ``snr_db``, ``mel_distance``, ``pesq`` (utterances PESQ cannot score are left out and
     counted in ``pesq_skipped``), the largest ``jump_ratio`` and the lowest ``snr_db_min``;
     ``latency_ms``; ``backbone_frames_per_frame``; ``stream_rtf`` and ``one_pass_rtf``
@@ -97,7 +105,6 @@ def measure(codec: SimVQCodec, waveforms: Sequence[torch.Tensor],
     start = time.perf_counter()
     one_pass = [codec.decode(item).numpy() for item in ids]
     one_pass_rtf = (time.perf_counter() - start) / audio_seconds
-    rows = []
     for setting in settings:
         start = time.perf_counter()
         streamed = [stream(codec, item, setting).numpy() for item in ids]
@@ -112,15 +119,13 @@ def measure(codec: SimVQCodec, waveforms: Sequence[torch.Tensor],
                 pesqs.append(wideband_pesq(reference, estimate, rate))
             except MetricSkipped:
                 skipped += 1
-        latency = codec.streaming_decoder(
-            lookahead_frames=None if causal else setting.lookahead).latency_ms
-        rows.append({"lookahead": setting.lookahead, "context": setting.context,
-                     "feed": setting.feed, "by_hand": setting.by_hand, "latency_ms": latency,
-                     "snr_db": float(np.mean(snrs)), "snr_db_min": float(np.min(snrs)),
-                     "mel_distance": float(np.mean(mels)),
-                     "pesq": float(np.mean(pesqs)) if pesqs else None,
-                     "pesq_skipped": skipped, "jump_ratio": float(np.max(jumps)),
-                     "backbone_frames_per_frame": backbone_frames_per_frame(setting, causal),
-                     "stream_rtf": stream_rtf, "one_pass_rtf": one_pass_rtf,
-                     "utterances": len(ids), "audio_seconds": audio_seconds})
-    return rows
+        yield {"lookahead": setting.lookahead, "context": setting.context,
+               "feed": setting.feed, "by_hand": setting.by_hand,
+               "latency_ms": streaming_decoder(codec, setting).latency_ms,
+               "snr_db": float(np.mean(snrs)), "snr_db_min": float(np.min(snrs)),
+               "mel_distance": float(np.mean(mels)),
+               "pesq": float(np.mean(pesqs)) if pesqs else None,
+               "pesq_skipped": skipped, "jump_ratio": float(np.max(jumps)),
+               "backbone_frames_per_frame": backbone_frames_per_frame(setting, causal),
+               "stream_rtf": stream_rtf, "one_pass_rtf": one_pass_rtf,
+               "utterances": len(ids), "audio_seconds": audio_seconds}

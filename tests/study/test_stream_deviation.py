@@ -38,10 +38,10 @@ def test_snr_of_known_errors():
 def test_a_causal_codec_streams_one_pass_and_a_paper_one_deviates_less_with_lookahead():
     causal, paper = SimVQCodec.from_config(TINY_CAUSAL_RECIPE), SimVQCodec.from_config(TINY_RECIPE)
     wavs = waveforms()
-    exact = measure(causal, wavs, [StreamSetting(0, 0)])[0]
+    exact = next(measure(causal, wavs, [StreamSetting(0, 0)]))
     assert exact["snr_db"] > 100 and exact["latency_ms"] == pytest.approx(80 / 3)
     assert exact["backbone_frames_per_frame"] == 1
-    rows = measure(paper, wavs, [StreamSetting(0, 4, 2), StreamSetting(60, 60, 2)])
+    rows = list(measure(paper, wavs, [StreamSetting(0, 4, 2), StreamSetting(60, 60, 2)]))
     assert [row["latency_ms"] for row in rows] == pytest.approx([80 / 3, 62 * 40 / 3])
     # a 60-frame lookahead holds every frame of these 38- and 53-frame utterances to the end
     assert rows[1]["snr_db_min"] > 100 and rows[0]["snr_db"] < 60 < rows[1]["snr_db"]

@@ -73,9 +73,7 @@ class StreamingDecoder:
         self.compute_dtype = compute_dtype
         self.device = next(model.parameters()).device
         self.state: DecoderState | None = None
-        """The decoder's explicit state (``None`` before the first frame)."""
-        self.num_frames = 0
-        """Tokens fed so far per item."""
+        """The decoder's explicit state (``None`` before the first feed)."""
         self._closed = False
 
     @staticmethod
@@ -87,6 +85,11 @@ class StreamingDecoder:
             raise UserInputError(f"a causal decoder streams exactly: {what} must be 0 or None, "
                                  f"got {value}")
         return value
+
+    @property
+    def num_frames(self) -> int:
+        """Tokens fed so far per item (decoded, or pending their lookahead)."""
+        return 0 if self.state is None else self.state.frames + self.state.pending
 
     # -- what the stream costs in time ----------------------------------------------------------
     @property
@@ -126,7 +129,6 @@ class StreamingDecoder:
         chosen = StreamingDecoder(self.model, len(rows), self.lookahead_frames,
                                   self.context_frames, self.chunk_frames, self.compute_dtype)
         chosen.state = self.state.select(list(rows)) if self.state is not None else None
-        chosen.num_frames = self.num_frames
         return chosen
 
     def decode_ids(self, ids: torch.Tensor) -> torch.Tensor:
@@ -141,7 +143,6 @@ class StreamingDecoder:
             for start in range(0, max(ids.shape[-1], 1), self.chunk_frames):  # empty: one step
                 last = final and start + self.chunk_frames >= ids.shape[-1]
                 pieces.append(self._step(ids[:, start:start + self.chunk_frames], last))
-        self.num_frames += ids.shape[-1]
         return torch.cat(pieces, dim=-1).float()
 
     def _step(self, ids: torch.Tensor, final: bool) -> torch.Tensor:

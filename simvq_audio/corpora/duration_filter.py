@@ -25,7 +25,7 @@ def filter_by_duration(source: Path, dest: Path, min_dur: float, max_dur: float,
     kept = [utt for utt in utterances if min_dur <= utt.duration <= max_dur]
     if not kept:
         raise UserInputError(f"{source}: no utterance lasts between {min_dur} and {max_dur} s")
-    optional = {"utt2spk": "speaker", "text": "text"}
+    optional = {"utt2spk": "speaker", "text": "text", "utt2lang": "language"}
     tables = {name: {utt.utt_id: getattr(utt, field) for utt in kept}
               for name, field in optional.items() if getattr(kept[0], field) is not None}
     write_data_dir(dest, wav_scp={utt.utt_id: utt.path for utt in kept},

@@ -5,10 +5,11 @@ LibriTTS's chapters) with the transcript ``<utt><text suffix>`` beside each wav 
 ``.normalized.txt``, as LibriTTS and the mini corpora of :mod:`simvq_audio.corpora.debian_speech`
 and :mod:`simvq_audio.corpora.espeak_corpus` write it). Utterance ids must start with
 ``<speaker>_`` (Kaldi sorts utt2spk by both). Each data dir gets ``wav.scp``, ``utt2spk``,
-``text`` and ``utt2dur`` and is validated.
+``text`` and ``utt2dur`` and is validated; with ``--language-folders`` (a corpus whose wavs lie
+in folders named by language, as the mini corpus's ``<speaker>/<language>/``) also ``utt2lang``.
 
 ``python -m simvq_audio.corpora.prepare --corpus DIR --data-dir data [--nj N]
-[--text-suffix .txt] NAME=SUBSET[,SUBSET...]...``
+[--text-suffix .txt] [--language-folders] NAME=SUBSET[,SUBSET...]...``
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def scan_subset(subset_dir: Path, text_suffix: str = TEXT_SUFFIX,
 
 
 def prepare(corpus: Path, data_dir: Path, name: str, subsets: list[str], nj: int = 1,
-            text_suffix: str = TEXT_SUFFIX, log: Callable[[str], None] = print) -> None:
-    """Write and validate the data dir ``data_dir/name``: the union of ``subsets`` of ``corpus``."""
+            text_suffix: str = TEXT_SUFFIX, language_folders: bool = False,
+            log: Callable[[str], None] = print) -> None:
+    """Write and validate the data dir ``data_dir/name``: the union of ``subsets`` of ``corpus``;
+    ``language_folders``: the folder holding each wav is named by its language (``utt2lang``)."""
     found = [row for subset in subsets for row in scan_subset(corpus / subset, text_suffix, log)]
     if not found:
         raise UserInputError(f"{corpus}: no utterances in {', '.join(subsets)}")
@@ -69,7 +72,9 @@ def prepare(corpus: Path, data_dir: Path, name: str, subsets: list[str], nj: int
     write_data_dir(out, wav_scp={utt: str(wav) for utt, _, wav, _ in found},
                    utt2spk={utt: speaker for utt, speaker, _, _ in found},
                    text={utt: text for utt, _, _, text in found},
-                   utt2dur={row[0]: seconds for row, seconds in zip(found, durations)})
+                   utt2dur={row[0]: seconds for row, seconds in zip(found, durations)},
+                   utt2lang={utt: wav.parent.name for utt, _, wav, _ in found}
+                   if language_folders else None)
     problems = validate_data_dir(out, check_audio=False)
     if problems:
         raise UserInputError(describe_problems(out, problems))
@@ -93,10 +98,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--nj", type=int, default=1, help="threads reading audio headers")
     parser.add_argument("--text-suffix", default=TEXT_SUFFIX,
                         help=f"transcript file name after the utterance id [{TEXT_SUFFIX}]")
+    parser.add_argument("--language-folders", action="store_true",
+                        help="each wav lies in a folder named by its language (en, fr, ...): "
+                        "also write utt2lang")
     parser.add_argument("sets", nargs="+", metavar="NAME=SUBSET[,SUBSET...]")
     args = parser.parse_args(argv)
     for name, subsets in map(parse_set_spec, args.sets):
-        prepare(args.corpus, args.data_dir, name, subsets, args.nj, args.text_suffix)
+        prepare(args.corpus, args.data_dir, name, subsets, args.nj, args.text_suffix,
+                args.language_folders)
     return 0
 
 

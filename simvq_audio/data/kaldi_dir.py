@@ -9,6 +9,8 @@ A data dir holds plain-text tables, one ``utt-id value`` per line, ids unique an
 * ``utt2spk`` (optional): ``utt-id speaker-id``.
 * ``text`` (optional): ``utt-id transcript`` (the transcript may be empty).
 * ``utt2dur`` (optional): ``utt-id seconds``; used for length bucketing when present.
+* ``utt2lang`` (optional, as in ESPnet): ``utt-id language`` (ISO 639-1, e.g. ``en``); ``score``
+  runs an ASR model only on the languages it knows.
 
 :func:`read_wav_scp` reads a ``wav.scp`` (of any name) alone, by the same rules.
 
@@ -28,7 +30,8 @@ from simvq_audio.data.audio_io import audio_info
 from simvq_audio.errors import UserInputError
 
 WAV_SCP = "wav.scp"
-OPTIONAL_TABLES = ("utt2spk", "text", "utt2dur")
+OPTIONAL_TABLES = ("utt2spk", "text", "utt2dur", "utt2lang")
+ONE_WORD_TABLES = {"utt2spk": "speaker", "utt2lang": "language"}   # table -> what its value is
 MAX_LISTED_PROBLEMS = 20
 DURATION_TOLERANCE_S = 0.1
 
@@ -55,6 +58,7 @@ class Utterance:
     duration: float | None = None
     speaker: str | None = None
     text: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def describe_problems(path: str | os.PathLike, problems: list[Problem]) -> str:
 def write_data_dir(path: str | os.PathLike, wav_scp: Mapping[str, str | os.PathLike],
                    utt2spk: Mapping[str, str] | None = None,
                    text: Mapping[str, str] | None = None,
-                   utt2dur: Mapping[str, float] | None = None) -> None:
+                   utt2dur: Mapping[str, float] | None = None,
+                   utt2lang: Mapping[str, str] | None = None) -> None:
     """Write a data dir: each given table sorted by id (byte order), each file atomically.
 
     Every table must have exactly the ids of ``wav_scp``. Paths are written as given. Nothing is
@@ -125,12 +130,13 @@ def write_data_dir(path: str | os.PathLike, wav_scp: Mapping[str, str | os.PathL
 
     Raises:
         UserInputError: no utterances, an empty or whitespace-containing id, a pipe in wav.scp, a
-            value with a line break, a speaker that is not one word, a non-positive duration, or
-            tables whose ids differ.
+            value with a line break, a speaker or language that is not one word, a non-positive
+            duration, or tables whose ids differ.
     """
     if not wav_scp:
         raise UserInputError(f"{path}: wav.scp would be empty (no utterances given)")
-    given = {WAV_SCP: wav_scp, "utt2spk": utt2spk, "text": text, "utt2dur": utt2dur}
+    given = {WAV_SCP: wav_scp, "utt2spk": utt2spk, "text": text, "utt2dur": utt2dur,
+             "utt2lang": utt2lang}
     tables = {name: _format_table(path, name, table, wav_scp)
               for name, table in given.items() if table is not None}
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -156,8 +162,9 @@ def _format_table(path: str | os.PathLike, name: str, table: Mapping[str, object
             raise UserInputError(f"{where}: the value contains a line break")
         if name == WAV_SCP and (_is_pipe(text) or not text.strip()):
             raise UserInputError(f"{where}: {text!r} is not a file path (pipes are not supported)")
-        if name == "utt2spk" and len(text.split()) != 1:
-            raise UserInputError(f"{where}: the speaker must be one word, got {text!r}")
+        if name in ONE_WORD_TABLES and len(text.split()) != 1:
+            raise UserInputError(f"{where}: the {ONE_WORD_TABLES[name]} must be one word, "
+                                 f"got {text!r}")
         if name == "utt2dur":
             try:
                 seconds = float(value)
@@ -199,14 +206,18 @@ def _parse(root: Path, check_audio: bool) -> tuple[list[Utterance], list[Problem
         _check_same_ids(root, wavs, name, table, problems)
     durations = _parse_durations(root, others.get("utt2dur", {}), problems)
     paths = _check_wav_entries(root / WAV_SCP, wavs, durations, check_audio, problems)
-    speakers, texts = others.get("utt2spk", {}), others.get("text", {})
-    for utt_id, entry in speakers.items():
-        if len(entry.value.split()) != 1:
-            problems.append(Problem(str(root / "utt2spk"), entry.line,
-                                    f"speaker of {utt_id!r} must be one word, got {entry.value!r}"))
-    utterances = [Utterance(utt_id, paths[utt_id], durations.get(utt_id),
-                            speakers[utt_id].value if utt_id in speakers else None,
-                            texts[utt_id].value if utt_id in texts else None)
+    for name, what in ONE_WORD_TABLES.items():
+        for utt_id, entry in others.get(name, {}).items():
+            if len(entry.value.split()) != 1:
+                problems.append(Problem(str(root / name), entry.line, f"{what} of {utt_id!r} "
+                                        f"must be one word, got {entry.value!r}"))
+
+    def value(name: str, utt_id: str) -> str | None:
+        entry = others.get(name, {}).get(utt_id)
+        return None if entry is None else entry.value
+
+    utterances = [Utterance(utt_id, paths[utt_id], durations.get(utt_id), value("utt2spk", utt_id),
+                            value("text", utt_id), value("utt2lang", utt_id))
                   for utt_id in sorted(paths, key=_c_order)]
     return utterances, problems
 

@@ -57,7 +57,7 @@ codec_stages() {
 
     if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         for x in $test_sets; do  # metrics table and plots per set
-            step simvq-audio score --ref "$data_dir/$x/wav.scp" --hyp "$exp/decode/$x/wav" \
+            step simvq-audio score --ref "$data_dir/$x" --hyp "$exp/decode/$x/wav" \
                 --codes "$exp/decode/$x/codes" --out "$exp/scores/$x" --nj "$nj"
         done
         run_stage 6 "$exp" "score $test_sets"

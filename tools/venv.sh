@@ -31,7 +31,11 @@ ensure_venv() {
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         echo "[venv] installing simvq-audio[$extras] (editable)"
-        .venv/bin/python -m pip install -q -e ".[$extras]"
+        .venv/bin/python -m pip install -q -e ".[$extras]" || return 1
+        if [[ ,$extras, == *,eval,* || ,$extras, == *,test,* ]]; then
+            # the speaker encoder's weights (see the eval extra in pyproject.toml)
+            .venv/bin/python -m pip install -q --no-deps "resemblyzer==0.1.4" || return 1
+        fi
         touch "$stamp"
     fi
 }

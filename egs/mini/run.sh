@@ -27,13 +27,15 @@ train_args="--max-steps 120"   # extra arguments for simvq-audio train (120 step
 
 parse_options "$@"
 case $corpus in
-    debian) corpus_dir=$db/mini ;;
+    debian) corpus_dir=$db/mini
+            language_folders=--language-folders ;;  # <speaker>/<language>/<utt>.wav: utt2lang
     espeak) corpus_dir=$db/mini_espeak  # and its own data dirs and experiment
+            language_folders=
             data_dir=${data_dir%/}_espeak
             [ -n "$tag" ] || tag=$(basename "${config%.*}")_espeak ;;
     *) recipe_die "--corpus must be debian or espeak, got '$corpus'" ;;
 esac
-recipe_setup train,metrics,tokenize,mini
+recipe_setup train,metrics,tokenize,mini,eval
 
 train_set=train_filtered
 valid_set=dev_filtered
@@ -56,7 +58,8 @@ fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     run_stage 1 "$data_dir" "prepare data dirs" python3 -m simvq_audio.corpora.prepare \
-        --corpus "$corpus_dir" --data-dir "$data_dir" --nj "$nj" train=train dev=dev test=test
+        --corpus "$corpus_dir" --data-dir "$data_dir" --nj "$nj" $language_folders \
+        train=train dev=dev test=test
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
-from simvq_audio.metrics.pairs import at_rate
+if TYPE_CHECKING:       # this module is imported by ``score --help``: nothing heavy at import
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,8 @@ class ScoreInput:
 
     def at(self, rate: int) -> tuple[np.ndarray, np.ndarray]:
         """``(ref [T'], hyp [T'])`` at ``rate`` (soxr HQ), computed once per rate."""
+        from simvq_audio.metrics.pairs import at_rate
+
         if rate not in self._resampled:
             self._resampled[rate] = (at_rate(self.ref, self.sample_rate, rate),
                                      at_rate(self.hyp, self.sample_rate, rate))
@@ -118,10 +119,32 @@ SCORERS: dict[str, str] = {
 }
 
 
-def load_scorers(names: list[str], options: ScorerOptions
-                 ) -> tuple[list[Scorer], dict[str, str]]:
-    """Load the scorers ``names`` (keys of :data:`SCORERS`): ``(loaded, {name: reason})`` with
-    the reason of each one that is unavailable."""
+@dataclass
+class LoadedScorers:
+    """The scorers of one run: those loaded in this process (``scorers``), the reasons of those
+    that could not be (``unavailable``), and what a worker process needs to load the same ones
+    (the names of ``scorers`` and ``options``)."""
+
+    scorers: list[Scorer]
+    unavailable: dict[str, str]
+    options: ScorerOptions
+
+    @property
+    def names(self) -> list[str]:
+        return [scorer.name for scorer in self.scorers]
+
+    @property
+    def columns(self) -> list[Column]:
+        return [column for scorer in self.scorers for column in scorer.columns]
+
+    @property
+    def details(self) -> list[str]:
+        return [detail for scorer in self.scorers for detail in scorer.details]
+
+
+def load_scorers(names: list[str], options: ScorerOptions) -> LoadedScorers:
+    """Load the scorers ``names`` (keys of :data:`SCORERS`, in that order); each one that is
+    unavailable is left out with its reason."""
     loaded, unavailable = [], {}
     for name in names:
         module = importlib.import_module(SCORERS[name])
@@ -129,4 +152,4 @@ def load_scorers(names: list[str], options: ScorerOptions
             loaded.append(module.load(options))
         except ScorerUnavailable as reason:
             unavailable[name] = str(reason)
-    return loaded, unavailable
+    return LoadedScorers(loaded, unavailable, options)

@@ -8,7 +8,8 @@ from collections import Counter
 
 import numpy as np
 
-from simvq_audio.metrics.utterance import ALL, METRICS, Metric
+from simvq_audio.metrics.scorers import Column
+from simvq_audio.metrics.utterance import ALL, METRICS
 
 
 def mean_ci95(values: list[float]) -> tuple[float | None, float | None]:
@@ -25,12 +26,14 @@ def mean_ci95(values: list[float]) -> tuple[float | None, float | None]:
     return mean, float(half_width)
 
 
-def summarise(rows: list[dict], metrics: tuple[Metric, ...] = METRICS) -> dict:
+def summarise(rows: list[dict], metrics: tuple[Column, ...] | list[Column] = METRICS) -> dict:
     """JSON-ready summary of the rows of :func:`simvq_audio.metrics.batch.score_file_pair`.
 
-    ``metrics[name]`` holds ``label``, ``higher_is_better``, ``mean``, ``ci95``, ``count``
-    (utterances scored) and ``skipped``; ``skipped`` lists every ``{utt_id, metric, reason}``
-    and ``skip_reasons`` counts them per metric (``"all"``: the whole utterance).
+    ``metrics`` are the columns to average (signal metrics and scorers' columns alike: anything
+    with ``name``, ``label`` and ``higher_is_better``). ``metrics[name]`` holds ``label``,
+    ``higher_is_better``, ``mean``, ``ci95``, ``count`` (utterances scored) and ``skipped``;
+    ``skipped`` lists every ``{utt_id, metric, reason}`` and ``skip_reasons`` counts them per
+    metric or scorer (``"all"``: the whole utterance).
     """
     skipped = [{"utt_id": row["utt_id"], "metric": metric, "reason": reason}
                for row in rows for metric, reason in row["skipped"].items()]
@@ -59,7 +62,8 @@ def format_value(mean: float | None, ci95: float | None = None, digits: int = 3)
 
 
 def markdown_summary(summary: dict) -> str:
-    """The summary as markdown: a metric table, the skip reasons, codebook figures and UTMOS."""
+    """The summary as markdown: a metric table, the skip reasons, the models that ran and those
+    that could not, and codebook figures."""
     lines = [f"Utterances: {summary['num_utterances']} "
              f"({summary['num_skipped_utterances']} skipped entirely)", "",
              "| Metric | Mean ± 95 % CI | Scored | Skipped |", "|---|---|---:|---:|"]
@@ -79,6 +83,16 @@ def markdown_summary(summary: dict) -> str:
                       f"{codebook['perplexity']:.1f}, usage entropy {codebook['entropy_bits']:.2f} "
                       f"bits, bitrate {codebook['bitrate_bps'] / 1000:.3f} kbps "
                       f"({codebook['tokens_per_second']:g} tokens/s)"]
-    if "utmos" in summary:
-        lines += ["", summary["utmos"]["message"]]
+    corpus = [(entry["label"], entry["corpus"]) for entry in summary["metrics"].values()
+              if entry.get("corpus") is not None]
+    if corpus:
+        lines += ["", "Corpus-level error rates (errors / reference length over all utterances, "
+                      "as papers report them):"]
+        lines += [f"- {label}: {value:.3f}" for label, value in corpus]
+    if summary.get("models"):
+        lines += ["", "Models:"]
+        lines += [f"- {name}: {description}" for name, description in summary["models"].items()]
+    if summary.get("unavailable"):
+        lines += ["", "Not computed:"]
+        lines += [f"- {name}: {reason}" for name, reason in summary["unavailable"].items()]
     return "\n".join(lines) + "\n"

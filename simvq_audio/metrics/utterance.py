@@ -1,4 +1,5 @@
-"""All signal metrics of one (reference, hypothesis) pair, with per-metric skip reasons."""
+"""All metrics of one (reference, hypothesis) pair: the signal metrics, then the model metrics
+(:mod:`simvq_audio.metrics.scorers`), with per-metric skip reasons."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from simvq_audio.metrics.mel_distance import mel_distance
 from simvq_audio.metrics.pairs import MetricSkipped, at_rate, check_scorable, truncate_pair
 from simvq_audio.metrics.pesq_wb import PESQ_RATE, wideband_pesq
+from simvq_audio.metrics.scorers import ScoreInput, Scorer
 from simvq_audio.metrics.si_sdr import si_sdr
 from simvq_audio.metrics.stoi import STOI_RATE, stoi
 from simvq_audio.metrics.voicing import VOICING_RATE, vuv_f1
@@ -41,16 +43,20 @@ ALL = "all"   # the metric name under which a skip of the whole utterance is rec
 
 @dataclass
 class UtteranceScores:
-    """``values``: metric name -> score; ``skipped``: metric name (or ``"all"``) -> reason."""
+    """``values``: metric name -> score (and scorer details such as transcripts); ``skipped``:
+    metric or scorer name (or ``"all"``) -> reason."""
 
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float | int | str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
 
 def score_pair(ref: np.ndarray, hyp: np.ndarray, sample_rate: int,
-               metrics: tuple[Metric, ...] = METRICS) -> UtteranceScores:
+               metrics: tuple[Metric, ...] = METRICS, scorers: list[Scorer] = (),
+               text: str | None = None, language: str = "en") -> UtteranceScores:
     """Score ``hyp [T2]`` against ``ref [T1]``, both at ``sample_rate``, after truncating them to
-    the shorter length. Every metric that cannot be computed is recorded in ``skipped``."""
+    the shorter length, with ``metrics`` and then ``scorers`` (which also see the transcript
+    ``text`` and the ``language``). Every metric that cannot be computed is recorded in
+    ``skipped`` (a scorer under its name); ``values`` also holds the scorers' details."""
     ref, hyp = truncate_pair(np.asarray(ref, np.float64), np.asarray(hyp, np.float64))
     scores = UtteranceScores()
     try:
@@ -67,4 +73,10 @@ def score_pair(ref: np.ndarray, hyp: np.ndarray, sample_rate: int,
             scores.values[metric.name] = metric.compute(*resampled[rate], rate)
         except MetricSkipped as reason:
             scores.skipped[metric.name] = str(reason)
+    item = ScoreInput(ref, hyp, sample_rate, text, language, _resampled=resampled)
+    for scorer in scorers:
+        try:
+            scores.values.update(scorer.score(item))
+        except MetricSkipped as reason:
+            scores.skipped[scorer.name] = str(reason)
     return scores

@@ -35,7 +35,8 @@ def test_score_directories_with_codes(corpus, capsys):
                    "--name", "noisy") == 0
     printed = capsys.readouterr().out
     assert "| PESQ-wb ↑ |" in printed
-    assert "UTMOS: not available (no local checkpoint given)" in printed
+    assert "| DNSMOS OVRL ↑ |" in printed and "| DNSMOS OVRL (ref) ↑ |" in printed
+    assert "Not computed:" in printed and "- utmos: " in printed     # no UTMOS weights here
 
     with open(out / "scores.csv", newline="") as handle:
         rows = {row["utt_id"]: row for row in csv.DictReader(handle)}
@@ -47,13 +48,16 @@ def test_score_directories_with_codes(corpus, capsys):
     assert summary["name"] == "noisy" and summary["num_utterances"] == 3
     assert summary["metrics"]["stoi"]["count"] == 2 and summary["metrics"]["stoi"]["skipped"] == 1
     assert summary["codebook"]["utilisation"] == 0.5 and summary["codebook"]["bitrate_bps"] == 200
-    assert summary["utmos"]["available"] is False
-    for name in ("summary.md", "spectrograms.png", "code_usage.png"):
+    assert "utmos" in summary["unavailable"] and "dnsmos" in summary["models"]
+    assert summary["metrics"]["dnsmos_ovrl"]["count"] == 2
+    assert 1 <= float(rows["spk/a"]["dnsmos_ovrl"]) <= 5
+    for name in ("summary.md", "spectrograms.png", "code_usage.png", "report.html"):
         assert (out / name).stat().st_size > 0
 
     assert run_cli("compare", out / "summary.json", out / "summary.json", "--names", "x", "y") == 0
     table = capsys.readouterr().out
     assert table.count("| 0.20 | 50.0 % | 3 |") == 2
+    assert table.splitlines()[-1].startswith("| reference |")    # DNSMOS of the references
 
 
 def test_score_kaldi_wav_scp(corpus, capsys, monkeypatch):
@@ -61,7 +65,7 @@ def test_score_kaldi_wav_scp(corpus, capsys, monkeypatch):
     write_data_dir("data/ref", {"a": "ref/spk/a.wav", "b": "ref/b.wav"})
     write_data_dir("data/hyp", {"a": "hyp/spk/a.flac", "b": "hyp/b.flac"})
     assert run_cli("score", "--ref", "data/ref/wav.scp", "--hyp", "data/hyp", "--out", "out",
-                   "--num-plots", 0) == 0
+                   "--num-plots", 0, "--model-metrics", "none") == 0
     summary = json.loads((corpus / "out" / "summary.json").read_text())
     assert summary["num_utterances"] == 2 and summary["metrics"]["pesq"]["count"] == 2
     assert summary["codebook"] is None
@@ -75,7 +79,8 @@ def test_output_policy(corpus, capsys, monkeypatch):
     write_data_dir("data/ref", {"a": "ref/spk/a.wav", "b": "ref/b.wav"})
     write_data_dir("data/hyp", {"a": "hyp/spk/a.flac", "b": "hyp/b.flac"})
     write_data_dir("data/ref2", {"a": "ref/spk/a.wav", "b": "ref/b.wav"})
-    args = ["score", "--hyp", "data/hyp", "--out", "out", "--num-plots", 0]
+    args = ["score", "--hyp", "data/hyp", "--out", "out", "--num-plots", 0, "--model-metrics",
+            "none"]
     assert run_cli(*args, "--ref", "data/ref") == 0
     assert run_cli(*args, "--ref", "data/ref") == 0
     capsys.readouterr()
@@ -86,7 +91,8 @@ def test_output_policy(corpus, capsys, monkeypatch):
     assert inputs["ref"] == str(corpus / "data" / "ref2") and inputs["codes"] is None
     (corpus / "mine").mkdir()
     (corpus / "mine" / "summary.md").write_text("my notes")
-    assert run_cli("score", "--ref", "data/ref", "--hyp", "data/hyp", "--out", "mine") == 2
+    assert run_cli("score", "--ref", "data/ref", "--hyp", "data/hyp", "--out", "mine",
+                   "--model-metrics", "none") == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (corpus / "mine" / "summary.md").read_text() == "my notes"
 
@@ -120,9 +126,12 @@ def test_input_errors(corpus, capsys, monkeypatch):
         (("--ref", corpus / "empty", "--hyp", hyp), "no audio files found"),
         (("--ref", ref, "--hyp", hyp, "--codes", corpus / "codes"), "only in the audio"),
         (("--ref", ref, "--hyp", hyp, "--nj", 0), "--nj must be at least 1"),
-        (("--ref", ref, "--hyp", hyp, "--utmos-checkpoint", corpus / "none.ckpt"),
-         "no such UTMOS checkpoint"),
-        (("--ref", ref, "--hyp", hyp, "--utmos-checkpoint", ref / "b.wav"), "not implemented"),
+        (("--ref", ref, "--hyp", hyp, "--model-metrics", "utmos", "--utmos-checkpoint",
+          corpus / "none.pt"), "none.pt"),
+        (("--ref", ref, "--hyp", hyp, "--model-metrics", "utmos", "--utmos-checkpoint",
+          ref / "b.wav"), "utmos cannot run"),
+        (("--ref", ref, "--hyp", hyp, "--model-metrics", "dnsmos,pesq"), "unknown pesq"),
+        (("--ref", ref, "--hyp", hyp, "--model-metrics", ","), "unknown empty list"),
     ]
     for arguments, message in cases:
         assert run_cli("score", *arguments, "--out", out) == 2, message
@@ -147,3 +156,36 @@ def test_compare_errors(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
     assert run_cli("compare", tmp_path / "bad.json", "--names", "a", "b") == 2
     assert "--names has 2 name(s) for 1 summaries" in capsys.readouterr().err
+
+
+def test_ranks_of_accelerate_launch_score_like_one_process(corpus, capsys, monkeypatch):
+    """Under a launcher (RANK, WORLD_SIZE) each process scores its share; the last to finish
+    writes the report, equal to one process's."""
+    args = ["score", "--ref", corpus / "ref", "--hyp", corpus / "hyp", "--num-plots", 0,
+            "--model-metrics", "dnsmos"]
+    assert run_cli(*args, "--out", corpus / "one") == 0
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank in (1, 0):
+        monkeypatch.setenv("RANK", str(rank))
+        assert run_cli(*args, "--out", corpus / "two") == 0
+        assert (corpus / "two" / "summary.json").exists() == (rank == 0)
+    assert "the last process to finish writes the report" in capsys.readouterr().out
+
+    def read(folder):
+        with open(corpus / folder / "scores.csv", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    one, two = read("one"), read("two")
+    assert [row["utt_id"] for row in two] == ["b", "silent", "spk/a"]
+    for row_one, row_two in zip(one, two):
+        assert row_one.keys() == row_two.keys()
+        for key, value in row_one.items():      # floats: summation order may differ in BLAS
+            if key in ("utt_id", "skipped") or not value:
+                assert row_two[key] == value, key
+            else:
+                assert float(row_two[key]) == pytest.approx(float(value), rel=1e-9), key
+    summaries = [json.loads((corpus / folder / "summary.json").read_text())
+                 for folder in ("one", "two")]
+    for name, entry in summaries[0]["metrics"].items():
+        assert summaries[1]["metrics"][name]["count"] == entry["count"], name
+        assert summaries[1]["metrics"][name]["mean"] == pytest.approx(entry["mean"], rel=1e-9)

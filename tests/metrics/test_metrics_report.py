@@ -11,8 +11,10 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.metrics.codebook import bitrate, codebook_report, count_tokens
 from simvq_audio.metrics.compare import compare_table
 from simvq_audio.metrics.plots import plot_code_usage, plot_spectrograms, plot_training_curves
+from simvq_audio.metrics.scorers import Column
 from simvq_audio.metrics.summary import markdown_summary, mean_ci95, summarise
 from simvq_audio.metrics.token_sets import read_token_dir
+from simvq_audio.metrics.utterance import METRICS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -104,23 +106,31 @@ def test_skipped_utterances_are_counted_with_reasons_and_not_averaged():
                                        "all": {"silent reference": 1}}
     assert {"utt_id": "c", "metric": "all", "reason": "silent reference"} in summary["skipped"]
     json.dumps(summary)
-    markdown = markdown_summary({**summary, "utmos": {"message": "UTMOS: not available"}})
+    markdown = markdown_summary({**summary, "models": {"dnsmos": "DNSMOS P.835"},
+                                 "unavailable": {"utmos": "no checkpoint"}})
     assert "| PESQ-wb ↑ | 2.500 ± " in markdown
-    assert "- all: silent reference (1)" in markdown and "UTMOS: not available" in markdown
+    assert "- all: silent reference (1)" in markdown
+    assert "- dnsmos: DNSMOS P.835" in markdown and "- utmos: no checkpoint" in markdown
 
 
 def test_compare_table_puts_systems_side_by_side():
+    utmos = Column("utmos", "UTMOS", True)
     first = summarise(rows_with_skips())
     usage = count_tokens([torch.arange(4096)], 4096)
-    second = {**first, "codebook": codebook_report(usage, 75)}
+    rows = [{**row, "utmos": 3.5, "ref_utmos": 4.0} for row in rows_with_skips()[:2]]
+    second = {**summarise(rows, [*METRICS, utmos, Column("ref_utmos", "UTMOS (ref)", True)]),
+              "codebook": codebook_report(usage, 75)}
     table = compare_table([first, second], ["WavTokenizer", "SimVQ 4k"])
     lines = table.strip().splitlines()
-    assert lines[0].startswith("| System | UTMOS ↑ | PESQ-wb ↑ | STOI ↑")
-    assert len(lines) == 4
-    assert lines[2].startswith("| WavTokenizer | n/a | 2.50 ± ")
-    assert "| 0.90 | 100.0 % | 3 |" in lines[3]      # 0.9 kbps, utilisation, utterances
-    # no UTMOS, ESTOI, V/UV F1, SI-SDR, mel distance, bitrate or utilisation in the first
-    assert lines[2].count("n/a") == 7
+    assert lines[0].startswith("| System | PESQ-wb ↑ | STOI ↑ | ESTOI ↑")
+    assert lines[0].endswith("| UTMOS ↑ | kbps | Util. ↑ | N |")     # no ref_utmos column
+    assert len(lines) == 5
+    assert lines[2].startswith("| WavTokenizer | 2.50 ± ")
+    assert lines[3].endswith("| 3.50 ± 0.00 | 0.90 | 100.0 % | 2 |")   # 0.9 kbps, util., count
+    # no ESTOI, V/UV F1, SI-SDR, mel distance, bitrate or utilisation in the first; no UTMOS
+    assert lines[2].count("n/a") == 6 and lines[2].count("—") == 1
+    assert lines[4].startswith("| reference | — |")
+    assert lines[4].endswith("| 4.00 ± 0.00 | — | — | 2 |")
 
 
 def test_plots_are_written_as_png(tmp_path):

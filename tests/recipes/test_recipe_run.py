@@ -176,7 +176,7 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
                 f"{decoded}/codes") in lines
         assert (f"simvq-audio decode --overwrite --model {exp}/model {decoded}/codes "
                 f"{decoded}/wav") in lines
-        assert (f"simvq-audio score --ref {data}/{x}/wav.scp --hyp {decoded}/wav --codes "
+        assert (f"simvq-audio score --ref {data}/{x} --hyp {decoded}/wav --codes "
                 f"{decoded}/codes --out {exp}/scores/{x} --nj 3") in lines
     token_launch, device = ("--multi_gpu --num_processes 3 --num_machines 1 --mixed_precision "
                             "no --dynamo_backend no", "cpu") if ngpu == "0" else (

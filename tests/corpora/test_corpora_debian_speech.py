@@ -75,9 +75,13 @@ def test_builds_a_corpus_split_by_speaker_at_24k_with_its_licences(server, tmp_p
     assert "pocketsphinx-testdata.copyright" in licences
     assert not (tmp_path / "mini.partial").exists()
 
-    prepare(out, tmp_path / "data", "test", ["test"], **quiet)
+    prepare(out, tmp_path / "data", "test", ["test"], language_folders=True, **quiet)
     test = read_data_dir(tmp_path / "data" / "test")
     assert {utt.speaker for utt in test} == VOICES | {"librivox", "cards"}
+    # utt2lang from the <speaker>/<language>/ folders: the id's language, English test speakers
+    assert all(utt.language == utt.utt_id.split("_")[1] for utt in test
+               if utt.speaker in VOICES)
+    assert {utt.language for utt in test if utt.speaker in ("librivox", "cards")} == {"en"}
     prepare(out, tmp_path / "data", "train", ["train"], **quiet)
     train = read_data_dir(tmp_path / "data" / "train")
     assert not {utt.utt_id for utt in test} & {utt.utt_id for utt in train}

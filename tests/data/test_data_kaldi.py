@@ -44,8 +44,19 @@ def test_write_sorts_in_c_order_and_read_round_trips(clean_dir, tmp_path):
     assert utterances[2].path == tmp_path / "b-2.wav"
     assert utterances[2].duration == pytest.approx(0.25)
     assert utterances[2].speaker == "b" and utterances[2].text == "hello world"
-    assert utterances[1].text == ""
+    assert utterances[1].text == "" and utterances[1].language is None
     assert validate_data_dir(clean_dir) == []
+
+
+def test_utt2lang_is_read_and_checked(clean_dir):
+    (clean_dir / "utt2lang").write_text("B-3 en\na-1 fr\nb-2 en\n")
+    assert [utt.language for utt in read_data_dir(clean_dir)] == ["en", "fr", "en"]
+    (clean_dir / "utt2lang").write_text("B-3 en\na-1 fr ca\nb-2 en\n")
+    problems = validate_data_dir(clean_dir)
+    assert [(problem.line, "language of 'a-1' must be one word" in problem.message)
+            for problem in problems] == [(2, True)]
+    with pytest.raises(UserInputError, match="language must be one word"):
+        write_data_dir(clean_dir.parent / "other", {"a": "a.wav"}, utt2lang={"a": "en us"})
 
 
 def test_validator_reports_every_injected_problem_with_file_and_line(clean_dir):

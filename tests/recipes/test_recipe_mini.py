@@ -59,6 +59,8 @@ def test_stages_0_to_2_turn_the_mirror_into_data_dirs_split_by_speaker(mirror, t
     train_ids = {utt.utt_id for utt in read_data_dir(data / "train")}
     assert not train_ids & {utt.utt_id for utt in test}, "held-out prompts only"
     assert {utt.speaker for utt in read_data_dir(data / "dev_filtered")} == train
+    languages = {utt.language for utt in read_data_dir(data / "train_filtered")}   # utt2lang
+    assert "en" in languages and languages <= {"en", "es", "fr", "it", "ru"}
     assert all(soundfile.info(str(utt.path)).samplerate == 24000 for utt in test)
     assert (tmp_path / "db" / "mini" / "README.md").is_file()
     assert (tmp_path / "db" / "debian" / "dists" / "bookworm").is_dir(), "the default cache"

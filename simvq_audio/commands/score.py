@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or Hugging Face id (from the cache) [microsoft/wavlm-base-plus-sv]")
     parser.add_argument("--allow-download", action="store_true",
                         help="download missing Whisper/WavLM/UTMOS weights (never by default)")
+    parser.add_argument("--reference-cache", help="folder keeping model-metric values of the "
+                        "references across runs (DNSMOS/UTMOS of the reference, its ASR "
+                        "transcript; keyed by the samples and the model) [~/.cache/simvq-audio/"
+                        "reference-scores]")
+    parser.add_argument("--no-reference-cache", action="store_true",
+                        help="compute the references' values every time, keep nothing")
     parser.add_argument("--report-spectrograms", type=int, default=50,
                         help="utterances shown with spectrograms in report.html, worst first "
                         "(players are shown for all) [50]")
@@ -144,11 +150,13 @@ def _model_metric_names(spec: str) -> tuple[list[str], set[str]]:
 
 
 def _scorer_options(args: argparse.Namespace):
+    from simvq_audio.metrics.reference_cache import default_folder
     from simvq_audio.metrics.scorers import ScorerOptions
 
+    cache = None if args.no_reference_cache else str(args.reference_cache or default_folder())
     return ScorerOptions(utmos_checkpoint=args.utmos_checkpoint, whisper_model=args.whisper_model,
                          wavlm_model=args.wavlm_model, allow_download=args.allow_download,
-                         language=args.language)
+                         language=args.language, reference_cache=cache)
 
 
 def _jobs(refs, hyps, language: str):

@@ -190,7 +190,9 @@ class TranscriptScorer:
         if item.text is not None and not words(item.text):
             raise MetricSkipped("the transcript has no word after normalisation")
         ref_wav, hyp_wav = (wav.astype(np.float32) for wav in item.at(ASR_RATE))
-        ref_transcript = self.transcribe(ref_wav, item.language)
+        ref_transcript = item.of_reference(
+            f"{self.description}: transcript, {item.language}", ASR_RATE,
+            lambda: self.transcribe(ref_wav, item.language))
         if item.text is None:
             reference, kind = ref_transcript, REFERENCE_AUDIO
             if not words(reference):

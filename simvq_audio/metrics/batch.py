@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
-from simvq_audio.metrics.scorers import LoadedScorers, Scorer, ScorerOptions, load_scorers
+from simvq_audio.metrics.scorers import LoadedScorers, ScorerOptions, load_scorers
 from simvq_audio.metrics.utterance import ALL, score_pair
 
 
@@ -25,7 +25,7 @@ class ScoreJob:
     language: str = "en"
 
 
-def score_file_pair(job: ScoreJob, scorers: list[Scorer] = ()) -> dict:
+def score_file_pair(job: ScoreJob, scorers: LoadedScorers | None = None) -> dict:
     """One CSV row: ``utt_id``, ``ref_seconds``, ``hyp_seconds``, every metric value (and the
     scorers' details) and ``skipped`` (metric -> reason). The hypothesis is resampled to the
     reference's rate; an unreadable, empty or non-finite file skips the utterance with the
@@ -54,10 +54,10 @@ def score_files(jobs: list[ScoreJob], processes: int = 1, scorers: LoadedScorers
     rows = []
     if processes <= 1:
         for job in jobs:
-            rows.append(score_file_pair(job, scorers.scorers if scorers else ()))
+            rows.append(score_file_pair(job, scorers))
             bar.update()
     else:
-        names, options = (scorers.names, scorers.options) if scorers else ([], ScorerOptions())
+        names, options = (scorers.names, scorers.options) if scorers else ([], None)
         context = multiprocessing.get_context("spawn")
         with context.Pool(processes, initializer=_start_worker, initargs=(names, options)) as pool:
             for row in pool.imap_unordered(_score_in_worker, jobs):
@@ -67,16 +67,17 @@ def score_files(jobs: list[ScoreJob], processes: int = 1, scorers: LoadedScorers
     return sorted(rows, key=lambda row: row["utt_id"])
 
 
-_worker_scorers: list[Scorer] = []
+_worker_scorers: list[LoadedScorers] = []    # this worker's, once loaded
 
 
-def _start_worker(names: list[str], options: ScorerOptions) -> None:
+def _start_worker(names: list[str], options: ScorerOptions | None) -> None:
     """One torch thread, and this process's own copy of the scorers."""
     import torch
 
     torch.set_num_threads(1)
-    _worker_scorers[:] = load_scorers(names, options).scorers
+    if options is not None:
+        _worker_scorers.append(load_scorers(names, options))
 
 
 def _score_in_worker(job: ScoreJob) -> dict:
-    return score_file_pair(job, _worker_scorers)
+    return score_file_pair(job, _worker_scorers[0] if _worker_scorers else None)

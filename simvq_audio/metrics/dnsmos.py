@@ -188,8 +188,8 @@ class DNSMOSScorer:
         if len(hyp) == 0:
             raise MetricSkipped("empty signal for dnsmos")
         values = {f"dnsmos_{name}": value for name, value in self.model.scores(hyp).items()}
-        values.update({f"ref_dnsmos_{name}": value
-                       for name, value in self.model.scores(ref).items()})
+        of_ref = item.of_reference(self.description, DNSMOS_RATE, lambda: self.model.scores(ref))
+        values.update({f"ref_dnsmos_{name}": value for name, value in of_ref.items()})
         return values
 
 

@@ -13,11 +13,16 @@ the requested ones and returns the reasons of those it could not load.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:       # this module is imported by ``score --help``: nothing heavy at import
     import numpy as np
+
+    from simvq_audio.metrics.reference_cache import ReferenceCache
+
+Value = TypeVar("Value")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class ScorerOptions:
             ``None``: the default id, if it is in the Hugging Face cache.
         allow_download: fetch missing weights (only when the user asks; never by default).
         language: ISO 639-1 code of utterances that have no ``utt2lang`` entry.
+        reference_cache: folder of a :class:`~simvq_audio.metrics.reference_cache.ReferenceCache`
+            (``None``: reference-side values are computed every time).
     """
 
     utmos_checkpoint: str | None = None
@@ -51,6 +58,7 @@ class ScorerOptions:
     wavlm_model: str | None = None
     allow_download: bool = False
     language: str = "en"
+    reference_cache: str | None = None
 
 
 class ScorerUnavailable(Exception):
@@ -67,6 +75,7 @@ class ScoreInput:
         sample_rate: the rate of both.
         text: the reference transcript (data dir ``text``), or ``None``.
         language: ISO 639-1 code of the utterance (``utt2lang``, else the option's default).
+        reference_cache: where reference-side values are kept across runs (``None``: nowhere).
     """
 
     ref: np.ndarray
@@ -74,6 +83,7 @@ class ScoreInput:
     sample_rate: int
     text: str | None = None
     language: str = "en"
+    reference_cache: ReferenceCache | None = None
     _resampled: dict = field(default_factory=dict, repr=False)
 
     def at(self, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +94,14 @@ class ScoreInput:
             self._resampled[rate] = (at_rate(self.ref, self.sample_rate, rate),
                                      at_rate(self.hyp, self.sample_rate, rate))
         return self._resampled[rate]
+
+    def of_reference(self, what: str, rate: int, compute: Callable[[], Value]) -> Value:
+        """``compute()``, a value ``what`` (scorer description and quantity) of the reference at
+        ``rate``, from :attr:`reference_cache` when it has it (see
+        :mod:`simvq_audio.metrics.reference_cache`)."""
+        if self.reference_cache is None:
+            return compute()
+        return self.reference_cache.get(what, self.at(rate)[0], rate, compute)
 
 
 class Scorer(Protocol):
@@ -140,6 +158,13 @@ class LoadedScorers:
     @property
     def details(self) -> list[str]:
         return [detail for scorer in self.scorers for detail in scorer.details]
+
+    @property
+    def reference_cache(self) -> ReferenceCache | None:
+        from simvq_audio.metrics.reference_cache import ReferenceCache
+
+        folder = self.options.reference_cache
+        return None if folder is None else ReferenceCache(folder)
 
 
 def load_scorers(names: list[str], options: ScorerOptions) -> LoadedScorers:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from simvq_audio.metrics.pairs import MetricSkipped
+from simvq_audio.metrics.reference_cache import weights_stamp
 from simvq_audio.metrics.scorers import Column, ScoreInput, ScorerOptions, ScorerUnavailable
 from simvq_audio.metrics.wav2vec2 import EMBED_DIM, Wav2Vec2Encoder, receptive_field
 
@@ -174,7 +175,7 @@ class UtmosScorer:
     def __init__(self, model: UTMOS22Strong, checkpoint: Path):
         self.model = model
         self.description = (f"UTMOS22 strong learner, weights of tarepan/SpeechMOS "
-                            f"({checkpoint}), plain-PyTorch wav2vec 2.0, 16 kHz")
+                            f"({weights_stamp(checkpoint)}), plain-PyTorch wav2vec 2.0, 16 kHz")
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         """MOS ``[B]`` (float64) of 16 kHz waveforms ``waves [B, T]`` (T >= 400)."""
@@ -182,14 +183,15 @@ class UtmosScorer:
             return self.model(torch.from_numpy(waves).float()).double().numpy()
 
     def score(self, item: ScoreInput) -> dict[str, float]:
-        """``{"utmos": MOS of item.hyp, "ref_utmos": MOS of item.ref}``, both at 16 kHz (one
-        batch: the pair has the same length)."""
+        """``{"utmos": MOS of item.hyp, "ref_utmos": MOS of item.ref}``, both at 16 kHz (the
+        reference's from the item's reference cache when it holds it)."""
         ref, hyp = item.at(SAMPLE_RATE)
         if len(hyp) < MIN_SAMPLES:
             raise MetricSkipped(f"too short for UTMOS ({len(hyp)} samples at 16 kHz < "
                                 f"{MIN_SAMPLES})")
-        hyp_mos, ref_mos = self.predict(np.stack([hyp, ref]))
-        return {"utmos": float(hyp_mos), "ref_utmos": float(ref_mos)}
+        ref_mos = item.of_reference(self.description, SAMPLE_RATE,
+                                    lambda: float(self.predict(ref[None])[0]))
+        return {"utmos": float(self.predict(hyp[None])[0]), "ref_utmos": ref_mos}
 
 
 def load(options: ScorerOptions) -> UtmosScorer:

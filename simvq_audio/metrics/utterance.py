@@ -12,7 +12,7 @@ import numpy as np
 from simvq_audio.metrics.mel_distance import mel_distance
 from simvq_audio.metrics.pairs import MetricSkipped, at_rate, check_scorable, truncate_pair
 from simvq_audio.metrics.pesq_wb import PESQ_RATE, wideband_pesq
-from simvq_audio.metrics.scorers import ScoreInput, Scorer
+from simvq_audio.metrics.scorers import LoadedScorers, ScoreInput
 from simvq_audio.metrics.si_sdr import si_sdr
 from simvq_audio.metrics.stoi import STOI_RATE, stoi
 from simvq_audio.metrics.voicing import VOICING_RATE, vuv_f1
@@ -51,12 +51,13 @@ class UtteranceScores:
 
 
 def score_pair(ref: np.ndarray, hyp: np.ndarray, sample_rate: int,
-               metrics: tuple[Metric, ...] = METRICS, scorers: list[Scorer] = (),
+               metrics: tuple[Metric, ...] = METRICS, scorers: LoadedScorers | None = None,
                text: str | None = None, language: str = "en") -> UtteranceScores:
     """Score ``hyp [T2]`` against ``ref [T1]``, both at ``sample_rate``, after truncating them to
     the shorter length, with ``metrics`` and then ``scorers`` (which also see the transcript
-    ``text`` and the ``language``). Every metric that cannot be computed is recorded in
-    ``skipped`` (a scorer under its name); ``values`` also holds the scorers' details."""
+    ``text`` and the ``language``, and their reference cache). Every metric that cannot be
+    computed is recorded in ``skipped`` (a scorer under its name); ``values`` also holds the
+    scorers' details."""
     ref, hyp = truncate_pair(np.asarray(ref, np.float64), np.asarray(hyp, np.float64))
     scores = UtteranceScores()
     try:
@@ -73,8 +74,11 @@ def score_pair(ref: np.ndarray, hyp: np.ndarray, sample_rate: int,
             scores.values[metric.name] = metric.compute(*resampled[rate], rate)
         except MetricSkipped as reason:
             scores.skipped[metric.name] = str(reason)
-    item = ScoreInput(ref, hyp, sample_rate, text, language, _resampled=resampled)
-    for scorer in scorers:
+    if scorers is None:
+        return scores
+    item = ScoreInput(ref, hyp, sample_rate, text, language, scorers.reference_cache,
+                      _resampled=resampled)
+    for scorer in scorers.scorers:
         try:
             scores.values.update(scorer.score(item))
         except MetricSkipped as reason:

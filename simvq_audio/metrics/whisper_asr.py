@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from simvq_audio.metrics.asr import TranscriptScorer
+from simvq_audio.metrics.reference_cache import weights_stamp
 from simvq_audio.metrics.scorers import ScorerOptions, ScorerUnavailable
 
 NAME = "whisper_asr"
@@ -153,7 +154,8 @@ def load(options: ScorerOptions) -> TranscriptScorer:
         raise ScorerUnavailable(f"openai-whisper is not installed: {INSTALL}") from None
     label, path = resolve_checkpoint(options)
     recognizer = WhisperRecognizer(load_checkpoint(path))
-    description = (f"Whisper {label} ({path}), openai-whisper {version('openai-whisper')}: "
-                   f"greedy decoding at temperature 0, no timestamps, fp32 on the CPU")
+    description = (f"Whisper {label} ({weights_stamp(path)}), openai-whisper "
+                   f"{version('openai-whisper')}: greedy decoding at temperature 0, no "
+                   "timestamps, fp32 on the CPU")
     return TranscriptScorer(NAME, ASR, f"Whisper {label}", description, recognizer,
                             languages=recognizer.languages, display_name=f"Whisper {label}")

@@ -54,8 +54,14 @@ def test_score_directories_with_codes(corpus, capsys):
     for name in ("summary.md", "spectrograms.png", "code_usage.png", "report.html"):
         assert (out / name).stat().st_size > 0
 
-    assert run_cli("compare", out / "summary.json", out / "summary.json", "--names", "x", "y") == 0
+    page = corpus / "pages" / "compare.html"
+    assert run_cli("compare", out / "summary.json", out / "summary.json", "--names", "x", "y",
+                   "--html", page) == 0
     table = capsys.readouterr().out
+    text = page.read_text()     # both systems' listening page (browser test: test_report_html)
+    assert "<th>x</th>" in text or ">x<" in text
+    assert text.count("<audio") == 3 * 3     # 3 utterances: the reference and 2 systems each
+    assert "../hyp/spk/a.flac" in text and (corpus / "pages" / "compare_files").is_dir()
     assert table.count("| 0.20 | 50.0 % | 3 |") == 2
     assert table.splitlines()[-1].startswith("| reference |")    # DNSMOS of the references
 
@@ -189,3 +195,27 @@ def test_ranks_of_accelerate_launch_score_like_one_process(corpus, capsys, monke
     for name, entry in summaries[0]["metrics"].items():
         assert summaries[1]["metrics"][name]["count"] == entry["count"], name
         assert summaries[1]["metrics"][name]["mean"] == pytest.approx(entry["mean"], rel=1e-9)
+
+
+def test_the_reference_cache_gives_the_same_report(corpus, capsys):
+    """A second system scored on the same references reads their model-metric values from the
+    cache: the same numbers, and the cache holds one file per (reference, model, quantity)."""
+    args = ["score", "--ref", corpus / "ref", "--hyp", corpus / "hyp", "--num-plots", 0,
+            "--model-metrics", "dnsmos,sphinx_asr", "--reference-cache", corpus / "cache"]
+    assert run_cli(*args, "--out", corpus / "first") == 0
+    files = sorted((corpus / "cache").glob("*.json"))
+    assert len(files) == 2 * 2            # 2 scorable utterances x (DNSMOS, transcript)
+    assert run_cli(*args, "--out", corpus / "second") == 0
+    assert sorted((corpus / "cache").glob("*.json")) == files
+    assert run_cli(*args[:-2], "--no-reference-cache", "--out", corpus / "third") == 0
+    capsys.readouterr()
+    first, second, third = (json.loads((corpus / name / "summary.json").read_text())["metrics"]
+                            for name in ("first", "second", "third"))
+    for other in (second, third):       # equal, but for BLAS summation order (pystoi's ESTOI)
+        assert other.keys() == first.keys()
+        for name, entry in first.items():
+            assert other[name]["count"] == entry["count"], name
+            expected = None if entry["mean"] is None else pytest.approx(entry["mean"], rel=1e-12)
+            assert other[name]["mean"] == expected, name
+    assert [second[f"ref_dnsmos_{q}"]["mean"] for q in ("sig", "ovrl")] == \
+        [first[f"ref_dnsmos_{q}"]["mean"] for q in ("sig", "ovrl")]     # cached: the same bits

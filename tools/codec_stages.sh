@@ -10,6 +10,7 @@ machine_rank=0              # rank of this machine (0: the main one)
 main_process_ip=127.0.0.1   # address of machine 0 (multi-machine training)
 main_process_port=29500     # port of machine 0 (multi-machine training)
 train_args=                 # extra arguments for simvq-audio train, e.g. "--max-steps 200"
+score_args=                 # extra arguments for simvq-audio score, e.g. "--model-metrics none"
 token_format=both           # stage 8 token files: ark (Kaldi ark/scp), parquet or both
 token_shard_size=1000       # stage 8: utterances per token shard
 
@@ -58,7 +59,7 @@ codec_stages() {
     if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         for x in $test_sets; do  # metrics table and plots per set
             step simvq-audio score --ref "$data_dir/$x" --hyp "$exp/decode/$x/wav" \
-                --codes "$exp/decode/$x/codes" --out "$exp/scores/$x" --nj "$nj"
+                --codes "$exp/decode/$x/codes" --out "$exp/scores/$x" --nj "$nj" $score_args
         done
         run_stage 6 "$exp" "score $test_sets"
     fi

@@ -161,7 +161,8 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
     result = subprocess.run(
         ["bash", str(RUN_SH), "--stage", "3", "--tag", "t", "--exp_dir", str(tmp_path / "exp"),
          "--data_dir", str(data), "--ngpu", ngpu, "--num_machines", machines, "--machine_rank",
-         "1", "--main_process_ip", "10.0.0.1", "--nj", "3", "--train-args", train_args],
+         "1", "--main_process_ip", "10.0.0.1", "--nj", "3", "--train-args", train_args,
+         "--score-args", "--model-metrics dnsmos --language en"],
         capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = calls.read_text().splitlines()
@@ -177,7 +178,8 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
         assert (f"simvq-audio decode --overwrite --model {exp}/model {decoded}/codes "
                 f"{decoded}/wav") in lines
         assert (f"simvq-audio score --ref {data}/{x} --hyp {decoded}/wav --codes "
-                f"{decoded}/codes --out {exp}/scores/{x} --nj 3") in lines
+                f"{decoded}/codes --out {exp}/scores/{x} --nj 3 --model-metrics dnsmos "
+                "--language en") in lines
     token_launch, device = ("--multi_gpu --num_processes 3 --num_machines 1 --mixed_precision "
                             "no --dynamo_backend no", "cpu") if ngpu == "0" else (
         launch, "cuda")

@@ -1,5 +1,6 @@
 """Shared set-up of the scoring tests: reference and hypothesis folders of generated speech."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +28,11 @@ def write_score_corpus(root: Path) -> Path:
     write(root / "ref" / "silent.wav", np.zeros(RATE))
     write(root / "hyp" / "silent.wav", np.zeros(RATE))
     return root
+
+
+def hide_module(monkeypatch, name: str) -> None:
+    """Make ``importlib.util.find_spec(name)`` answer None, as if the module were not installed
+    (the scorers look their packages up that way, without importing them)."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda module, *args: None if module == name else find_spec(module, *args))

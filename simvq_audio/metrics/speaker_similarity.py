@@ -70,6 +70,8 @@ LSTM_LAYERS = 3
 
 WEIGHTS = "pretrained.pt"
 INSTALL = "pip install 'simvq-audio[eval]'"
+INSTALL_WEIGHTS = ("pip install --no-deps resemblyzer==0.1.4 (only its weight file is used; "
+                   "tools/venv.sh does this)")
 
 
 def normalize_volume(wav: np.ndarray) -> np.ndarray:
@@ -238,11 +240,12 @@ def weights_path() -> Path:
     it). Raises :class:`ScorerUnavailable` when missing."""
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or spec.origin is None:
-        raise ScorerUnavailable(f"resemblyzer is not installed (its encoder weights); {INSTALL}")
+        raise ScorerUnavailable(f"resemblyzer is not installed (its encoder weights); "
+                                f"{INSTALL_WEIGHTS}")
     path = Path(spec.origin).parent / WEIGHTS
     if not path.is_file():
         raise ScorerUnavailable(f"{path}: encoder weights missing from the resemblyzer package; "
-                                f"reinstall it: {INSTALL}")
+                                f"reinstall it: {INSTALL_WEIGHTS}")
     return path
 
 

@@ -12,6 +12,8 @@ from simvq_audio.metrics import dnsmos
 from simvq_audio.metrics.scorers import ScoreInput, ScorerOptions, ScorerUnavailable
 from simvq_audio.metrics.synthetic import speech_like
 
+from score_helpers import hide_module
+
 RATE = dnsmos.DNSMOS_RATE
 
 # Both sides feed the ONNX models the same float32 samples (P.835) or features that differ only
@@ -78,11 +80,11 @@ def test_overshooting_signal_is_scored_as_is(scorer):
 
 def test_unavailable_without_speechmos(monkeypatch, tmp_path):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "speechmos" else find_spec(name))
-    with pytest.raises(ScorerUnavailable, match=r"speechmos is not installed.*pip install "
-                                                r"'simvq-audio\[eval\]'"):
-        dnsmos.load(ScorerOptions())
+    with monkeypatch.context() as patch:
+        hide_module(patch, "speechmos")
+        with pytest.raises(ScorerUnavailable, match=r"speechmos is not installed.*pip install "
+                                                    r"'simvq-audio\[eval\]'"):
+            dnsmos.load(ScorerOptions())
     # a speechmos without its models
     (tmp_path / "__init__.py").write_text("")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: SimpleNamespace(

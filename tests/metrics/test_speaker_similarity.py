@@ -16,6 +16,8 @@ from simvq_audio.metrics.pairs import MetricSkipped
 from simvq_audio.metrics.scorers import ScoreInput, ScorerOptions, ScorerUnavailable
 from simvq_audio.metrics.synthetic import speech_like
 
+from score_helpers import hide_module
+
 RATE = speaker_similarity.ENCODER_RATE
 
 # The encoder's inputs agree to float32 rounding (the package computes its mel spectrogram in
@@ -126,13 +128,11 @@ def test_weights_are_loaded_without_executing_pickle_code(monkeypatch):
 
 
 def test_unavailable_without_resemblyzer(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "resemblyzer" else find_spec(name))
-    with pytest.raises(ScorerUnavailable, match=r"resemblyzer is not installed.*pip install "
-                                                r"'simvq-audio\[eval\]'"):
-        speaker_similarity.load(ScorerOptions())
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "_webrtcvad" else find_spec(name))
+    with monkeypatch.context() as patch:
+        hide_module(patch, "resemblyzer")
+        with pytest.raises(ScorerUnavailable, match=r"resemblyzer is not installed.*pip install "
+                                                    r"--no-deps resemblyzer==0.1.4"):
+            speaker_similarity.load(ScorerOptions())
+    hide_module(monkeypatch, "_webrtcvad")
     with pytest.raises(ScorerUnavailable, match="webrtcvad is not installed"):
         speaker_similarity.load(ScorerOptions())

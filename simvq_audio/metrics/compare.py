@@ -6,21 +6,10 @@ them."""
 
 from __future__ import annotations
 
-from simvq_audio.metrics.summary import format_value
+from simvq_audio.metrics.summary import format_value, summary_columns
 
 REFERENCE_PREFIX = "ref_"   # a metric of the reference audio, e.g. ref_utmos beside utmos
 MISSING = "—"
-
-
-def metric_columns(summaries: list[dict]) -> list[tuple[str, str]]:
-    """``(name, header)`` of every system-side metric of ``summaries``, in order of appearance;
-    the header is the label with ↑ or ↓."""
-    columns: dict[str, str] = {}
-    for summary in summaries:
-        for name, entry in summary["metrics"].items():
-            if not name.startswith(REFERENCE_PREFIX) and name not in columns:
-                columns[name] = f"{entry['label']} {'↑' if entry['higher_is_better'] else '↓'}"
-    return list(columns.items())
 
 
 def _metric_cell(summary: dict, name: str) -> str:
@@ -42,19 +31,20 @@ def compare_table(summaries: list[dict], names: list[str]) -> str:
     """Markdown table with one row per system: ``names[i]`` and ``summaries[i]`` (dicts from
     :func:`simvq_audio.metrics.summary.summarise`, optionally with ``codebook``), then the
     reference row when any summary scored the reference audio."""
-    columns = metric_columns(summaries)
-    header = ["System", *(title for _, title in columns), "kbps", "Util. ↑", "N"]
+    columns = [column for column in summary_columns(summaries)
+               if not column.name.startswith(REFERENCE_PREFIX)]
+    header = ["System", *(column.heading for column in columns), "kbps", "Util. ↑", "N"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, summary in zip(names, summaries):
-        cells = [name, *(_metric_cell(summary, column) for column, _ in columns),
+        cells = [name, *(_metric_cell(summary, column.name) for column in columns),
                  *_codebook_cells(summary), str(summary["num_utterances"])]
         lines.append("| " + " | ".join(cells) + " |")
     reference = next((summary for summary in summaries
                       if any(name.startswith(REFERENCE_PREFIX) for name in summary["metrics"])),
                      None)
     if reference is not None:
-        cells = ["reference", *(_metric_cell(reference, REFERENCE_PREFIX + column)
-                                for column, _ in columns), MISSING, MISSING,
+        cells = ["reference", *(_metric_cell(reference, REFERENCE_PREFIX + column.name)
+                                for column in columns), MISSING, MISSING,
                  str(reference["num_utterances"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -37,10 +37,14 @@ def weights_stamp(path: str | os.PathLike) -> str:
     return f"{path}, {stat.st_size} bytes, modified {stat.st_mtime_ns} ns"
 
 
+def user_cache_home() -> Path:
+    """The user's cache folder: ``$XDG_CACHE_HOME``, else ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def default_folder() -> Path:
     """``$XDG_CACHE_HOME/simvq-audio/reference-scores`` (default ``~/.cache/...``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "simvq-audio" / "reference-scores"
+    return user_cache_home() / "simvq-audio" / "reference-scores"
 
 
 class ReferenceCache:

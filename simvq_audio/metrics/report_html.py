@@ -55,7 +55,7 @@ from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics import plots
 from simvq_audio.metrics.scorers import Column
-from simvq_audio.metrics.summary import format_value
+from simvq_audio.metrics.summary import format_value, summary_columns
 from simvq_audio.metrics.utterance import ALL
 
 MAX_SPECTROGRAMS = 50
@@ -126,7 +126,7 @@ def write_comparison(path: str | os.PathLike, systems: list[System],
         raise UserInputError("a report needs at least one system")
     path = Path(path)
     page_dir = Path(os.path.abspath(path.parent))
-    columns = _columns(systems)
+    columns = summary_columns([summary for _, summary, _, _ in systems])
     if sort_by is None:
         sort_column = columns[0] if columns else None
     else:
@@ -155,15 +155,6 @@ def write_comparison(path: str | os.PathLike, systems: list[System],
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     _remove_stale_images(folder, written)
-
-
-def _columns(systems: list[System]) -> list[Column]:
-    """Every metric of the summaries, in order of first appearance."""
-    columns: dict[str, Column] = {}
-    for _, summary, _, _ in systems:
-        for name, entry in summary["metrics"].items():
-            columns.setdefault(name, Column(name, entry["label"], entry["higher_is_better"]))
-    return list(columns.values())
 
 
 def _utterances(systems: list[System]) -> list[_Utterance]:
@@ -306,10 +297,6 @@ def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
 
-def _label(column: Column) -> str:
-    return f"{column.label} {'↑' if column.higher_is_better else '↓'}"
-
-
 def _utterance_body(utterance: _Utterance, columns: list[Column], systems: list[System],
                     pictures: list[str], preload: str, page_dir: Path) -> str:
     """One utterance's ``<tbody>``: its score row, then its players (with ``preload``) and
@@ -360,9 +347,9 @@ def _utterance_head(columns: list[Column], names: list[str]) -> str:
     above a sortable row of system names (several)."""
     if len(names) == 1:
         return ("<tr>" + _sort_header(0, "asc", "Utterance")
-                + "".join(_sort_header(1 + index, _worst(column), _label(column))
+                + "".join(_sort_header(1 + index, _worst(column), column.heading)
                           for index, column in enumerate(columns)) + "</tr>")
-    metric_row = "".join(f'<th colspan="{len(names)}">{_e(_label(column))}</th>'
+    metric_row = "".join(f'<th colspan="{len(names)}">{_e(column.heading)}</th>'
                          for column in columns)
     system_row = "".join(_sort_header(1 + index * len(names) + system, _worst(column), name)
                          for index, column in enumerate(columns)
@@ -396,7 +383,7 @@ def _summary_section(systems: list[System], columns: list[Column]) -> str:
                          f'<td>{format_value(entry["mean"], entry["ci95"])}</td>'
                          f'<td class="count">{entry["count"]}</td>'
                          f'<td class="count">{entry["skipped"]}</td>')
-        rows.append(f'<tr><th scope="row">{_e(_label(column))}</th>{"".join(cells)}</tr>')
+        rows.append(f'<tr><th scope="row">{_e(column.heading)}</th>{"".join(cells)}</tr>')
     reasons = [f"{name}: {metric}: {reason} ({count})" if several
                else f"{metric}: {reason} ({count})"
                for name, summary, _, _ in systems
@@ -419,7 +406,7 @@ def _page(systems: list[System], columns: list[Column], bodies: list[str], sort_
     names = [name for name, _, _, _ in systems]
     title = (f"Scores of {names[0]}" if len(names) == 1
              else "Comparison of " + ", ".join(names))
-    order = (f"worst first by {_label(sort_column)}"
+    order = (f"worst first by {sort_column.heading}"
              + (f" of {names[0]}" if len(names) > 1 else "") if sort_column else "by id")
     media = (f"The first {drawn} utterances of this order have spectrograms, the first "
              f"{preloaded} players that show their length at once; the other players load when "

@@ -34,6 +34,11 @@ class Column:
     label: str
     higher_is_better: bool
 
+    @property
+    def heading(self) -> str:
+        """The label with its direction, ``"PESQ-wb ↑"``."""
+        return f"{self.label} {'↑' if self.higher_is_better else '↓'}"
+
 
 @dataclass(frozen=True)
 class ScorerOptions:

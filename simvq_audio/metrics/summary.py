@@ -54,6 +54,15 @@ def summarise(rows: list[dict], metrics: tuple[Column, ...] | list[Column] = MET
     return summary
 
 
+def summary_columns(summaries: list[dict]) -> list[Column]:
+    """Every metric of ``summaries`` (``summary["metrics"]``), in order of first appearance."""
+    columns: dict[str, Column] = {}
+    for summary in summaries:
+        for name, entry in summary["metrics"].items():
+            columns.setdefault(name, Column(name, entry["label"], entry["higher_is_better"]))
+    return list(columns.values())
+
+
 def format_value(mean: float | None, ci95: float | None = None, digits: int = 3) -> str:
     """``"2.541 ± 0.032"``, ``"2.541"`` without an interval, ``"n/a"`` without a mean."""
     if mean is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from simvq_audio.metrics.asr import TranscriptScorer
-from simvq_audio.metrics.reference_cache import weights_stamp
+from simvq_audio.metrics.reference_cache import user_cache_home, weights_stamp
 from simvq_audio.metrics.scorers import ScorerOptions, ScorerUnavailable
 
 NAME = "whisper_asr"
@@ -38,9 +38,7 @@ INSTALL = "install it with `pip install openai-whisper` (extra simvq-audio[paper
 def cache_dir() -> Path:
     """Where ``openai-whisper`` keeps downloaded models: ``$XDG_CACHE_HOME/whisper``, else
     ``~/.cache/whisper``."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                                   ".cache")
-    return Path(cache_home) / "whisper"
+    return user_cache_home() / "whisper"
 
 
 def is_checkpoint_path(model: str) -> bool:

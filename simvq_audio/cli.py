@@ -4,16 +4,19 @@ Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``
 Command modules keep heavy imports (torch models, metrics) inside ``run`` so that
 ``simvq-audio --help`` stays fast.
 Errors the user can fix (:class:`~simvq_audio.errors.UserInputError`, missing files) become one
-line on stderr and exit status 2; Ctrl-C exits with 130.
+line on stderr and exit status 2; so do faults of the machine that no command turned into its own
+message (an ``OSError`` such as a full disk or a closed pipe, running out of memory): one line and
+status 2, never a traceback. Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from simvq_audio.errors import UserInputError
+from simvq_audio.errors import UserInputError, os_error_message
 
 # (subcommand, module under simvq_audio.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
@@ -50,9 +53,27 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as error:
         print(f"simvq-audio: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"simvq-audio: error: {os_error_message(error)}", file=sys.stderr)
+        _detach_stdout()
+        return 2
+    except MemoryError:
+        print("simvq-audio: error: out of memory; use smaller batches or inputs",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("simvq-audio: interrupted", file=sys.stderr)
         return 130
+
+
+def _detach_stdout() -> None:
+    """Point standard output at ``/dev/null`` so that the interpreter's final flush of data a
+    closed pipe or full disk refused adds no second message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

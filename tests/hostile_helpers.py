@@ -1,0 +1,66 @@
+"""Running the command line the way an attacker's file or an unlucky machine would meet it: in a
+child process under an address-space limit, with the one-line refusal every fault must end in.
+
+``run_limited`` starts ``python -m simvq_audio.cli ARGS`` with ``RLIMIT_AS`` set (default
+1500 MiB: torch and the tiny model need about 700 MiB of address space), so a file that makes
+the toolkit allocate gigabytes fails the test instead of taking the machine.
+``assert_refused`` checks what the user sees: exit status 2 and exactly one short line
+``simvq-audio: error: ...``, never a traceback, and not the CLI's last-resort "out of memory"
+line (which under the limit means that memory was not bounded).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from repo_paths import REPO
+
+MEMORY_LIMIT_MB = 1500
+"""Address-space limit of the child: enough for torch and the tiny model, far below what the
+hostile files made the toolkit take (2 to 22 GB)."""
+
+MAX_MESSAGE = 400
+"""Longest acceptable error line: messages quote values cut short, never a whole document."""
+
+_LIMITED = """
+import resource, sys
+limit = int(sys.argv[1]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from simvq_audio.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def run_limited(*args: object, memory_mb: int = MEMORY_LIMIT_MB, stdin: bytes | int | None = None,
+                timeout: float = 300, cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``simvq-audio ARGS`` in a child process limited to ``memory_mb`` MiB of address space.
+
+    ``stdin`` is bytes to feed, an open file descriptor (``/dev/zero``, a FIFO), or ``None``
+    (no standard input). Output is captured as text (undecodable bytes replaced)."""
+    feed = stdin if isinstance(stdin, bytes) else None
+    handle = stdin if isinstance(stdin, int) else (None if feed is not None
+                                                   else subprocess.DEVNULL)
+    return subprocess.run([sys.executable, "-c", _LIMITED, str(memory_mb), *map(str, args)],
+                          input=feed, stdin=handle, capture_output=True, timeout=timeout,
+                          cwd=cwd or REPO, env={**os.environ, "OMP_NUM_THREADS": "1",
+                                                **(env or {})})
+
+
+def assert_refused(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Check that ``result`` is one clean refusal: exit status 2, stderr exactly one line
+    ``simvq-audio: error: ...`` of at most :data:`MAX_MESSAGE` characters, containing each of
+    ``fragments``; return that line."""
+    err = result.stderr.decode("utf-8", "replace") if isinstance(result.stderr, bytes) \
+        else result.stderr
+    lines = err.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, (result.returncode, err[-3000:])
+    line = lines[0]
+    assert line.startswith("simvq-audio: error: ") and len(line) <= MAX_MESSAGE, line[:1000]
+    assert "out of memory" not in line, "the memory limit was hit: memory is not bounded"
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    return line

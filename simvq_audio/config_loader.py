@@ -12,21 +12,32 @@ with their modality: :mod:`simvq_audio.codec.config`, :mod:`simvq_audio.image.co
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
-import yaml
-
-from simvq_audio.errors import UserInputError
+from simvq_audio.documents import read_yaml_document
+from simvq_audio.errors import UserInputError, quote
 
 T = TypeVar("T")
+CONFIG_SUFFIXES = (".yaml", ".yml")
+"""What the name of a file given as ``base:`` must end with."""
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The nested dict of a YAML config file with its ``base:`` files merged in (unchecked)."""
-    return _read_with_bases(Path(path), ())
+def read_config_file(path: str | Path, schema: type | None = None) -> dict[str, Any]:
+    """The nested dict of a YAML config file with its ``base:`` files merged in (types not yet
+    checked: see :func:`build_dataclass`).
+
+    Each file is read within the limits of :func:`simvq_audio.documents.read_yaml_document`
+    (size, nesting, values with aliases expanded, no repeated keys). A ``base:`` must name a
+    ``.yaml``/``.yml`` file, and since it could name any file of the machine, nothing it holds
+    is quoted until it proves to be a config: a mapping whose top-level keys are all sections
+    of ``schema`` (the dataclass the config fills; every top-level key is allowed without it).
+    """
+    sections = None if schema is None else {field.name for field in dataclasses.fields(schema)}
+    return _read_with_bases(Path(path), (), sections)
 
 
 def build_dataclass(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
@@ -50,24 +61,32 @@ def check_values(problems: list[tuple[bool, str]], where: str = "config") -> Non
             raise UserInputError(f"{where}: {message}")
 
 
-def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserInputError(f"config file not found: {path}")
+def _read_with_bases(path: Path, seen: tuple[Path, ...],
+                     sections: set[str] | None) -> dict[str, Any]:
+    """The dict of ``path`` merged over its ``base:`` files; ``seen`` are the files that
+    (transitively) name ``path`` as their base (empty for the file the user gave)."""
     if path.resolve() in seen:
         raise UserInputError(f"{path}: 'base' files form a loop")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise UserInputError(f"{path}: not valid YAML ({error})") from None
+    named_by = seen[-1] if seen else None
+    data = read_yaml_document(path, what="YAML config file", quote_content=named_by is None)
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise UserInputError(f"{path}: expected a mapping of sections at the top level")
+        raise UserInputError(f"{path}: expected a mapping of sections at the top level"
+                             + ("" if named_by is None else f" (it is the base of {named_by})"))
+    if named_by is not None and sections is not None:
+        strangers = sum(key != "base" and key not in sections for key in data)
+        if strangers:
+            raise UserInputError(f"{path}: not a config, so not usable as the base of {named_by}:"
+                                 f" its top level has {strangers} key(s) that name no section"
+                                 f" (sections: {', '.join(sorted(sections))})")
     base = data.pop("base", None)
     if base is None:
         return data
-    if not isinstance(base, str):
-        raise UserInputError(f"{path}: 'base' must be a file name, got {base!r}")
-    return _merge(_read_with_bases(path.parent / base, seen + (path.resolve(),)), data)
+    if not isinstance(base, str) or not base.endswith(CONFIG_SUFFIXES):
+        shown = f", got {quote(base)}" if named_by is None else ""
+        raise UserInputError(f"{path}: 'base' must name a {' or '.join(CONFIG_SUFFIXES)} "
+                             f"file{shown}")
+    return _merge(_read_with_bases(path.parent / base, seen + (path.resolve(),), sections), data)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +108,11 @@ def _build(cls: type, data: Any, where: str, place: str) -> Any:
     allowed = [f.name for f in dataclasses.fields(cls)]
     values = {}
     for key, value in data.items():
-        name = f"{place}.{key}" if place else str(key)
         if key not in allowed:
-            raise UserInputError(f"{where}: unknown key '{name}'; allowed keys"
+            name = quote(f"{place}.{key}" if place and isinstance(key, str) else key)
+            raise UserInputError(f"{where}: unknown key {name}; allowed keys"
                                  f"{' in ' + place if place else ''}: {', '.join(allowed)}")
-        values[key] = _convert(hints[key], value, where, name)
+        values[key] = _convert(hints[key], value, where, f"{place}.{key}" if place else key)
     return cls(**values)
 
 
@@ -113,16 +132,19 @@ def _convert(hint: Any, value: Any, where: str, name: str) -> Any:
     if origin is Literal:
         if value not in args:
             raise UserInputError(f"{where}: '{name}' must be one of "
-                                 f"{', '.join(map(repr, args))}, got {value!r}")
+                                 f"{', '.join(map(repr, args))}, got {quote(value)}")
         return value
     if hint is float:
+        number = value
         if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            if math.isfinite(number):
+                return float(number)
+            raise _type_error(where, name, "a finite number", value)
         raise _type_error(where, name, "a number", value)
     if hint in (int, str, bool):
         if type(value) is hint:
@@ -141,5 +163,5 @@ def _describe(hint: Any) -> str:
 
 
 def _type_error(where: str, name: str, expected: str, value: Any) -> UserInputError:
-    return UserInputError(f"{where}: '{name}' must be {expected}, got {value!r} "
+    return UserInputError(f"{where}: '{name}' must be {expected}, got {quote(value)} "
                           f"({type(value).__name__})")

@@ -215,7 +215,7 @@ class Config:
 def load_config(path: str | Path) -> Config:
     """Read and check a YAML config; a top-level ``base: other.yaml`` is loaded first and this
     file's keys are merged over it (dicts merge key by key, everything else replaces)."""
-    return config_from_dict(read_config_file(path), where=str(path))
+    return config_from_dict(read_config_file(path, Config), where=str(path))
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from simvq_audio.commands.arg_types import non_negative_int
+
 NAME = "compare"
 HELP = "put several systems' summary.json side by side (markdown table, listening page)"
 
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="also write the table to this markdown file")
     parser.add_argument("--html", help="write the listening page of all systems here (e.g. "
                         "compare.html; spectrograms go to compare_files/ beside it)")
-    parser.add_argument("--report-spectrograms", type=int, default=50,
+    parser.add_argument("--report-spectrograms", type=non_negative_int, default=50,
                         help="utterances shown with spectrograms on the --html page [50]")
 
 

@@ -41,6 +41,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from simvq_audio.commands.arg_types import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from simvq_audio.corpora.command import run_command
 from simvq_audio.corpora.debian_archive import (
     DEFAULT_MIRROR,
@@ -289,14 +295,14 @@ def main(argv: list[str]) -> int:
                         help="cache of the index and .deb files (the archive's layout)")
     parser.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror URL")
     parser.add_argument("--suite", default=DEFAULT_SUITE, help="Debian suite (release)")
-    parser.add_argument("--train-minutes", type=float, default=20.0,
+    parser.add_argument("--train-minutes", type=positive_float, default=20.0,
                         help="minutes of training speech, shared by the 4 voices")
-    parser.add_argument("--dev-utts-per-voice", type=int, default=4)
-    parser.add_argument("--test-utts-per-voice", type=int, default=12,
+    parser.add_argument("--dev-utts-per-voice", type=positive_int, default=4)
+    parser.add_argument("--test-utts-per-voice", type=non_negative_int, default=12,
                         help="held-out prompts per voice in test, beside the unseen speakers")
-    parser.add_argument("--min-clip", type=float, default=2.0, help="seconds")
-    parser.add_argument("--max-clip", type=float, default=20.0, help="seconds")
-    parser.add_argument("--nj", type=int, default=2, help="parallel decoding threads")
+    parser.add_argument("--min-clip", type=non_negative_float, default=2.0, help="seconds")
+    parser.add_argument("--max-clip", type=positive_float, default=20.0, help="seconds")
+    parser.add_argument("--nj", type=positive_int, default=2, help="parallel decoding threads")
     args = parser.parse_args(argv)
     archive = DebianArchive(args.archive_dir, args.mirror, args.suite)
     stats = build(args.out, archive, args.train_minutes, args.dev_utts_per_voice, args.min_clip,

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from simvq_audio.commands.arg_types import non_negative_float, positive_float
 from simvq_audio.corpora.command import run_command
 from simvq_audio.data.kaldi_dir import read_data_dir, write_data_dir
 from simvq_audio.errors import UserInputError
@@ -37,8 +38,8 @@ def filter_by_duration(source: Path, dest: Path, min_dur: float, max_dur: float,
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m simvq_audio.corpora.duration_filter",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--min-dur", type=float, required=True, help="seconds")
-    parser.add_argument("--max-dur", type=float, required=True, help="seconds")
+    parser.add_argument("--min-dur", type=non_negative_float, required=True, help="seconds")
+    parser.add_argument("--max-dur", type=positive_float, required=True, help="seconds")
     parser.add_argument("--suffix", default="_filtered", help="output dir = input dir + suffix")
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DATA_DIR")
     args = parser.parse_args(argv)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from simvq_audio.commands.arg_types import positive_int
 from simvq_audio.corpora.command import run_command
 from simvq_audio.data.audio_io import read_audio, write_audio
 from simvq_audio.errors import UserInputError
@@ -120,8 +121,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m simvq_audio.corpora.espeak_corpus",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="corpus folder to write")
-    parser.add_argument("--utts-per-speaker", type=int, default=10)
-    parser.add_argument("--nj", type=int, default=2, help="parallel espeak-ng processes")
+    parser.add_argument("--utts-per-speaker", type=positive_int, default=10)
+    parser.add_argument("--nj", type=positive_int, default=2, help="parallel espeak-ng processes")
     args = parser.parse_args(argv)
     seconds = generate(args.out, args.utts_per_speaker, args.nj)
     print(f"{args.out}: {len(SPEAKERS)} speakers x {args.utts_per_speaker} utterances, "

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from simvq_audio.commands.arg_types import positive_int
 from simvq_audio.corpora.command import run_command
 from simvq_audio.data.audio_io import audio_info
 from simvq_audio.data.kaldi_dir import describe_problems, validate_data_dir, write_data_dir
@@ -95,7 +96,7 @@ def main(argv: list[str]) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, required=True, help="folder holding the subsets")
     parser.add_argument("--data-dir", type=Path, required=True, help="write data dirs under here")
-    parser.add_argument("--nj", type=int, default=1, help="threads reading audio headers")
+    parser.add_argument("--nj", type=positive_int, default=1, help="threads reading audio headers")
     parser.add_argument("--text-suffix", default=TEXT_SUFFIX,
                         help=f"transcript file name after the utterance id [{TEXT_SUFFIX}]")
     parser.add_argument("--language-folders", action="store_true",

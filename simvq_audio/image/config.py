@@ -81,7 +81,7 @@ class ImageConfig:
 
 def load_config(path: str | Path) -> ImageConfig:
     """Read and check an image YAML config (``base:`` files allowed, as for audio configs)."""
-    return config_from_dict(read_config_file(path), where=str(path))
+    return config_from_dict(read_config_file(path, ImageConfig), where=str(path))
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> ImageConfig:

@@ -11,36 +11,139 @@ columns (scorers' details such as transcripts) as strings (absent when empty), a
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from simvq_audio.data.utterances import list_utterances
-from simvq_audio.errors import UserInputError
+from simvq_audio.documents import read_bytes, read_json_document
+from simvq_audio.errors import UserInputError, quote
 from simvq_audio.metrics.inputs import pair_up
 from simvq_audio.metrics.utterance import ALL
 
 SCORES_CSV = "scores.csv"
+MAX_SUMMARY_BYTES = 64 << 20
+"""Largest ``summary.json`` read: it lists every skipped metric of every utterance (about
+100 bytes each), so a large corpus's summary takes megabytes."""
+MAX_SCORES_BYTES = 256 << 20
+"""Largest ``scores.csv`` read (one row of a few hundred bytes per utterance)."""
 SECONDS_COLUMNS = ("ref_seconds", "hyp_seconds")
 
 
 def read_summary(path: str | os.PathLike) -> dict:
-    """The content of a ``summary.json`` written by ``score``.
+    """The content of a ``summary.json`` written by ``score``, checked to have the fields and
+    types that ``compare`` and the comparison page read (see :func:`_summary_problem`).
 
     Raises:
-        UserInputError: an unreadable file, invalid JSON, or JSON that is no such summary.
+        UserInputError: a missing or unreadable file, one that is not a regular file (a FIFO is
+        refused before it is opened for reading), one over :data:`MAX_SUMMARY_BYTES`, invalid
+        or too deeply nested JSON, or JSON that is no such summary.
     """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            summary = json.load(handle)
-    except OSError as error:
-        raise UserInputError(f"{path}: cannot read ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise UserInputError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(summary, dict) or "metrics" not in summary or "num_utterances" not in summary:
-        raise UserInputError(f"{path}: not a summary.json written by simvq-audio score")
+    summary = read_json_document(path, MAX_SUMMARY_BYTES, what="summary.json",
+                                 allow_non_finite=True)  # an infinite mean is written as Infinity
+    problem = _summary_problem(summary)
+    if problem is not None:
+        raise UserInputError(f"{path}: not a summary.json written by simvq-audio score "
+                             f"({problem})")
     return summary
+
+
+def _summary_problem(summary: Any) -> str | None:
+    """What keeps ``summary`` from being a summary that ``compare`` can read (``None``: none):
+    an object with ``metrics`` (name -> ``label``, ``higher_is_better``, ``mean``, ``ci95``,
+    ``count``, ``skipped``) and ``num_utterances``; the optional fields, where present, of the
+    types ``score`` writes."""
+    if not isinstance(summary, dict):
+        return f"its top level is {_json_kind(summary)}, not an object"
+    for key in ("metrics", "num_utterances"):
+        if key not in summary:
+            return f"it has no {key!r}"
+    for key, check in _SUMMARY_FIELDS.items():
+        if key in summary:
+            problem = check(summary[key])
+            if problem is not None:
+                return f"{key!r} {problem}"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    """``value``'s JSON type in words (``"a list"``, ``"a string"``, ``"null"``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "unknown")
+
+
+def _of(kind: str, accept: Callable[[Any], bool]) -> Callable[[Any], str | None]:
+    """A check: ``None`` for a value ``accept`` takes, else ``"must be <kind>, got ..."``."""
+    return lambda value: None if accept(value) else f"must be {kind}, got {_json_kind(value)}"
+
+
+def _mapping_of(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """A check of an object whose every value passes ``check``."""
+    def checked(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return f"must be an object, got {_json_kind(value)}"
+        for key, item in value.items():
+            problem = check(item)
+            if problem is not None:
+                return f"-> {quote(key)} {problem}"
+        return None
+    return checked
+
+
+def _fields(checks: dict[str, Callable[[Any], str | None]], optional: bool = False
+            ) -> Callable[[Any], str | None]:
+    """A check of an object holding ``checks``' keys (``optional``: where present) of their
+    types; other keys are left alone."""
+    def checked(value: Any) -> str | None:
+        if optional and not value:
+            return None
+        if not isinstance(value, dict):
+            return f"must be an object, got {_json_kind(value)}"
+        for key, check in checks.items():
+            if key not in value:
+                return f"has no {key!r}"
+            problem = check(value[key])
+            if problem is not None:
+                return f"-> {key!r} {problem}"
+        return None
+    return checked
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_COUNT = _of("a count (a whole number >= 0)", _is_count)
+_OPTIONAL_NUMBER = _of("a number or null", lambda value: value is None or _is_number(value))
+_TEXT = _of("a string", lambda value: isinstance(value, str))
+_SUMMARY_FIELDS: dict[str, Callable[[Any], str | None]] = {
+    "metrics": _mapping_of(_fields({
+        "label": _TEXT, "higher_is_better": _of("true or false", lambda v: isinstance(v, bool)),
+        "mean": _OPTIONAL_NUMBER, "ci95": _OPTIONAL_NUMBER, "count": _COUNT,
+        "skipped": _COUNT})),
+    "num_utterances": _COUNT,
+    "num_skipped_utterances": _COUNT,
+    "name": _of("a string or null", lambda value: value is None or isinstance(value, str)),
+    "codebook": _fields({"bitrate_bps": _of("a number", _is_number),
+                         "utilisation": _of("a number", _is_number)}, optional=True),
+    "skip_reasons": _mapping_of(_mapping_of(_COUNT)),
+    "unavailable": _mapping_of(_TEXT),
+    "inputs": _mapping_of(_of("a string or null",
+                              lambda value: value is None or isinstance(value, str))),
+}
+"""The fields of a summary that ``compare`` and the comparison page read, and their checks."""
 
 
 def read_score_dir(summary_path: str | os.PathLike
@@ -76,11 +179,11 @@ def read_scores_csv(path: str | os.PathLike, summary: dict) -> list[dict]:
     """
     metrics = set(summary["metrics"])
     skip_names = metrics | set(summary.get("skip_reasons") or {}) | {ALL}
+    text = read_bytes(path, MAX_SCORES_BYTES, what=SCORES_CSV).decode("utf-8", "replace")
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            records = list(csv.DictReader(handle))
-    except OSError as error:
-        raise UserInputError(f"{path}: cannot read ({error.strerror})") from None
+        records = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise UserInputError(f"{path}: not a valid CSV file ({error})") from None
     if records and "utt_id" not in records[0]:
         raise UserInputError(f"{path}: no utt_id column; not a scores.csv written by score")
     rows = []
@@ -114,7 +217,8 @@ def parse_skipped(text: str, names: set[str], where: str = "skipped") -> dict[st
     alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
     starts = list(re.finditer(f"(?:^|; )({alternatives}): ", text))
     if not starts or starts[0].start() != 0:
-        raise UserInputError(f"{where}: skipped entry {text!r} names no metric of the summary")
+        raise UserInputError(f"{where}: skipped entry {quote(text)} names no metric of the "
+                             "summary")
     ends = [match.start() for match in starts[1:]] + [len(text)]
     return {match.group(1): text[match.end():end] for match, end in zip(starts, ends)}
 
@@ -126,4 +230,4 @@ def _number(text: str | None, where: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise UserInputError(f"{where}: {text!r} is not a number") from None
+        raise UserInputError(f"{where}: {quote(text)} is not a number") from None

@@ -131,7 +131,6 @@ def test_input_errors(corpus, capsys, monkeypatch):
         (("--ref", corpus / "nowhere", "--hyp", hyp), "no such directory"),
         (("--ref", corpus / "empty", "--hyp", hyp), "no audio files found"),
         (("--ref", ref, "--hyp", hyp, "--codes", corpus / "codes"), "only in the audio"),
-        (("--ref", ref, "--hyp", hyp, "--nj", 0), "--nj must be at least 1"),
         (("--ref", ref, "--hyp", hyp, "--model-metrics", "utmos", "--utmos-checkpoint",
           corpus / "none.pt"), "none.pt"),
         (("--ref", ref, "--hyp", hyp, "--model-metrics", "utmos", "--utmos-checkpoint",

@@ -215,7 +215,6 @@ def test_an_audio_dir_gives_ids_from_relative_paths(corpus, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--data-dir", "missing"], "not a directory"),
     (["--audio-dir", "."], "no audio files"),
-    (["--data-dir", "DATA", "--shard-size", "0"], "--shard-size must be at least 1"),
     (["--data-dir", "DATA", "--out", "FILE"], "exists and is not a directory"),
     (["--data-dir", "DATA", "--out", "mine"], "not a tokenize output; pass --overwrite"),
     (["--audio-dir", "dump/ark", "--out", "dump"], "where tokenize writes and removes files"),

@@ -10,11 +10,18 @@ to write is one :class:`~simvq_audio.errors.UserInputError` naming the file.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from simvq_audio.errors import UserInputError
+
+_NAME_MAX = 255
+"""Longest file name (in bytes) the usual file systems allow."""
+_SHOWN_PATH = 160
+"""Longest path a message shows whole; longer ones keep their start and their end."""
 
 
 @contextlib.contextmanager
@@ -22,12 +29,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is fsynced and renamed to ``path``.
 
     On any exception (Ctrl-C included) the temporary file and the folders made for it are
-    removed and ``path`` is untouched; an ``OSError`` (full disk, no permission, a file where a
-    folder should be) becomes :class:`UserInputError` ``cannot write <path>: <reason>``.
+    removed (as far as they can be) and ``path`` is untouched; an ``OSError`` (full disk, no
+    permission, a file where a folder should be, a name too long) becomes
+    :class:`UserInputError` ``cannot write <path>: <reason>``.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    created = [folder for folder in path.parents if not folder.exists()]
+    tmp = path.with_name(_temporary_name(path.name))
+    created = [folder for folder in path.parents if not os.path.lexists(folder)]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
@@ -37,13 +45,55 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except BaseException as error:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. ENOTDIR again when a parent is a file
+            tmp.unlink(missing_ok=True)
         for folder in created:  # deepest first
             with contextlib.suppress(OSError):
                 folder.rmdir()
         if isinstance(error, OSError):
-            raise UserInputError(f"cannot write {path}: {error.strerror or error}") from None
+            raise UserInputError(f"cannot write {shown_path(path)}: "
+                                 f"{_reason(error, path)}") from None
         raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` for a message: whole when short, else its start and its end (the file name)."""
+    text = os.fspath(path)
+    if len(text) <= _SHOWN_PATH:
+        return text
+    return f"{text[:40]}...{text[-(_SHOWN_PATH - 43):]}"
+
+
+def _temporary_name(name: str) -> str:
+    """The temporary file's name: ``.<name>.tmp<pid>``, or for a name that leaves no room for
+    these characters, a short name made from a hash of it."""
+    tmp = f".{name}.tmp{os.getpid()}"
+    if len(os.fsencode(tmp)) <= _NAME_MAX:
+        return tmp
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    return f".simvq-{digest}.tmp{os.getpid()}"
+
+
+def _reason(error: OSError, path: Path) -> str:
+    """Why writing ``path`` failed, naming the part of the path at fault where it is not the
+    file itself."""
+    reason = error.strerror or str(error)
+    if error.errno == errno.ENOTDIR or (error.errno == errno.EEXIST
+                                        and error.filename != os.fspath(path)):
+        blocker = next((folder for folder in reversed(path.parents)
+                        if os.path.lexists(folder) and not folder.is_dir()), None)
+        if blocker is not None:
+            return f"{shown_path(blocker)} is a file, not a folder"
+    if error.errno == errno.ENAMETOOLONG:
+        longest = max(len(os.fsencode(part)) for part in path.parts)
+        return f"{reason} ({longest} bytes in one name; at most {_NAME_MAX} are allowed)"
+    return reason
 
 
 def new_file_mode() -> int:

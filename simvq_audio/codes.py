@@ -33,6 +33,7 @@ version, so a reader can always check the header checksum before it trusts the v
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
@@ -43,9 +44,9 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from simvq_audio.atomic import atomic_path
+from simvq_audio.atomic import write_bytes
 from simvq_audio.errors import UserInputError
-from simvq_audio.validate import describe, file_path
+from simvq_audio.validate import describe, file_path, readable_file
 
 MAGIC = b"SVQCODES"
 FORMAT_VERSION = 2
@@ -58,7 +59,9 @@ _DIM = struct.Struct("<Q")
 _SOURCE = struct.Struct("<BQ16s8s")  # recorded, size, content sha256, location sha256
 _CRC = struct.Struct("<I")
 _MAX_HEADER_BYTES = _FIELDS.size + MAX_GRID_RANK * _DIM.size + _DIM.size + _SOURCE.size
-_READ_CHUNK = 1 << 24
+UNPACK_TOKENS = 1 << 18
+"""Tokens unpacked (and checked) at a time: a multiple of 8, so that each piece starts on a byte
+boundary whatever the bits per token."""
 _FIELD_RANGES = {"codebook_size": (2, MAX_CODEBOOK_SIZE), "sample_rate": (0, 2**32 - 1),
                  "hop_length": (0, 2**32 - 1), "num_samples": (0, 2**64 - 1),
                  "channels": (0, 2**16 - 1)}
@@ -167,24 +170,51 @@ def write_codes(target: str | os.PathLike | BinaryIO, tokens, header: CodesHeade
     values = _as_token_array(tokens, header)
     data = _encode(values, header)
     if hasattr(target, "write"):
-        target.write(data)
+        try:
+            target.write(data)
+        except OSError as error:  # io.UnsupportedOperation: not open for writing
+            name = getattr(target, "name", None)
+            shown = name if isinstance(name, str) else "the file object"
+            reason = ("it is not open for writing (open it with 'wb')"
+                      if isinstance(error, io.UnsupportedOperation)
+                      else error.strerror or str(error))
+            raise UserInputError(f"cannot write the .codes data to {shown}: {reason}") from None
         return
-    with atomic_path(file_path(target, "target")) as tmp:
-        tmp.write_bytes(data)
+    write_bytes(file_path(target, "target"), data)
 
 
-def read_codes(source: str | os.PathLike | BinaryIO) -> tuple[CodesHeader, torch.Tensor]:
+def read_codes(source: str | os.PathLike | BinaryIO,
+               what: str | None = None) -> tuple[CodesHeader, torch.Tensor]:
     """Read ``(header, tokens)`` from a path or binary file object; tokens are an int64 tensor
-    shaped ``header.grid``. Any damage raises :class:`UserInputError` naming the file."""
+    shaped ``header.grid``. Any damage raises :class:`UserInputError` naming the file
+    (``what``, default: its path or the file object's name). Besides the tokens, memory stays
+    bounded (the payload is checked and unpacked in pieces)."""
+    return _read(source, what, keep=True)
+
+
+def verify_codes(source: str | os.PathLike | BinaryIO, what: str | None = None) -> CodesHeader:
+    """Check a ``.codes`` file as :func:`read_codes` does (checksums, padding, token range) and
+    return its header, in memory bounded whatever the file's size: the tokens are unpacked
+    piece by piece and not kept."""
+    return _read(source, what, keep=False)[0]
+
+
+def _read(source, what: str | None, keep: bool) -> tuple[CodesHeader, torch.Tensor | None]:
     if hasattr(source, "read"):
-        name = getattr(source, "name", None)
-        return _Reader(source, name if isinstance(name, str) else "<stream>").read()
-    path = file_path(source, "source")
+        name = what or getattr(source, "name", None)
+        return _Reader(source, name if isinstance(name, str) else "<stream>").read(keep)
+    path = readable_file(source, "source")
     try:
         with open(path, "rb") as handle:
-            return _Reader(handle, path).read()
+            return _Reader(handle, what or path).read(keep)
     except OSError as error:
-        raise UserInputError(f"cannot read {path}: {error.strerror}") from None
+        raise UserInputError(f"cannot read {what or path}: {error.strerror or error}") from None
+
+
+def check_start(head: bytes, what: str) -> None:
+    """Refuse bytes that do not start as a ``.codes`` file does (an empty ``head`` passes)."""
+    if head[:len(MAGIC)] != MAGIC[:len(head)]:
+        raise UserInputError(f"{what}: not a .codes file (wrong magic bytes at the start)")
 
 
 def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bool:
@@ -207,11 +237,23 @@ def pack_tokens(values: np.ndarray, bits: int) -> bytes:
 
 
 def unpack_tokens(payload: bytes, count: int, bits: int) -> np.ndarray:
-    """Inverse of :func:`pack_tokens`: the first ``count`` values (int64 ``[count]``)."""
-    bit_stream = np.unpackbits(np.frombuffer(payload, np.uint8), count=count * bits)
+    """Inverse of :func:`pack_tokens`: the first ``count`` values (int64 ``[count]``), unpacked
+    :data:`UNPACK_TOKENS` at a time (each piece takes about 40 bytes per token)."""
+    out = np.empty(count, np.int64)
+    data = np.frombuffer(payload, np.uint8)
+    for start in range(0, count, UNPACK_TOKENS):
+        size = min(UNPACK_TOKENS, count - start)
+        piece = data[start * bits // 8:-(-(start + size) * bits // 8)]
+        out[start:start + size] = _unpack_piece(piece, size, bits)
+    return out
+
+
+def _unpack_piece(data: np.ndarray, count: int, bits: int) -> np.ndarray:
+    """``count`` values from bytes that start on a token boundary."""
+    bit_stream = np.unpackbits(data, count=count * bits)
     bit_matrix = np.zeros((count, 32), np.uint8)
     bit_matrix[:, 32 - bits:] = bit_stream.reshape(count, bits)
-    return np.packbits(bit_matrix, axis=1).view(">u4").reshape(count).astype(np.int64)
+    return np.packbits(bit_matrix, axis=1).view(">u4").reshape(count)
 
 
 def _as_token_array(tokens, header: CodesHeader) -> np.ndarray:
@@ -266,21 +308,62 @@ class _Reader:
     def __init__(self, stream: BinaryIO, name: str):
         self.stream, self.name = stream, name
 
-    def read(self) -> tuple[CodesHeader, torch.Tensor]:
+    def read(self, keep: bool) -> tuple[CodesHeader, torch.Tensor | None]:
+        """The header and (``keep``) the tokens; the payload is read, checksummed, unpacked and
+        range-checked :data:`UNPACK_TOKENS` tokens at a time."""
         header = self._read_header()
-        payload = self._read_exact(header.payload_bytes, "payload")
-        if zlib.crc32(payload) != self._read_crc("payload checksum"):
+        count, bits = header.num_tokens, header.bits_per_token
+        known = self._check_length(header.payload_bytes + _CRC.size)
+        tokens = np.empty(count if keep and known else 0, np.int64)
+        pieces, crc, bad = [], 0, None
+        for start in range(0, count, UNPACK_TOKENS):
+            size = min(UNPACK_TOKENS, count - start)
+            data = self._read_exact(-(-size * bits // 8), "payload",
+                                    (start * bits // 8, header.payload_bytes))
+            crc = zlib.crc32(data, crc)
+            piece = _unpack_piece(np.frombuffer(data, np.uint8), size, bits)
+            if bad is None and size and piece.max() >= header.codebook_size:
+                offset = int(np.argmax(piece >= header.codebook_size))
+                bad = (start + offset, int(piece[offset]))
+            if keep and known:
+                tokens[start:start + size] = piece
+            elif keep:
+                pieces.append(piece.astype(np.int64))
+        if crc != self._read_crc("payload checksum"):
             self._fail("payload checksum mismatch: the token data is damaged")
         if self.stream.read(1):
             self._fail("unexpected bytes after the end of the token data")
-        return header, torch.from_numpy(self._tokens(payload, header)).reshape(header.grid)
+        padding = header.payload_bytes * 8 - count * bits
+        if padding and data[-1] & ((1 << padding) - 1):
+            self._fail("non-zero padding bits after the last token")
+        if bad is not None:
+            self._fail(f"token id {bad[1]} at position {bad[0]} is out of range for codebook "
+                       f"size {header.codebook_size}")
+        if not keep:
+            return header, None
+        if not known:
+            tokens = np.concatenate(pieces) if pieces else tokens
+        return header, torch.from_numpy(tokens).reshape(header.grid)
+
+    def _check_length(self, needed: int) -> bool:
+        """Refuse a seekable file too short for the ``needed`` bytes its header announces,
+        before anything is allocated for them; whether the length could be checked."""
+        try:
+            here = self.stream.tell()
+            end = self.stream.seek(0, os.SEEK_END)
+            self.stream.seek(here)
+        except (OSError, AttributeError, ValueError):
+            return False
+        if end - here < needed:
+            self._fail(f"truncated: the file ends inside the payload or its checksum "
+                       f"({end - here} of {needed} bytes present)")
+        return True
 
     def _read_header(self) -> CodesHeader:
         prefix = self.stream.read(_PREFIX.size)
         if not prefix:
             self._fail("the file is empty, not a .codes file")
-        if prefix[:len(MAGIC)] != MAGIC[:len(prefix)]:
-            self._fail("not a .codes file (wrong magic bytes at the start)")
+        check_start(prefix, self.name)
         if len(prefix) < _PREFIX.size:
             self._fail(f"truncated: the file ends inside its first {_PREFIX.size} bytes")
         _, version, body_size = _PREFIX.unpack(prefix)
@@ -314,27 +397,19 @@ class _Reader:
                        f"header says {payload_size}")
         return header
 
-    def _tokens(self, payload: bytes, header: CodesHeader) -> np.ndarray:
-        padding = len(payload) * 8 - header.num_tokens * header.bits_per_token
-        if padding and payload[-1] & ((1 << padding) - 1):
-            self._fail("non-zero padding bits after the last token")
-        tokens = unpack_tokens(payload, header.num_tokens, header.bits_per_token)
-        if tokens.size and tokens.max() >= header.codebook_size:
-            position = int(np.argmax(tokens >= header.codebook_size))
-            self._fail(f"token id {tokens[position]} at position {position} is out of range for "
-                       f"codebook size {header.codebook_size}")
-        return tokens
-
     def _read_crc(self, what: str) -> int:
         return _CRC.unpack(self._read_exact(_CRC.size, what))[0]
 
-    def _read_exact(self, size: int, what: str) -> bytes:
+    def _read_exact(self, size: int, what: str, progress: tuple[int, int] | None = None) -> bytes:
+        """``size`` bytes; ``progress``: ``(bytes of the part read before, the part's size)``
+        for the message about a file that ends early."""
+        done, total = progress or (0, size)
         chunks, remaining = [], size
         while remaining:
-            chunk = self.stream.read(min(remaining, _READ_CHUNK))
+            chunk = self.stream.read(remaining)
             if not chunk:
                 self._fail(f"truncated: the file ends inside the {what} "
-                           f"({size - remaining} of {size} bytes present)")
+                           f"({done + size - remaining} of {total} bytes present)")
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)

@@ -8,19 +8,24 @@ score, import-reference) and of the API calls that write them.
    file system.
 3. An existing output is classified (:class:`Kind`) before any work. It is *done*, and skipped,
    only when it verifiably is what the command makes from this input with this model; it is
-   redone when the command made it earlier from the same input path and the input has changed
-   since; any other file (another model's output, a damaged file, one made from another input,
-   one simvq-audio did not write) is refused, all of them listed at once, unless
-   ``--overwrite``; a directory where a file should go is always refused (:func:`refuse_foreign`).
+   redone (and the user told) when the command made it earlier from the same input path and
+   the input has changed since, or, for decoded audio, when its samples no longer match the
+   digest its tag records; any other file (another model's output, a damaged file, one made
+   from another input, one simvq-audio did not write) is refused, all of them listed at once,
+   unless ``--overwrite``; a directory where a file should go is always refused
+   (:func:`refuse_foreign`).
 4. Parent directories are created, and every file is written atomically
    (:mod:`simvq_audio.atomic`), so an error or Ctrl-C leaves no partial file.
 5. The format follows the extension or is refused (:func:`simvq_audio.data.audio_io.
    output_format`; encode writes ``.codes`` only).
 
-Inputs are identified by :func:`input_id`: their size and content hash, and a hash of their
-resolved path. A ``.codes`` file records the identity of the audio it was encoded from in its
-header; decoded audio records the model and the identity of its ``.codes`` file in its comment
-tag (:func:`decode_tag`).
+Inputs are identified by their size and content hash, and a hash of their resolved path
+(:func:`input_id` for a file as it is now). What an output records is the identity of exactly
+the bytes it was made from: a command reads each input once (:func:`open_input`, or
+:func:`spool` for stdin) and hashes that read (:meth:`Input.identity`). A ``.codes`` file
+records the identity of the audio it was encoded from in its header; decoded audio records the
+model, the identity of its ``.codes`` file and a digest of its samples in its comment tag
+(:func:`decode_tag`).
 """
 
 from __future__ import annotations
@@ -28,23 +33,30 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+import io
 import os
 import re
 import stat
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from simvq_audio.codes import SourceId, read_codes
-from simvq_audio.data.audio_io import audio_info
+import torch
+
+from simvq_audio import validate
+from simvq_audio.codes import SourceId, verify_codes
+from simvq_audio.data.audio_io import AudioFile, audio_bytes, open_audio
 from simvq_audio.errors import UserInputError
 
 STDIO = "-"
 _LISTED = 5
 """How many problems one message names."""
 _TAG = re.compile(r"simvq-audio decode: model ([0-9a-f]{32}), input (\d+) ([0-9a-f]{32}) "
-                  r"([0-9a-f]{16})")
+                  r"([0-9a-f]{16})(?:, samples ([0-9a-f]{32}))?")
+_NO_LOCATION = "0" * 16
+"""The path hash of an input read from a stream."""
 
 
 class Kind(enum.Enum):
@@ -65,31 +77,130 @@ class Existing:
     reason: str = ""
 
 
-def input_id(path: str | os.PathLike, handle: BinaryIO | None = None) -> SourceId:
-    """The identity of an input file: its size, sha256 and the sha256 of its resolved path.
+WHOLE_READ_BYTES = 64 << 20
+"""Inputs up to this size are read into memory once by :func:`open_input`, so that their
+identity is the hash of exactly the bytes decoded."""
+_HEAD_BYTES = 64
+"""How many first bytes of a stream :func:`spool` gives its format check."""
 
-    ``handle``: the file already open (binary, seekable), read again from its start, so that a
-    command that decodes the file through it opens it only once.
-    """
-    digest = hashlib.sha256()
+
+def input_id(path: str | os.PathLike) -> SourceId:
+    """The identity of an input file as it is now: its size, sha256 and the sha256 of its
+    resolved path (to tell whether an existing output is up to date; what a command records
+    comes from :meth:`Input.identity`)."""
     try:
-        opened = open(path, "rb") if handle is None else contextlib.nullcontext(handle)
-        with opened as source:
-            source.seek(0)
-            for block in iter(lambda: source.read(1 << 22), b""):
-                digest.update(block)
-            size = source.tell()
+        with open(validate.readable_file(path, "path"), "rb") as source:
+            size, digest = _hash(source)
     except FileNotFoundError:
         raise UserInputError(f"{path}: no such file") from None
     except OSError as error:
         raise UserInputError(f"cannot read {path}: {error.strerror or error}") from None
-    location = hashlib.sha256(os.fsencode(os.path.realpath(path))).hexdigest()[:16]
-    return SourceId(size, digest.hexdigest()[:32], location)
+    return SourceId(size, digest, _location(path))
 
 
 def stream_id(data: bytes) -> SourceId:
     """The identity of input read from a stream (stdin): no path."""
-    return SourceId(len(data), hashlib.sha256(data).hexdigest()[:32], "0" * 16)
+    return SourceId(len(data), hashlib.sha256(data).hexdigest()[:32], _NO_LOCATION)
+
+
+class Input:
+    """An input opened once for a command (:func:`open_input`, :func:`spool`): ``handle``
+    (binary, seekable) is what the command decodes, ``name`` names it in messages, and
+    :meth:`identity` is the identity of the same bytes."""
+
+    def __init__(self, handle: BinaryIO, name: str, identity: SourceId | None = None,
+                 location: str = "", stamp: tuple[int, int, int] | None = None):
+        self.handle, self.name = handle, name
+        self._identity, self._location, self._stamp = identity, location, stamp
+
+    def identity(self) -> SourceId:
+        """The input's :class:`SourceId`. An input kept in memory or spooled is hashed from
+        the bytes it holds; a larger file is hashed from its open handle after it was decoded,
+        and refused when its size or times changed since it was opened (another process wrote
+        to it meanwhile)."""
+        if self._identity is None:
+            self.handle.seek(0)
+            try:
+                size, digest = _hash(self.handle)
+                stamp = _stamp(self.handle)
+            except OSError as error:
+                raise UserInputError(f"cannot read {self.name}: "
+                                     f"{error.strerror or error}") from None
+            if (size, *stamp[1:]) != self._stamp:
+                raise UserInputError(f"{self.name}: the file changed while it was read (another "
+                                     "program writes to it); run again when it is complete")
+            self._identity = SourceId(size, digest, self._location)
+        return self._identity
+
+
+@contextlib.contextmanager
+def open_input(path: str | os.PathLike, kind: str = "file") -> Iterator[Input]:
+    """Open the input file ``path`` for one read that gives both its content and its identity
+    (``kind`` names it in the message about a missing file). A file of at most
+    :data:`WHOLE_READ_BYTES` is read into memory once and hashed from those bytes; a larger one
+    is decoded from the open file and hashed from the same handle (:meth:`Input.identity`)."""
+    name = os.fspath(path)
+    try:
+        handle = open(validate.readable_file(path, "path"), "rb")
+    except FileNotFoundError:
+        raise UserInputError(f"{name}: no such {kind}") from None
+    except OSError as error:
+        raise UserInputError(f"cannot read {name}: {error.strerror or error}") from None
+    with handle:
+        try:
+            stamp = _stamp(handle)
+            small = stamp[0] <= WHOLE_READ_BYTES
+            data = handle.read(stamp[0] + 1) if small else b""
+        except OSError as error:
+            raise UserInputError(f"cannot read {name}: {error.strerror or error}") from None
+        if small and len(data) <= stamp[0]:  # (longer: it grows as it is read)
+            identity = SourceId(len(data), hashlib.sha256(data).hexdigest()[:32],
+                                _location(name))
+            yield Input(io.BytesIO(data), name, identity)
+            return
+        handle.seek(0)
+        yield Input(handle, name, location=_location(name), stamp=stamp)
+
+
+def spool(stream: BinaryIO | None, name: str, check_start: Callable[[bytes], None]) -> Input:
+    """Read a stream (stdin) into an unnamed temporary file, hashing it on the way, in bounded
+    memory whatever its length (the disk holds it). ``check_start`` sees the first bytes
+    first and refuses what does not start as the expected format, so that endless non-data
+    (``/dev/zero``) is refused at once. ``name`` names the stream in messages."""
+    if stream is None:
+        raise UserInputError(f"{name} is closed: pipe a file into it, e.g. '< in.wav'")
+    try:
+        head = stream.read(_HEAD_BYTES)
+        while head and len(head) < _HEAD_BYTES:  # a pipe may give its first bytes in pieces
+            more = stream.read(_HEAD_BYTES - len(head))
+            if not more:
+                break
+            head += more
+    except OSError as error:
+        raise UserInputError(f"cannot read {name}: {error.strerror or error}") from None
+    if not head:
+        raise UserInputError(f"{name} is empty: pipe a file into it, e.g. '< in.wav'")
+    check_start(head)
+    digest, size = hashlib.sha256(), 0
+    spooled = tempfile.TemporaryFile()
+    block = head
+    while block:
+        digest.update(block)
+        size += len(block)
+        try:
+            spooled.write(block)
+        except OSError as error:
+            spooled.close()
+            raise UserInputError(f"cannot keep {name} in a temporary file in "
+                                 f"{tempfile.gettempdir()}: {error.strerror or error}; set "
+                                 "TMPDIR to a folder with room, or pass a file") from None
+        try:
+            block = stream.read(1 << 20)
+        except OSError as error:
+            spooled.close()
+            raise UserInputError(f"cannot read {name}: {error.strerror or error}") from None
+    spooled.seek(0)
+    return Input(spooled, name, SourceId(size, digest.hexdigest()[:32], _NO_LOCATION))
 
 
 def check_not_inputs(outputs: Iterable[str | os.PathLike],
@@ -125,7 +236,7 @@ def check_distinct(pairs: Iterable[tuple[str, str]]) -> None:
             clashes.append(f"{owner[key]} and {source} -> {target}")
     if clashes:
         raise UserInputError(f"{len(clashes)} output name(s) would be written by two inputs, one "
-                             f"over the other: {_short(clashes)}; rename the inputs so that "
+                             f"over the other: {short_list(clashes)}; rename the inputs so that "
                              "their names differ beyond the extension (nothing was written)")
 
 
@@ -139,7 +250,7 @@ def codes_state(path: str | os.PathLike, model_hash: str, source: SourceId) -> E
     if early is not None:
         return early
     try:
-        header, _ = read_codes(path)
+        header = verify_codes(path)
     except UserInputError as error:
         return Existing(Kind.FOREIGN, f"not a valid .codes file: {error}")
     if header.model_hash != model_hash:
@@ -152,30 +263,54 @@ def audio_state(path: str | os.PathLike, model_hash: str, source: SourceId, num_
                 sample_rate: int) -> Existing:
     """What is at ``path``, for audio that ``model_hash`` would decode from the ``.codes`` file
     ``source``: done when its tag (:func:`decode_tag`) names this model and this input, and it
-    holds ``num_samples`` samples at ``sample_rate``."""
+    holds ``num_samples`` samples at ``sample_rate`` whose digest is the one the tag records
+    (so that damage to the samples is seen). Audio tagged by an earlier version, without that
+    digest, cannot be verified: it is redone."""
     early = present(path)
     if early is not None:
         return early
     try:
-        info = audio_info(path)
+        with open_audio(os.fspath(path)) as audio:
+            return _decoded_state(audio, model_hash, source, num_samples, sample_rate)
     except UserInputError:
         return Existing(Kind.FOREIGN, "not an audio file that simvq-audio decode wrote")
-    match = _TAG.fullmatch(info.comment)
+
+
+def _decoded_state(audio: AudioFile, model_hash: str, source: SourceId, num_samples: int,
+                   sample_rate: int) -> Existing:
+    match = _TAG.fullmatch(audio.info.comment)
     if match is None:
         return Existing(Kind.FOREIGN, "audio that simvq-audio decode did not write")
     if match[1] != model_hash:
         return Existing(Kind.FOREIGN, f"decoded by another model ({match[1]})")
-    recorded = SourceId(int(match[2]), match[3], match[4])
-    state = _compare_source(recorded, source, "")
-    if state.kind is Kind.DONE and (info.frames, info.sample_rate) != (num_samples, sample_rate):
-        return Existing(Kind.REDO)  # ours, but damaged (truncated) since
+    state = _compare_source(SourceId(int(match[2]), match[3], match[4]), source, "")
+    if state.kind is not Kind.DONE:
+        return state
+    if (audio.info.frames, audio.info.sample_rate) != (num_samples, sample_rate):
+        return Existing(Kind.REDO, "its length has changed since decode wrote it")
+    if match[5] is None:
+        return Existing(Kind.REDO, "written by an older simvq-audio that recorded no digest of "
+                        "its samples")
+    if audio.digest() != match[5]:
+        return Existing(Kind.REDO, "its samples have changed since decode wrote it")
     return state
 
 
-def decode_tag(model_hash: str, source: SourceId) -> str:
-    """The comment decoded audio carries: the model and the identity of its ``.codes`` file."""
+def decode_tag(model_hash: str, source: SourceId, samples: str) -> str:
+    """The comment decoded audio carries: the model, the identity of its ``.codes`` file and
+    ``samples``, the :meth:`~simvq_audio.data.audio_io.AudioFile.digest` of its samples."""
     return (f"simvq-audio decode: model {model_hash}, input {source.size} {source.sha256} "
-            f"{source.location}")
+            f"{source.location}, samples {samples}")
+
+
+def decoded_audio(wav: torch.Tensor, sample_rate: int, suffix: str, model_hash: str,
+                  source: SourceId) -> bytes:
+    """The bytes of the audio file ``decode`` writes: ``wav [T]`` in the format ``suffix``
+    names, tagged (:func:`decode_tag`) with the digest of its samples as they read back."""
+    plain = audio_bytes(wav, sample_rate, suffix)
+    with open_audio(plain, "decoded audio") as audio:
+        samples = audio.digest()
+    return audio_bytes(wav, sample_rate, suffix, decode_tag(model_hash, source, samples))
 
 
 def files_state(paths: Iterable[Path], ours: bool) -> Existing:
@@ -201,13 +336,13 @@ def refuse_foreign(states: Iterable[tuple[str | os.PathLike, Existing]],
     blocked = [f"{os.fspath(path)} ({state.reason})" for path, state in states
                if state.kind is Kind.BLOCKED]
     if blocked:
-        raise UserInputError(f"cannot write {_short(blocked)}: remove or rename it (nothing was "
-                             "written)")
+        raise UserInputError(f"cannot write {short_list(blocked)}: remove or rename it "
+                             "(nothing was written)")
     foreign = [f"{os.fspath(path)} ({state.reason})" for path, state in states
                if state.kind is Kind.FOREIGN]
     if foreign and not overwrite:
         raise UserInputError(f"{len(foreign)} existing output(s) would be replaced: "
-                             f"{_short(foreign)}; pass --overwrite (overwrite=True) to replace "
+                             f"{short_list(foreign)}; pass --overwrite (overwrite=True) to replace "
                              "them (nothing was written)")
 
 
@@ -217,7 +352,7 @@ def _compare_source(recorded: SourceId | None, source: SourceId, unrecorded: str
     if (recorded.size, recorded.sha256) == (source.size, source.sha256):
         return Existing(Kind.DONE)
     if recorded.location == source.location and int(source.location, 16):
-        return Existing(Kind.REDO)
+        return Existing(Kind.REDO, "its input has changed since")
     return Existing(Kind.FOREIGN, "made from another input")
 
 
@@ -244,6 +379,26 @@ def _file_identity(path: str | os.PathLike) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
 
 
-def _short(items: list[str]) -> str:
+def short_list(items: list[str]) -> str:
+    """The first :data:`_LISTED` of ``items`` joined with ``; ``, and how many more."""
     hidden = len(items) - _LISTED
     return "; ".join(items[:_LISTED]) + (f"; ... and {hidden} more" if hidden > 0 else "")
+
+
+def _hash(handle: BinaryIO) -> tuple[int, str]:
+    """Size and sha256 (32 hex chars) of what ``handle`` holds from where it is."""
+    digest, size = hashlib.sha256(), 0
+    for block in iter(lambda: handle.read(1 << 22), b""):
+        digest.update(block)
+        size += len(block)
+    return size, digest.hexdigest()[:32]
+
+
+def _stamp(handle: BinaryIO) -> tuple[int, int, int]:
+    """Size, modification and change time (ns) of an open file."""
+    info = os.fstat(handle.fileno())
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _location(path: str | os.PathLike) -> str:
+    return hashlib.sha256(os.fsencode(os.path.realpath(path))).hexdigest()[:16]

@@ -1,8 +1,9 @@
 """Many audio files -> tokens: what ``simvq-audio encode`` and ``simvq-audio tokenize`` both run.
 
-Each file is opened once (:func:`~simvq_audio.data.audio_io.open_audio`): its header decides how
-it is encoded, its samples are read and checked once, and its bytes, read again from the same
-open file, give the input's identity (:func:`~simvq_audio.outputs.input_id`). Files of at most
+Each file is read once (:func:`~simvq_audio.outputs.open_input`): its header decides how it is
+encoded, its samples are read and checked once, and the same bytes give the input's identity
+(:meth:`~simvq_audio.outputs.Input.identity`), so that what a ``.codes`` file records is what was
+encoded even when another program rewrites the file meanwhile. Files of at most
 ``stream_seconds`` are encoded together in one padded batch
 (:meth:`~simvq_audio.codec.SimVQCodec.encode_signals`); longer ones alone, block by block in
 bounded memory (:meth:`~simvq_audio.codec.SimVQCodec.encode_blocks`). Either way a file's
@@ -12,6 +13,8 @@ message instead, and the others go on.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,23 +43,26 @@ class EncodedFile:
     source: SourceId
 
 
-def encode_files(codec: SimVQCodec, sources: Sequence[str | os.PathLike | bytes],
+def encode_files(codec: SimVQCodec,
+                 sources: Sequence[str | os.PathLike | bytes | outputs.Input],
                  stream_seconds: float) -> list[EncodedFile | str]:
-    """Encode ``sources`` (file names, or the bytes stdin held): an :class:`EncodedFile` or an
-    error message per source, in order."""
+    """Encode ``sources`` (file names, the bytes stdin held, or inputs already open, such as
+    stdin spooled by :func:`simvq_audio.outputs.spool`): an :class:`EncodedFile` or an error
+    message per source, in order. Each file is read once (:func:`simvq_audio.outputs.
+    open_input`), so that the identity recorded is that of the bytes encoded."""
     results: dict[int, EncodedFile | str] = {}
     batch: list[tuple[int, torch.Tensor, int, SourceId]] = []  # signal [T] at the model rate
     for position, source in enumerate(sources):
         try:
-            with open_audio(source, STDIN_NAME if isinstance(source, bytes) else None) as audio:
+            with _opened(source) as opened, open_audio(opened.handle, opened.name) as audio:
                 channels = audio.info.channels
                 if audio.info.duration > stream_seconds:
                     tokens = codec.encode_blocks(audio.mono_blocks(BLOCK_SECONDS),
                                                  audio.sample_rate)
-                    results[position] = EncodedFile(tokens, channels, _identity(source, audio))
+                    results[position] = EncodedFile(tokens, channels, opened.identity())
                 else:
                     batch.append((position, _signal(audio, codec.sample_rate), channels,
-                                  _identity(source, audio)))
+                                  opened.identity()))
         except UserInputError as error:
             results[position] = str(error)
     if batch:
@@ -70,6 +76,17 @@ def encode_files(codec: SimVQCodec, sources: Sequence[str | os.PathLike | bytes]
     return [results[position] for position in range(len(sources))]
 
 
+def _opened(source: str | os.PathLike | bytes | outputs.Input):
+    """``source`` as an :class:`~simvq_audio.outputs.Input` at its start, in a ``with``."""
+    if isinstance(source, outputs.Input):
+        source.handle.seek(0)
+        return contextlib.nullcontext(source)
+    if isinstance(source, bytes):
+        return contextlib.nullcontext(outputs.Input(io.BytesIO(source), STDIN_NAME,
+                                                    outputs.stream_id(source)))
+    return outputs.open_input(source, "audio file")
+
+
 def _signal(audio: AudioFile, sample_rate: int) -> torch.Tensor:
     """The whole file, mono at ``sample_rate``: ``[T]``; refused when that leaves no sample."""
     signal = prepare_waveform(audio.read(), audio.sample_rate, sample_rate)[0]
@@ -77,9 +94,3 @@ def _signal(audio: AudioFile, sample_rate: int) -> torch.Tensor:
         raise UserInputError(f"{audio.what}: the audio is shorter than one sample at the model "
                              f"rate ({sample_rate} Hz)")
     return signal
-
-
-def _identity(source: str | os.PathLike | bytes, audio: AudioFile) -> SourceId:
-    if isinstance(source, bytes):
-        return outputs.stream_id(source)
-    return outputs.input_id(source, audio.raw)

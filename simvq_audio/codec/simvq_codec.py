@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from simvq_audio import outputs, validate
+from simvq_audio.atomic import write_bytes
 from simvq_audio.codec.config import ModelConfig, config_from_dict, load_config
 from simvq_audio.codec.model import CodecModel
 from simvq_audio.codec.streaming_decoder import StreamingDecoder
@@ -40,7 +42,7 @@ from simvq_audio.codec.streaming_encoder import (
 from simvq_audio.codec.tokens import Tokens
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.compression_model import CompressionModel
-from simvq_audio.data.audio_io import open_audio, output_format, resample, write_audio
+from simvq_audio.data.audio_io import open_audio, output_format, resample
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
 
@@ -197,10 +199,10 @@ class SimVQCodec(CompressionModel[ModelConfig]):
                              source)
         write_codes(target, item.tokens[0, :frames], header)
 
-    def load_codes(self, source, force: bool = False) -> Tokens:
+    def load_codes(self, source, force: bool = False, what: str | None = None) -> Tokens:
         """Read a ``.codes`` path or binary stream written by this model (``force``: any model
-        with the same codebook size, hop and rate)."""
-        header, tokens = read_codes(source)
+        with the same codebook size, hop and rate); ``what`` names it in messages."""
+        header, tokens = read_codes(source, what)
         check_model(header, self.model_hash, force)
         expected = (self.codebook_size, self.sample_rate, self.hop_length)
         found = (header.codebook_size, header.sample_rate, header.hop_length)
@@ -256,14 +258,16 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         audio_path = validate.file_path(audio_path, "audio_path")
         output_format(audio_path)
         outputs.check_not_inputs([audio_path], [codes])
-        source = outputs.input_id(codes)
-        tokens = self.load_codes(codes, force)
+        with outputs.open_input(codes) as opened:  # one read: the tag names what is decoded
+            tokens = self.load_codes(opened.handle, force, what=opened.name)
+            source = opened.identity()
         state = outputs.audio_state(audio_path, self.model_hash, source,
                                     int(tokens.num_samples[0]), self.sample_rate)
         outputs.refuse_foreign([(audio_path, state)], overwrite)
         if state.kind is not outputs.Kind.DONE:
-            write_audio(audio_path, self.decode(tokens)[0], self.sample_rate,
-                        comment=outputs.decode_tag(self.model_hash, source))
+            write_bytes(audio_path, outputs.decoded_audio(
+                self.decode(tokens)[0], self.sample_rate, Path(audio_path).suffix.lower(),
+                self.model_hash, source))
 
     # -- helpers --------------------------------------------------------------------------------
     def _decode_ids(self, ids: torch.Tensor) -> torch.Tensor:

@@ -28,19 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simvq_audio.codes import SourceId
+from simvq_audio.commands.arg_types import positive_int
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.utterances import output_path
 from simvq_audio.errors import UserInputError
 from simvq_audio.outputs import (
     STDIO,
     Existing,
+    Input,
     Kind,
     check_distinct,
     check_not_inputs,
     refuse_foreign,
+    short_list,
+    spool,
 )
 
 MODEL_ENV = "SIMVQ_AUDIO_MODEL"
+STDIN = "stdin"
+_STDOUT = "standard output"
 OVERWRITE_HELP = ("replace existing outputs that are not this command's up-to-date result for "
                   "the same input and model (an input is never overwritten)")
 
@@ -53,8 +59,8 @@ class Job:
     """Output path, or ``-`` for stdout."""
     identity: SourceId | None = None
     """The input's identity (:func:`simvq_audio.outputs.input_id`), once known (decode)."""
-    data: bytes | None = None
-    """What stdin held, for a ``-`` input."""
+    data: Input | None = None
+    """Stdin, spooled (:func:`read_stdin`), for a ``-`` input."""
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +69,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         f"${MODEL_ENV}")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 "
                         "(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=8,
+    parser.add_argument("--batch-size", type=positive_int, default=8,
                         help="files per batch in directory mode (default: %(default)s)")
 
 
@@ -97,18 +103,21 @@ def plan_jobs(source: str, target: str, inputs: list[Utterance] | None, out_suff
             raise UserInputError(f"{source}: no such file or directory")
         if target != STDIO:
             check_target(target)
+        elif sys.stdout is None:
+            raise UserInputError(f"cannot write to {_STDOUT}: it is closed; give an output file "
+                                 "name or redirect it ('> out')")
         jobs = [Job(source, target)]
     check_distinct((job.source, job.target) for job in jobs)
     check_not_inputs([job.target for job in jobs], [job.source for job in jobs])
     return jobs
 
 
-def read_stdin() -> bytes:
-    """All of stdin; an empty stdin is refused."""
-    data = sys.stdin.buffer.read()
-    if not data:
-        raise UserInputError("stdin is empty: pipe a file into it, e.g. '< in.wav'")
-    return data
+def read_stdin(check_start: Callable[[bytes, str], None]) -> Input:
+    """Stdin, read as a stream into a temporary file (:func:`simvq_audio.outputs.spool`) in
+    bounded memory, hashed on the way; ``check_start(first_bytes, "stdin")`` refuses what does
+    not start as the expected format before the rest is read. An empty stdin is refused."""
+    stream = None if sys.stdin is None else sys.stdin.buffer
+    return spool(stream, STDIN, lambda head: check_start(head, STDIN))
 
 
 def run_jobs(jobs: list[Job], many: bool, batch_size: int, classify: Callable[[Job], Existing],
@@ -130,6 +139,11 @@ def run_jobs(jobs: list[Job], many: bool, batch_size: int, classify: Callable[[J
                 raise
             failures.append((job, str(error)))
     refuse_foreign([(job.target, state) for job, state in states], overwrite)
+    redone = [f"{job.target} ({state.reason})" for job, state in states
+              if state.kind is Kind.REDO and state.reason]
+    if redone:
+        print(f"simvq-audio: redoing {len(redone)} earlier output(s): {short_list(redone)}",
+              file=sys.stderr)
     todo = [job for job, state in states if state.kind is not Kind.DONE]
     if not many:
         if not todo:
@@ -160,8 +174,16 @@ def run_jobs(jobs: list[Job], many: bool, batch_size: int, classify: Callable[[J
 
 
 def write_stdout(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    """Write ``data`` to standard output; a closed or full one is one :class:`UserInputError`."""
+    if sys.stdout is None:
+        raise UserInputError(f"cannot write to {_STDOUT}: it is closed")
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as error:
+        raise UserInputError(f"cannot write to {_STDOUT}: "
+                             f"{error.strerror or 'the write failed'}") from None
 
 
 def _check_output_dir(target: str, check_target: Callable[[str], object]) -> None:

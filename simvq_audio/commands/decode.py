@@ -3,9 +3,11 @@
 IN/OUT: files (``-`` for stdin/stdout) or directories (every ``*.codes`` under IN becomes a
 ``.wav`` at the same place under OUT; a ``wav.scp`` encode gives ``<utt-id>.wav``). A single OUT
 file's format follows its extension: ``.wav`` and ``.flac`` (16-bit), ``.ogg``/``.oga``
-(Vorbis), ``.opus``, ``.mp3``; stdout gets wav. Each output carries a comment naming the model
-and its ``.codes`` input, so a rerun skips exactly the outputs that are up to date (output
-policy: :mod:`simvq_audio.commands.codec_jobs`). Codes made by another model are refused unless
+(Vorbis), ``.opus``, ``.mp3``; stdout gets wav. Each output carries a comment naming the model,
+its ``.codes`` input and a digest of its samples, so a rerun skips exactly the outputs that are
+up to date and intact, and redoes (saying so) the ones whose samples were damaged since (output
+policy: :mod:`simvq_audio.commands.codec_jobs`). Stdin is read as a stream into a temporary file
+after its first bytes showed a ``.codes`` file. Codes made by another model are refused unless
 ``--any-model``.
 """
 
@@ -48,61 +50,71 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classify(codec, job):
-    """The state of ``job``'s output; sets its input identity (reading stdin for ``-``)."""
-    import io
+    """The state of ``job``'s output; sets its input identity (spooling stdin for ``-``,
+    refused at once when it does not start as a ``.codes`` file)."""
     import os
 
     from simvq_audio import outputs
-    from simvq_audio.codes import read_codes
+    from simvq_audio.codes import check_start, verify_codes
     from simvq_audio.commands.codec_jobs import read_stdin
 
     if job.source == outputs.STDIO:
-        job.data = read_stdin()
-        job.identity = outputs.stream_id(job.data)
+        job.data = read_stdin(check_start)
+        job.identity = job.data.identity()
     else:
         job.identity = outputs.input_id(job.source)
     if job.target == outputs.STDIO or not os.path.lexists(job.target):
         return outputs.Existing(outputs.Kind.NEW)
-    header, _ = read_codes(io.BytesIO(job.data) if job.data is not None else job.source)
+    if job.data is not None:
+        job.data.handle.seek(0)
+    header = verify_codes(job.source if job.data is None else job.data.handle,
+                          None if job.data is None else job.data.name)
     return outputs.audio_state(job.target, codec.model_hash, job.identity, header.num_samples,
                                codec.sample_rate)
 
 
 def _decode_batch(codec, jobs, any_model: bool) -> list[str | None]:
-    """Decode and write each job; the error message of each job, or None."""
-    import io
+    """Decode and write each job; the error message of each job, or None. Each ``.codes`` file
+    is read once: the identity its output's tag records is that of the tokens decoded."""
+    import contextlib
+    from pathlib import Path
 
     import torch
 
+    from simvq_audio import outputs
+    from simvq_audio.atomic import write_bytes
     from simvq_audio.codec import Tokens
     from simvq_audio.commands.codec_jobs import STDIO, write_stdout
-    from simvq_audio.data.audio_io import audio_bytes, write_audio
     from simvq_audio.data.padding import pad_batch
     from simvq_audio.errors import UserInputError
-    from simvq_audio.outputs import decode_tag
 
     errors: dict[int, str] = {}
     loaded = {}
     for index, job in enumerate(jobs):
         try:
-            source = io.BytesIO(job.data) if job.source == STDIO else job.source
-            loaded[index] = codec.load_codes(source, any_model)
+            with contextlib.ExitStack() as stack:
+                opened = job.data or stack.enter_context(outputs.open_input(job.source))
+                opened.handle.seek(0)
+                tokens = codec.load_codes(opened.handle, any_model, what=opened.name)
+                loaded[index] = tokens, opened.identity()
         except UserInputError as error:
             errors[index] = str(error)
     if loaded:
-        items = list(loaded.values())
+        items = [tokens for tokens, _ in loaded.values()]
         ids, lengths = pad_batch([item.tokens[0] for item in items])
         batch = Tokens(ids, lengths, torch.cat([t.num_samples for t in items]), codec.sample_rate)
         audio = codec.decode(batch)
-        for item, (index, tokens) in enumerate(loaded.items()):
+        for item, (index, (tokens, identity)) in enumerate(loaded.items()):
             job = jobs[index]
-            wav, tag = audio[item, :int(tokens.num_samples[0])], decode_tag(codec.model_hash,
-                                                                            job.identity)
+            suffix = ".wav" if job.target == STDIO else Path(job.target).suffix.lower()
             try:
+                data = outputs.decoded_audio(audio[item, :int(tokens.num_samples[0])],
+                                             codec.sample_rate, suffix, codec.model_hash,
+                                             identity)
                 if job.target == STDIO:
-                    write_stdout(audio_bytes(wav, codec.sample_rate, ".wav", tag))
+                    write_stdout(data)
                 else:
-                    write_audio(job.target, wav, codec.sample_rate, tag)
+                    write_bytes(job.target, data)
             except UserInputError as error:
                 errors[index] = str(error)
     return [errors.get(index) for index in range(len(jobs))]

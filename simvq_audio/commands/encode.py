@@ -1,18 +1,23 @@
 """``simvq-audio encode IN OUT``: audio files (any format soundfile reads) -> ``.codes`` files.
 
-IN/OUT: files (``-`` for stdin/stdout), or what :func:`~simvq_audio.data.utterances.list_utterances`
-lists (a directory: the tree is kept; a Kaldi ``wav.scp`` or data dir: ``<utt-id>.codes``) and a
-directory; see :mod:`simvq_audio.commands.codec_jobs` for the output policy. Each ``.codes`` file
-records the identity of its input, so a rerun skips exactly the outputs that are up to date. The
-files go through :mod:`simvq_audio.codec.encode_files`: short ones encoded together in batches,
-files longer than ``--max-batch-seconds`` streamed block by block in bounded memory; both give the
-tokens of encoding each file alone.
+IN/OUT: files (``-`` for stdin/stdout), or what :func:`~simvq_audio.data.utterances.
+list_utterances` lists (a directory: the tree is kept; a Kaldi ``wav.scp`` or data dir:
+``<utt-id>.codes``) and a directory; see :mod:`simvq_audio.commands.codec_jobs` for the output
+policy. Stdin is read as a stream into an unnamed temporary file (bounded memory; the disk holds
+it), refused after its first bytes unless they start an audio format, then encoded as a file is.
+Each ``.codes`` file records the identity of the bytes it was encoded from, so a rerun skips
+exactly the outputs that are up to date. The files go through
+:mod:`simvq_audio.codec.encode_files`: short ones encoded together in batches, files longer than
+``--max-batch-seconds`` streamed block by block in bounded memory; both give the tokens of
+encoding each file alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+
+from simvq_audio.commands.arg_types import positive_float
 
 NAME = "encode"
 HELP = "encode audio files into .codes files"
@@ -26,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="audio file, directory, wav.scp, Kaldi data dir, or -")
     parser.add_argument("output", metavar="OUT", help=".codes file, directory, or -")
     add_model_arguments(parser)
-    parser.add_argument("--max-batch-seconds", type=float, default=60.0,
+    parser.add_argument("--max-batch-seconds", type=positive_float, default=60.0,
                         help="files longer than this are streamed alone (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
@@ -54,19 +59,21 @@ def _check_target(target: str) -> None:
 
 
 def _classify(codec, job):
-    """The state of ``job``'s output (reading stdin for ``-``). The input is hashed here only
-    when a file is there to compare it with; otherwise encoding reads it once for both."""
+    """The state of ``job``'s output (spooling stdin for ``-``, refused at once when it does
+    not start as audio). The input is hashed here only when a file is there to compare it
+    with; encoding hashes what it reads again, and records that."""
     from simvq_audio import outputs
     from simvq_audio.commands.codec_jobs import read_stdin
+    from simvq_audio.data.audio_io import check_audio_start
 
     if job.source == outputs.STDIO:
-        job.data = read_stdin()
+        job.data = read_stdin(check_audio_start)
     if job.target == outputs.STDIO:
         return outputs.Existing(outputs.Kind.NEW)
     early = outputs.present(job.target)
     if early is not None:
         return early
-    identity = (outputs.stream_id(job.data) if job.data is not None
+    identity = (job.data.identity() if job.data is not None
                 else outputs.input_id(job.source))
     return outputs.codes_state(job.target, codec.model_hash, identity)
 
@@ -79,8 +86,7 @@ def _encode_batch(codec, jobs, max_batch_seconds: float) -> list[str | None]:
     from simvq_audio.commands.codec_jobs import STDIO, write_stdout
     from simvq_audio.errors import UserInputError
 
-    results = encode_files(codec, [job.source if job.data is None else job.data
-                                   for job in jobs], max_batch_seconds)
+    results = encode_files(codec, [job.data or job.source for job in jobs], max_batch_seconds)
     errors: list[str | None] = []
     for job, result in zip(jobs, results):
         if isinstance(result, str):

@@ -1,4 +1,6 @@
-"""``simvq-audio info FILE.codes``: check a ``.codes`` file and print its header."""
+"""``simvq-audio info FILE.codes``: check a ``.codes`` file and print its header, in memory
+bounded whatever the file holds (:func:`~simvq_audio.codes.verify_codes`); a FIFO or other
+non-regular file is refused before it is opened."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.codes import read_codes
+    from simvq_audio.codes import verify_codes
 
-    header, _ = read_codes(args.file)
+    header = verify_codes(args.file)
     source = header.source
     rows = [
         ("file", args.file),

@@ -17,6 +17,7 @@ Waveforms are float32 tensors ``[channels, samples]``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -31,7 +32,7 @@ import soxr
 import torch
 
 from simvq_audio import validate
-from simvq_audio.atomic import atomic_path
+from simvq_audio.atomic import write_bytes
 from simvq_audio.errors import UserInputError
 
 AudioSource = Union[str, os.PathLike, bytes, BinaryIO]
@@ -50,6 +51,12 @@ OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
                   ".ogg": ("OGG", "VORBIS"), ".oga": ("OGG", "VORBIS"),
                   ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 """File name ending -> (soundfile format, subtype) of the audio files simvq-audio writes."""
+_AUDIO_STARTS = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"fLaC", b"OggS", b"FORM",
+                 b".snd", b"dns.", b"caff", b"ID3", b"NIST_1A", b"Creative Voice File", b"2BIT",
+                 b"PVF1", b"Extended Instrument", b"MATLAB 5.0")
+"""How files of soundfile's formats start (an MP3 may also start with a bare frame header)."""
+_DIGEST_FRAMES = 1 << 16
+"""Frames read at a time for :meth:`AudioFile.digest`."""
 _FAILURES = (soundfile.LibsndfileError, RuntimeError, TypeError, OSError)
 """What soundfile (and opening a file) raises for a file it cannot read or write."""
 
@@ -112,6 +119,16 @@ class AudioFile:
         if empty:
             raise UserInputError(f"{self.what}: the audio is empty (0 samples)")
 
+    def digest(self) -> str:
+        """32 hex chars: the sha256 of all the file's samples as float32 frames (channels
+        interleaved), read block by block; its header and tags are left out."""
+        digest = hashlib.sha256()
+        with self._failures():
+            self._sound.seek(0)
+            for block in self._sound.blocks(_DIGEST_FRAMES, dtype="float32", always_2d=True):
+                digest.update(np.ascontiguousarray(block).tobytes())
+        return digest.hexdigest()[:32]
+
     @contextlib.contextmanager
     def _failures(self):
         try:
@@ -138,6 +155,17 @@ def open_audio(source: AudioSource, what: str | None = None) -> Iterator[AudioFi
         except _FAILURES as error:
             raise _unreadable(what, error) from None
         yield audio
+
+
+def check_audio_start(head: bytes, what: str) -> None:
+    """Refuse bytes that do not start the way files of soundfile's formats do (WAV, RF64, W64,
+    FLAC, Ogg, MP3, AIFF, AU, CAF, NIST, VOC, ...): how a stream is refused after its first
+    bytes instead of after all of them."""
+    mp3_frame = len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+    if not (mp3_frame or head.startswith(_AUDIO_STARTS)):
+        raise UserInputError(f"{what}: not a readable audio file (it does not start the way "
+                             "WAV, FLAC, Ogg, MP3, AIFF, AU or CAF files do; other formats can "
+                             "be given as a file)")
 
 
 def audio_info(source: AudioSource, what: str | None = None) -> AudioInfo:
@@ -247,9 +275,7 @@ def write_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int,
     """Write ``wav [C, T]`` or ``[T]`` atomically in the format ``path``'s extension names
     (:func:`output_format`; ``.wav``: 16-bit PCM), with an optional ``comment`` tag."""
     output_format(path)
-    data = audio_bytes(wav, sample_rate, Path(path).suffix.lower(), comment)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    write_bytes(path, audio_bytes(wav, sample_rate, Path(path).suffix.lower(), comment))
 
 
 def _unreadable(what: str, error: Exception) -> UserInputError:

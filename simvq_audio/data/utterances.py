@@ -22,12 +22,14 @@ reported when it is read instead of being skipped. Ids are unique and sorted in 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Collection
 from pathlib import Path
 
 from simvq_audio.data.audio_io import AUDIO_SUFFIXES
 from simvq_audio.data.kaldi_dir import WAV_SCP, Utterance, read_data_dir, read_wav_scp
 from simvq_audio.errors import UserInputError
+from simvq_audio.outputs import short_list
 
 _SHOWN_SUFFIXES = ".wav, .flac, .mp3, .ogg, .opus, .aiff, ..."
 
@@ -73,11 +75,18 @@ def files_under(root: str | os.PathLike, suffixes: Collection[str], output_suffi
                 kind: str = "audio") -> list[Utterance]:
     """Every file under ``root`` (recursively) whose lower-cased extension is in ``suffixes``,
     as utterances with ids from their relative paths, sorted by id (possibly none).
-    ``kind`` names the files in the message about two files with one id."""
+    ``kind`` names the files in the message about two files with one id. Symbolic links to
+    folders are not followed (a link loop cannot hang the listing); they, dangling links and
+    non-regular files of a wanted type are named in one note on stderr."""
     root = Path(root)
     by_id: dict[str, Path] = {}
-    for file in root.rglob("*"):
-        if file.suffix.lower() not in suffixes or not file.is_file():
+    skipped: list[str] = []
+    for file in root.rglob("*"):  # symbolic links to folders are not followed (no loops)
+        wanted = file.suffix.lower() in suffixes
+        if not (wanted and file.is_file()):
+            reason = _skip_reason(file, wanted)
+            if reason:
+                skipped.append(f"{file.relative_to(root)} ({reason})")
             continue
         utt_id = file.relative_to(root).with_suffix("").as_posix()
         if utt_id in by_id:
@@ -86,7 +95,24 @@ def files_under(root: str | os.PathLike, suffixes: Collection[str], output_suffi
             raise UserInputError(f"{root}: two {kind} files for utterance {utt_id!r}: {first} "
                                  f"and {second}{shared}; rename one (nothing was written)")
         by_id[utt_id] = file.absolute()
+    if skipped:
+        print(f"simvq-audio: {root}: skipped {len(skipped)} path(s): "
+              f"{short_list(sorted(skipped))}", file=sys.stderr)
     return [Utterance(utt_id, by_id[utt_id]) for utt_id in sorted(by_id, key=str.encode)]
+
+
+def _skip_reason(path: Path, wanted: bool) -> str | None:
+    """Why :func:`files_under` leaves out ``path``, when the user may have meant it to be
+    used: a link to a folder (not followed), a dangling link, or a file of a wanted type that
+    is not a regular file; None for anything else (a folder, a file of another type)."""
+    if path.is_symlink():
+        if path.is_dir():
+            return "a symbolic link to a folder, not followed"
+        if not path.exists():
+            return "a dangling symbolic link"
+    if wanted and not path.is_dir():
+        return "not a regular file"
+    return None
 
 
 def output_path(out_dir: str | os.PathLike, utt_id: str, suffix: str) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 
 import numpy as np
 import torch
@@ -92,16 +93,36 @@ def file_path(value: object, what: str) -> str:
     return os.fspath(value)
 
 
+def readable_file(value: object, what: str) -> str:
+    """A file name (:func:`file_path`) that is not a FIFO, device, socket or directory, checked
+    before it is opened (opening a FIFO for reading blocks until a writer comes). A missing file
+    passes: the caller's ``open`` reports it."""
+    path = file_path(value, what)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+        raise UserInputError(f"{path}: not a regular file ({kind}); give a file")
+    return path
+
+
 def device(value: object) -> torch.device:
-    """A torch device from a ``torch.device`` or a string such as ``"cuda:1"``."""
+    """A torch device from a ``torch.device`` or a string such as ``"cuda:1"``; not ``meta``
+    (shapes only: a model there computes nothing)."""
     if not isinstance(value, (str, torch.device)):
         raise UserInputError(f"device must be a string such as 'cpu' or 'cuda', got "
                              f"{describe(value)}")
     try:
-        return torch.device(value)
+        result = torch.device(value)
     except RuntimeError:
         raise UserInputError(f"device {describe(value)} is not a torch device (e.g. 'cpu', "
                              "'cuda', 'cuda:1')") from None
+    if result.type == "meta":
+        raise UserInputError(f"device {describe(value)} holds shapes only, no data: use a "
+                             "device that computes (e.g. 'cpu', 'cuda', 'cuda:1')")
+    return result
 
 
 def waveforms(wav: object, lengths: object = None) -> list[torch.Tensor]:

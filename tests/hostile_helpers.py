@@ -64,3 +64,13 @@ def assert_refused(result: subprocess.CompletedProcess, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in line, (fragment, line)
     return line
+
+
+def assert_main_refused(status: int, capsys, *fragments: str, progress: bool = False) -> str:
+    """:func:`assert_refused` for ``main([...])`` run in this process: ``status`` is what it
+    returned, ``capsys`` holds what it printed (read here). ``progress``: leave out the lines
+    of a progress bar (``train``'s tqdm bar on stderr, each drawn after a carriage return)."""
+    err = capsys.readouterr().err
+    if progress:
+        err = "\n".join(line for line in err.split("\n") if "\r" not in line)
+    return assert_refused(subprocess.CompletedProcess([], status, "", err), *fragments)

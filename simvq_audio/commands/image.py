@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from simvq_audio.commands import search_backend
+from simvq_audio.commands.arg_types import positive_int
 
 NAME = "image"
 HELP = "image tokenizer: sample patches, train, export, encode, decode, score"
@@ -24,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="image_command", metavar="ACTION", required=True)
     patches = sub.add_parser("patches", help="cut sample photos into an ImageFolder tree")
     patches.add_argument("--out", type=Path, required=True)
-    patches.add_argument("--size", type=int, default=32, help="patch side (default: 32)")
-    patches.add_argument("--train-per-image", type=int, default=64)
-    patches.add_argument("--valid-per-image", type=int, default=8)
+    patches.add_argument("--size", type=positive_int, default=32, help="patch side (default: 32)")
+    patches.add_argument("--train-per-image", type=positive_int, default=64)
+    patches.add_argument("--valid-per-image", type=positive_int, default=8)
 
     train = sub.add_parser("train", help="train an image tokenizer")
     train.add_argument("--config", required=True, help="e.g. recipes/image_65k.yaml")
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--valid-dir", type=Path, help="folder of validation images")
     train.add_argument("--exp-dir", type=Path, required=True)
     train.add_argument("--resume", action="store_true")
-    train.add_argument("--max-steps", type=int, help="override train.max_steps")
+    train.add_argument("--max-steps", type=positive_int, help="override train.max_steps")
     train.add_argument("--cpu", action="store_true")
 
     export = sub.add_parser("export", help="write the newest checkpoint as a model directory")
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--model", type=Path, required=True)
     score.add_argument("--images", type=Path, required=True)
     score.add_argument("--out", type=Path, help="folder for summary.json and summary.md")
-    score.add_argument("--batch-size", type=int, default=16)
+    score.add_argument("--batch-size", type=positive_int, default=16)
     score.add_argument("--inception-weights", type=Path, help="local Inception weights (rFID)")
 
 

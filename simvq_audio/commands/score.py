@@ -28,6 +28,7 @@ import json
 import os
 from pathlib import Path
 
+from simvq_audio.commands.arg_types import non_negative_int, positive_float, positive_int
 from simvq_audio.metrics.scorers import SCORERS
 
 NAME = "score"
@@ -45,12 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--codes", help="directory of the tokens, one .codes (or .npy) file per "
                         "utterance: adds codebook utilisation, perplexity, entropy and bitrate")
-    parser.add_argument("--num-codes", type=int, help="codebook size (needed for .npy tokens)")
-    parser.add_argument("--tokens-per-second", type=float,
+    parser.add_argument("--num-codes", type=positive_int,
+                        help="codebook size (needed for .npy tokens)")
+    parser.add_argument("--tokens-per-second", type=positive_float,
                         help="token frame rate (needed for .npy tokens), e.g. 75")
-    parser.add_argument("--nj", type=int, default=1, help="parallel worker processes")
+    parser.add_argument("--nj", type=positive_int, default=1, help="parallel worker processes")
     parser.add_argument("--name", help="system name in summary.json (default: the --out folder)")
-    parser.add_argument("--num-plots", type=int, default=3,
+    parser.add_argument("--num-plots", type=non_negative_int, default=3,
                         help="utterances shown in spectrograms.png (0: no spectrogram plot)")
     parser.add_argument("--train-logs", help="TensorBoard log directory: also plot the "
                         "codebook/utilisation and codebook/perplexity curves")
@@ -74,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "reference-scores]")
     parser.add_argument("--no-reference-cache", action="store_true",
                         help="compute the references' values every time, keep nothing")
-    parser.add_argument("--report-spectrograms", type=int, default=50,
+    parser.add_argument("--report-spectrograms", type=non_negative_int, default=50,
                         help="utterances shown with spectrograms in report.html, worst first "
                         "(players are shown for all) [50]")
     parser.add_argument("--overwrite", action="store_true",

@@ -20,6 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from simvq_audio.commands.arg_types import positive_float, positive_int
+
 NAME = "tokenize"
 HELP = "tokenize a corpus into resumable ark/scp and parquet shards"
 
@@ -35,10 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory, e.g. dump/train")
     parser.add_argument("--format", choices=("ark", "parquet", "both"), default="both",
                         help="what to write (default: %(default)s)")
-    parser.add_argument("--batch-seconds", type=float, default=120.0,
+    parser.add_argument("--batch-seconds", type=positive_float, default=120.0,
                         help="most padded audio per batch; longer files are streamed alone "
                         "(default: %(default)s)")
-    parser.add_argument("--shard-size", type=int, default=500,
+    parser.add_argument("--shard-size", type=positive_int, default=500,
                         help="utterances per shard (default: %(default)s)")
     parser.add_argument("--verify", action="store_true",
                         help="only check the output dir: every shard's checksums, counts, ids "
@@ -60,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from simvq_audio.errors import UserInputError
     from simvq_audio.tokenize.finalize import check_output_dir, finalize
     from simvq_audio.tokenize.index import RunIdentity, open_output
-    from simvq_audio.tokenize.plan import plan_hash, plan_shards, with_durations
+    from simvq_audio.tokenize.plan import plan_hash, plan_shards
     from simvq_audio.tokenize.runner import tokenize_shards
     from simvq_audio.tokenize.shard_files import FORMATS
 
     if args.data_dir and not (Path(args.data_dir) / WAV_SCP).is_file():
         raise UserInputError(f"--data-dir {args.data_dir}: not a directory holding {WAV_SCP}")
-    utterances = with_durations(list_utterances(args.data_dir or args.audio_dir))
+    utterances = list_utterances(args.data_dir or args.audio_dir)
     shards = plan_shards(utterances, args.shard_size)
     rank, world_size = _join_processes(args)
     codec = load_codec(args)
@@ -114,15 +116,11 @@ def _verify(out: Path, shards, identity, codebook_size: int) -> int:
 def _join_processes(args: argparse.Namespace) -> tuple[int, int]:
     """``(rank, world size)`` under ``accelerate launch`` (``(0, 1)`` without it); with several
     processes, ``--device cuda`` becomes each process's own GPU."""
-    import torch
     from accelerate import PartialState
 
-    from simvq_audio.errors import UserInputError
+    from simvq_audio import validate
 
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        raise UserInputError(f"--device {args.device!r}: {error}") from None
+    device = validate.device(args.device)
     state = PartialState(cpu=device.type == "cpu")
     if state.num_processes > 1 and device.type == "cuda" and device.index is None:
         args.device = str(state.device)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simvq_audio.commands.arg_types import positive_int
+
 NAME = "train"
 HELP = "train a codec (accelerate: CPU, one or many GPUs, many nodes)"
 
@@ -24,16 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output: config, checkpoints/, tensorboard/")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest complete checkpoint in --exp-dir")
-    parser.add_argument("--max-steps", type=int, help="override train.max_steps")
-    parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
+    parser.add_argument("--max-steps", type=positive_int, help="override train.max_steps")
+    parser.add_argument("--batch-size", type=positive_int,
+                        help="override train.batch_size (per process)")
     parser.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is there")
-    parser.add_argument("--max-bad-steps", type=int, default=10,
+    parser.add_argument("--max-bad-steps", type=positive_int, default=10,
                         help="stop after this many steps in a row with a NaN/inf loss "
                         "(default: %(default)s)")
-    parser.add_argument("--usage-window", type=int, default=1000,
+    parser.add_argument("--usage-window", type=positive_int, default=1000,
                         help="steps over which codebook utilisation is counted "
                         "(default: %(default)s)")
-    parser.add_argument("--valid-utterances", type=int, default=100,
+    parser.add_argument("--valid-utterances", type=positive_int, default=100,
                         help="validate on the first N utterances of --valid-dir "
                         "(default: %(default)s)")
 

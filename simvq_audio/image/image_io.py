@@ -1,12 +1,14 @@
 """Reading and writing image files with PIL, and finding them in ImageFolder-style trees.
 
 Images are float tensors ``[3, H, W]`` in [0, 1]. Greyscale, palette and alpha images are
-converted to RGB (alpha dropped); anything PIL cannot decode is refused with one clear message.
+converted to RGB (alpha dropped); anything PIL cannot decode, and any image of more than
+:data:`MAX_PIXELS` (a small PNG can claim 20000 x 20000), is refused with one clear message.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +20,29 @@ from simvq_audio.errors import UserInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+MAX_PIXELS = 89_478_485
+"""Most pixels an image read may have, checked from its header before it is decoded: PIL's own
+decompression-bomb threshold (``Image.MAX_IMAGE_PIXELS``, about 9459 x 9459), here an error
+rather than a warning. At the limit the float copy takes about 1 GiB."""
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
-    """The RGB image at ``path`` as float32 ``[3, H, W]`` in [0, 1]."""
+    """The RGB image at ``path`` as float32 ``[3, H, W]`` in [0, 1]; refused before decoding
+    when its header claims more than :data:`MAX_PIXELS`."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # the limit below replaces PIL's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            if image.width * image.height > MAX_PIXELS:
+                raise UserInputError(_too_large(path, f" ({image.width}x{image.height})"))
             image.load()
             rgb = image.convert("RGB")
+    except UserInputError:
+        raise
+    except Image.DecompressionBombError:
+        raise UserInputError(_too_large(path)) from None
     except FileNotFoundError:
         raise UserInputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -36,6 +52,11 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
     if rgb.width == 0 or rgb.height == 0:
         raise UserInputError(f"{path}: the image is empty ({rgb.width}x{rgb.height})")
     return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+
+def _too_large(path: Path, size: str = "") -> str:
+    return (f"{path}: the image{size} has more than the {MAX_PIXELS} pixels allowed (a "
+            "decompression bomb, or a photo to scale down first)")
 
 
 def write_image(path: str | os.PathLike, image: torch.Tensor) -> None:

@@ -13,6 +13,7 @@ from simvq_audio.atomic import atomic_path
 from simvq_audio.codes import CodesHeader, check_model, read_codes, write_codes
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
+from simvq_audio.token_arrays import read_token_array
 
 TOKEN_SUFFIXES = (".codes", ".npy")
 
@@ -40,14 +41,11 @@ def load_tokens(path: str | os.PathLike, tokenizer: SimVQImageTokenizer,
     (unless ``force``), be an image grid and fit the codebook."""
     path = Path(path)
     if _suffix(path) == ".npy":
-        try:
-            tokens = torch.from_numpy(np.load(path, allow_pickle=False))
-        except (OSError, ValueError) as error:
-            raise UserInputError(f"{path}: not a readable .npy token array ({error})") from None
-        if tokens.dim() != 2 or tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
+        tokens = read_token_array(path, "token grid [h, w]")
+        if tokens.ndim != 2:
             raise UserInputError(f"{path}: expected an integer token grid [h, w], got "
                                  f"{tokens.dtype} {list(tokens.shape)}")
-        return tokens.long()
+        return torch.from_numpy(tokens.astype(np.int64))
     header, tokens = read_codes(path)
     if header.sample_rate or len(header.grid) != 2:
         raise UserInputError(f"{path}: holds audio tokens (grid {list(header.grid)}), not an "

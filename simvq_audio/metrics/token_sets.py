@@ -12,6 +12,7 @@ import torch
 
 from simvq_audio.codes import read_codes
 from simvq_audio.errors import UserInputError
+from simvq_audio.token_arrays import read_token_array
 
 
 @dataclass
@@ -29,7 +30,8 @@ def read_token_dir(folder: str | Path) -> TokenSet:
 
     Raises :class:`UserInputError` for a missing or empty folder, a mix of formats, a damaged
     file, ``.codes`` headers that disagree on codebook size or frame rate, or a non-integer
-    ``.npy`` array (read with ``allow_pickle=False``).
+    ``.npy`` array (:func:`~simvq_audio.token_arrays.read_token_array`: the header is checked
+    against the file's size before anything is allocated).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -49,13 +51,7 @@ def _utt_id(folder: Path, path: Path) -> str:
 
 
 def _read_npy(path: Path) -> torch.Tensor:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise UserInputError(f"{path}: not a readable .npy token array ({error})") from None
-    if not np.issubdtype(array.dtype, np.integer):
-        raise UserInputError(f"{path}: token ids must be integers, found {array.dtype}")
-    return torch.from_numpy(array.astype(np.int64))
+    return torch.from_numpy(read_token_array(path).astype(np.int64))
 
 
 def _read_codes_files(folder: Path, paths: list[Path]) -> TokenSet:

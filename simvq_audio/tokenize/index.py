@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.errors import UserInputError
+from simvq_audio.errors import UserInputError, quote
+from simvq_audio.tokenize.shard_files import make_folder
 
 INDEX_NAME = "index.json"
 FORMAT_VERSION = 1
@@ -37,17 +38,27 @@ def index_path(out: Path) -> Path:
 
 
 def read_index(out: Path) -> dict | None:
-    """The index of ``out``, or None when there is none; a damaged one is a UserInputError."""
+    """The index of ``out``, or None when there is none.
+
+    Raises:
+        UserInputError: the index is damaged (unreadable, random bytes, truncated or deeply
+            nested JSON) or not an index (no model and plan hashes, formats that are not a list
+            of names).
+    """
     path = index_path(out)
     if not path.exists():
         return None
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        index = error
-    if not (isinstance(index, dict) and all(isinstance(index.get(key), dict) and "hash" in
-                                            index[key] for key in ("model", "plan"))):
-        raise UserInputError(f"{path} is not a tokenization index; remove it or pass --overwrite")
+    except (OSError, ValueError, RecursionError):
+        index = None
+    formats = index.get("formats", []) if isinstance(index, dict) else None
+    if not (isinstance(index, dict) and all(isinstance(index.get(key), dict) and isinstance(
+            index[key].get("hash"), str) for key in ("model", "plan")) and
+            isinstance(formats, list) and all(isinstance(name, str) for name in formats)):
+        raise UserInputError(f"{path} is damaged or not a tokenization index: pass --overwrite "
+                             "to rewrite it (shards with valid done markers are kept), or "
+                             "remove it")
     return index
 
 
@@ -67,19 +78,21 @@ def open_output(out: Path, identity: RunIdentity, overwrite: bool) -> None:
         index = None
     if index is not None and not overwrite:
         if index["model"]["hash"] != identity.model_hash:
-            raise UserInputError(f"{out} holds tokens of another model ({index['model']['hash']}, "
-                                 f"this one is {identity.model_hash}); pass --overwrite to "
-                                 "replace them or choose another --out")
+            raise UserInputError(f"{out} holds tokens of another model "
+                                 f"({quote(index['model']['hash'])}, this one is "
+                                 f"{identity.model_hash}); pass --overwrite to replace them or "
+                                 "choose another --out")
         if index["plan"]["hash"] != identity.plan_hash:
+            plan = index["plan"]
             raise UserInputError(f"{out} was tokenized from other utterances or with another "
-                                 f"--shard-size (it had {index['plan']['num_utterances']} "
-                                 f"utterances in shards of {index['plan']['shard_size']}); pass "
-                                 "--overwrite to replace it or choose another --out")
+                                 f"--shard-size (it had {quote(plan.get('num_utterances'))} "
+                                 f"utterances in shards of {quote(plan.get('shard_size'))}); "
+                                 "pass --overwrite to replace it or choose another --out")
     same = index is not None and index["model"]["hash"] == identity.model_hash and (
         index["plan"]["hash"] == identity.plan_hash and
         index.get("formats") == list(identity.formats))
     if not same:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folder(out)
         write_index(out, identity, complete=False)
 
 

@@ -5,6 +5,11 @@ the plan depends only on the utterances and the shard size, never on the number 
 any world size writes the same shards, byte for byte. Under ``accelerate launch`` rank ``r`` of
 ``w`` takes shards ``r, r + w, r + 2w, ...``. Inside a shard, utterances are sorted by duration
 and cut into batches of similar length; batching changes only the speed, not the tokens.
+
+Batches are planned from the durations the files' headers give (:func:`measure_durations`, read
+one shard at a time, just before it is encoded): ``utt2dur`` is only checked against them, as
+lhotse validates a manifest's durations, since a wrong entry (sixteen 60 s files listed as
+0.1 s) would put far more audio in a padded batch than ``--batch-seconds`` allows.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simvq_audio.data.audio_io import audio_info
-from simvq_audio.data.kaldi_dir import Utterance
+from simvq_audio.data.kaldi_dir import DURATION_TOLERANCE_S, Utterance
 from simvq_audio.errors import UserInputError
 
 
@@ -31,13 +36,21 @@ class Shard:
         return f"shard-{self.index:05d}"
 
 
-def with_durations(utterances: list[Utterance]) -> list[Utterance]:
-    """``utterances``, each with its duration: from ``utt2dur`` where the data dir had one,
-    else from the file's header; a file whose header cannot be read keeps None (it is reported
-    as a failure when it is encoded, so one bad file never stops the job)."""
-    return [utt if utt.duration is not None else
-            dataclasses.replace(utt, duration=_header_duration(utt.path))
-            for utt in utterances]
+def measure_durations(shard: Shard) -> tuple[Shard, list[str]]:
+    """``shard`` with each utterance's duration read from its file's header, and a note on every
+    ``utt2dur`` entry that disagrees with its header by more than
+    :data:`~simvq_audio.data.kaldi_dir.DURATION_TOLERANCE_S`. A file whose header cannot be
+    read gets no duration (it is a batch of its own and is reported as a failure when it is
+    encoded, so one bad file never stops the job)."""
+    measured, notes = [], []
+    for utt in shard.utterances:
+        actual = _header_duration(utt.path)
+        if actual is not None and utt.duration is not None and (
+                abs(actual - utt.duration) > DURATION_TOLERANCE_S):
+            notes.append(f"{utt.utt_id}: utt2dur says {utt.duration:g} s, the file lasts "
+                         f"{actual:.3f} s")
+        measured.append(dataclasses.replace(utt, duration=actual))
+    return dataclasses.replace(shard, utterances=tuple(measured)), notes
 
 
 def plan_shards(utterances: list[Utterance], shard_size: int) -> list[Shard]:

@@ -18,7 +18,7 @@ from simvq_audio.codec import SimVQCodec
 from simvq_audio.codec.encode_files import encode_files
 from simvq_audio.tokenize.index import RunIdentity
 from simvq_audio.tokenize.markers import ShardMarker, ids_sha256, marker_problems, write_marker
-from simvq_audio.tokenize.plan import Shard, plan_batches, rank_shards
+from simvq_audio.tokenize.plan import Shard, measure_durations, plan_batches, rank_shards
 from simvq_audio.tokenize.shard_files import TokenRecord, write_shard
 
 
@@ -75,10 +75,16 @@ class _Progress:
 
 def _tokenize_shard(codec: SimVQCodec, out: Path, shard: Shard, identity: RunIdentity,
                     batch_seconds: float, batch_size: int, progress: _Progress) -> None:
-    """Encode one shard, write its files, then its done marker."""
+    """Encode one shard in batches planned from its files' headers, write its files, then its
+    done marker."""
     records: list[TokenRecord] = []
     failures: dict[str, str] = {}
-    for batch in plan_batches(shard, batch_seconds, batch_size):
+    measured, notes = measure_durations(shard)
+    if notes:
+        progress.bar.write(f"simvq-audio tokenize: warning: {shard.name}: utt2dur is wrong for "
+                           f"{len(notes)} utterance(s) (e.g. {notes[0]}); batches are planned "
+                           "from the files' headers", file=sys.stderr)
+    for batch in plan_batches(measured, batch_seconds, batch_size):
         results = encode_files(codec, [utt.path for utt in batch], stream_seconds=batch_seconds)
         batch_samples = 0
         for utt, result in zip(batch, results):

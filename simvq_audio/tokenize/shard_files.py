@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from simvq_audio.atomic import atomic_path
+from simvq_audio.errors import UserInputError, os_error_message
 
 FORMATS = {"ark": ("ark",), "parquet": ("parquet",), "both": ("ark", "parquet")}
 """``--format`` choices -> the shard formats they write."""
@@ -55,12 +56,22 @@ def write_shard(out: Path, shard_name: str, records: list[TokenRecord],
     """Write the shard's files in ``formats`` under the output dir ``out``, each atomically."""
     records = sorted(records, key=lambda record: record.utt_id.encode("utf-8"))
     for fmt in formats:
-        (out / _FOLDERS[fmt]).mkdir(parents=True, exist_ok=True)
+        make_folder(out / _FOLDERS[fmt])
     if "ark" in formats:
         _write_ark(shard_path(out, shard_name, "ark"), shard_path(out, shard_name, "scp"),
                    records)
     if "parquet" in formats:
         _write_parquet(shard_path(out, shard_name, "parquet"), records, model_hash, sample_rate)
+
+
+def make_folder(path: Path) -> None:
+    """Create the output folder ``path`` (and its parents) if needed; a UserInputError naming it
+    when it cannot be (a regular file in the way, no permission, a full disk)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(f"cannot create the folder {path}: {os_error_message(error)}"
+                             ) from None
 
 
 def read_ark(path: Path) -> list[tuple[str, np.ndarray]]:

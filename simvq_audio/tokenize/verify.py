@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simvq_audio.errors import quote
 from simvq_audio.tokenize.finalize import SCP_NAME
 from simvq_audio.tokenize.index import RunIdentity, index_path, read_index
 from simvq_audio.tokenize.markers import ids_sha256, marker_problems, read_marker
@@ -32,7 +33,8 @@ def verify_output(out: Path, shards: list[Shard], identity: RunIdentity,
     if index is None or not index.get("complete"):
         problems.append(f"{index_path(out)}: missing or not complete (the run has not finished)")
     elif index["model"]["hash"] != identity.model_hash:
-        problems.append(f"{index_path(out)}: written by another model ({index['model']['hash']})")
+        problems.append(f"{index_path(out)}: written by another model "
+                        f"({quote(index['model']['hash'])})")
     if index is not None and isinstance(index.get("formats"), list) and (
             set(index["formats"]) <= set(FORMATS["both"])):
         identity = replace(identity, formats=tuple(index["formats"]))

@@ -4,8 +4,12 @@ Layout: ``<exp_dir>/checkpoints/step_00001234/`` holding ``<name>.safetensors`` 
 the tensors of flattened state) and ``<name>.json`` files, plus a ``COMPLETE`` marker listing
 every file's size and sha256. The directory is filled under a temporary name, each file is
 fsynced, the marker is written last, and only then is the directory renamed to its final name.
-A checkpoint whose marker is missing or does not match its files (a torn write, a truncated or
-damaged file) is skipped with a message naming it, and never loaded. Nothing is pickled.
+A checkpoint whose marker is missing, damaged or does not match its files (a torn write, a
+truncated or damaged file) is skipped with a message naming it, and never loaded. Nothing is
+pickled; documents are read within the limits of :mod:`simvq_audio.documents`, and a document or
+tensor file that cannot be used raises :class:`DamagedCheckpoint`. A failed write (a full disk)
+is one :class:`~simvq_audio.errors.UserInputError` naming the folder and the reason, and leaves
+the earlier checkpoints as they were.
 """
 
 from __future__ import annotations
@@ -20,14 +24,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from simvq_audio.atomic import fsync_dir
+from simvq_audio.documents import read_json_document
+from simvq_audio.errors import UserInputError, os_error_message, quote
 
 CHECKPOINTS = "checkpoints"
 MARKER = "COMPLETE"
 _NAME = re.compile(r"^step_(\d{8,})$")
 _TEMP_PREFIX = ".tmp_"
+DOCUMENT_BYTES = 64 << 20
+"""Largest checkpoint document read (optimizer skeletons of large models take a few MB)."""
+
+
+class DamagedCheckpoint(UserInputError):
+    """A checkpoint file (a document or a tensor file) that cannot be used: unreadable,
+    not JSON or safetensors, or of the wrong structure. The trainer skips such a checkpoint."""
 
 
 def checkpoint_dir(exp_dir: Path, step: int) -> Path:
@@ -37,8 +51,23 @@ def checkpoint_dir(exp_dir: Path, step: int) -> Path:
 def write_checkpoint(exp_dir: Path, step: int, tensors: Mapping[str, Mapping[str, torch.Tensor]],
                      documents: Mapping[str, Any]) -> Path:
     """Write ``tensors[name]`` to ``name.safetensors`` and ``documents[name]`` (JSON-safe) to
-    ``name.json`` as the checkpoint of ``step``; returns its directory. Call on one process."""
+    ``name.json`` as the checkpoint of ``step``; returns its directory. Call on one process.
+
+    Raises:
+        UserInputError: the checkpoint could not be written (a full disk, no permission, a file
+            where the folder should be); nothing of it is left and earlier ones are intact.
+    """
     final = checkpoint_dir(exp_dir, step)
+    try:
+        return _write_checkpoint(final, tensors, documents)
+    except (OSError, SafetensorError) as error:
+        raise UserInputError(f"cannot write the checkpoint of step {step} in {final.parent}: "
+                             f"{_reason(error)} (earlier checkpoints are intact; resume with "
+                             "--resume once the cause is fixed)") from None
+
+
+def _write_checkpoint(final: Path, tensors: Mapping[str, Mapping[str, torch.Tensor]],
+                      documents: Mapping[str, Any]) -> Path:
     root = final.parent
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f"{_TEMP_PREFIX}*"):  # left by a run killed while saving
@@ -54,7 +83,7 @@ def write_checkpoint(exp_dir: Path, step: int, tensors: Mapping[str, Mapping[str
         files = {path.name: _describe_file(path) for path in sorted(temp.iterdir())}
         for path in temp.iterdir():
             _fsync_file(path)
-        marker = {"step": step, "files": files}
+        marker = {"step": checkpoint_step(final), "files": files}
         (temp / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
         _fsync_file(temp / MARKER)
         fsync_dir(temp)
@@ -73,8 +102,11 @@ def checkpoint_problem(path: Path) -> str | None:
     if not marker.is_file():
         return f"no {MARKER} marker (the write was interrupted)"
     try:
-        files = json.loads(marker.read_text(encoding="utf-8"))["files"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        document = read_json_document(marker, what=f"{MARKER} marker")
+    except UserInputError:
+        document = None
+    files = document.get("files") if isinstance(document, dict) else None
+    if not (isinstance(files, dict) and files and all(_plain_name(name) for name in files)):
         return f"its {MARKER} marker is damaged"
     for name, expected in files.items():
         file = path / name
@@ -121,11 +153,44 @@ def prune_checkpoints(exp_dir: Path, keep: int) -> None:
 
 def read_tensors(path: Path, name: str, device: str | torch.device = "cpu"
                  ) -> dict[str, torch.Tensor]:
-    return load_file(str(path / f"{name}.safetensors"), device=str(device))
+    """The tensors of ``name.safetensors`` in the checkpoint ``path``.
+
+    Raises:
+        DamagedCheckpoint: the file is missing or not a readable safetensors file.
+    """
+    file = path / f"{name}.safetensors"
+    try:
+        return load_file(str(file), device=str(device))
+    except (OSError, SafetensorError) as error:
+        raise DamagedCheckpoint(f"{file}: cannot be read ({_reason(error)})") from None
 
 
 def read_document(path: Path, name: str) -> Any:
-    return json.loads((path / f"{name}.json").read_text(encoding="utf-8"))
+    """The JSON document ``name.json`` of the checkpoint ``path``, read within the limits of
+    :mod:`simvq_audio.documents` (size, depth, values, integer length).
+
+    Raises:
+        DamagedCheckpoint: the file is missing, not JSON (random bytes, truncated) or beyond
+            those limits (nested 100000 deep).
+    """
+    try:
+        return read_json_document(path / f"{name}.json", DOCUMENT_BYTES, "checkpoint document")
+    except UserInputError as error:
+        raise DamagedCheckpoint(str(error)) from None
+
+
+def _reason(error: OSError | SafetensorError) -> str:
+    """Why reading or writing failed, in one short phrase: the system's reason for an
+    ``OSError`` or for the ``(os error N)`` that safetensors reports, else its message cut."""
+    if isinstance(error, OSError):
+        return os_error_message(error)
+    code = re.search(r"\(os error (\d+)\)", str(error))
+    return os.strerror(int(code.group(1))) if code else quote(str(error), 120)
+
+
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` names a file inside the checkpoint folder itself (no path, no NUL)."""
+    return bool(name) and name not in (".", "..") and "\0" not in name and Path(name).name == name
 
 
 def _describe_file(path: Path) -> dict[str, Any]:

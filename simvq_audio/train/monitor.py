@@ -12,13 +12,16 @@ SimVQ, the effective rank of its linear map W (``rank_W``). All processes must c
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
 from tqdm import tqdm
 
+from simvq_audio.errors import UserInputError, os_error_message
 from simvq_audio.quantize import CodeUsage, VectorQuantizer
 from simvq_audio.train.step import StepResult
 from simvq_audio.train.task import ThroughputUnit
@@ -38,10 +41,12 @@ class TrainingMonitor:
         self.usage = CodeUsage(quantizer.num_codes, accelerator.device)
         self.writer = None
         self.bar = None
+        self.log_dir = Path(exp_dir) / "tensorboard"
         if accelerator.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(Path(exp_dir) / "tensorboard"))
+            with self._writing():
+                self.writer = SummaryWriter(str(self.log_dir))
             self.bar = tqdm(total=max_steps, initial=start_step, desc="train", unit="step",
                             dynamic_ncols=True)
         self._sums: dict[str, torch.Tensor] = {}
@@ -102,16 +107,34 @@ class TrainingMonitor:
     def write(self, step: int, scalars: dict[str, float]) -> None:
         """Write ``scalars`` (name -> value) for ``step`` to TensorBoard (main process)."""
         if self.writer is not None:
-            for name, value in scalars.items():
-                self.writer.add_scalar(name, value, step)
+            with self._writing():
+                for name, value in scalars.items():
+                    self.writer.add_scalar(name, value, step)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed write of the TensorBoard log (a full disk) as one UserInputError naming the
+        folder and the reason."""
+        try:
+            yield
+        except OSError as error:
+            raise UserInputError(f"cannot write the TensorBoard log in {self.log_dir}: "
+                                 f"{os_error_message(error)}") from None
 
     def message(self, text: str) -> None:
         """Print ``text`` once (main process) without breaking the progress bar."""
         if self.accelerator.is_main_process:
             tqdm.write(text)
 
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+    def close(self, failing: bool = False) -> None:
+        """Flush and close the log and the bar; ``failing``: the run is ending with an error,
+        which a failure to flush must not replace."""
         if self.bar is not None:
             self.bar.close()
+        if self.writer is not None:
+            try:
+                with self._writing():
+                    self.writer.close()
+            except UserInputError:
+                if not failing:
+                    raise

@@ -11,14 +11,25 @@ not what its name claims is refused with one clear :class:`~simvq_audio.errors.U
 :func:`model_hash` shortens) in its metadata under :data:`CHECKSUM_KEY`; loading recomputes it
 and refuses a file whose tensors no longer match (damaged bytes behind an intact header). Files
 written before the checksum existed load unchecked.
+
+A directory is written all or nothing (:func:`save_model_dir`): built in a hidden sibling and
+renamed into place, so an interrupted export or import leaves the old directory or the new one,
+and rerunning it is all it takes. ``config.json`` names the sha256 of the weights written with
+it (:data:`WEIGHTS_SHA256_KEY`), and :func:`load_model_dir` refuses a directory whose files do
+not belong together (directories written before the key existed load unchecked).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import safetensors
@@ -26,8 +37,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from simvq_audio.atomic import atomic_path
-from simvq_audio.errors import UserInputError
+from simvq_audio.atomic import fsync_dir, new_file_mode, shown_path
+from simvq_audio.documents import read_json_document
+from simvq_audio.errors import UserInputError, quote
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -35,35 +47,57 @@ CARD_NAME = "README.md"
 HASH_HEX_CHARS = 32
 """Length of :func:`model_hash` (the first 16 bytes of a sha256, in hex)."""
 CHECKSUM_KEY = "simvq_audio.weights_sha256"
+WEIGHTS_SHA256_KEY = "weights_sha256"
+"""The key of ``config.json`` naming the :func:`weights_sha256` of the weights written with it
+(not part of the config dict :func:`load_model_dir` returns)."""
 MODALITIES = ("audio", "image")
 _PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
 """Leading bytes of a ``torch.save`` zip archive and of a raw pickle."""
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest ``config.json`` read (those written here are about 3 KB)."""
 _MAX_LISTED = 8
 """How many names :func:`check_state_dict` lists per kind of problem."""
 
 
 def save_model_dir(path: str | os.PathLike, config: dict, state_dict: Mapping[str, torch.Tensor],
                    card: str | None = None) -> Path:
-    """Write ``config`` (a JSON-serialisable dict) and ``state_dict`` into the directory ``path``.
+    """Write ``config`` (a JSON-serialisable dict) and ``state_dict`` as the model directory
+    ``path`` (``card``: its ``README.md``); returns ``path``.
 
-    The directory (and its parents) is created. Each file is written atomically; the weights go
-    first and ``config.json`` last, so an interrupted save never leaves a complete-looking
-    directory with new weights and no matching config. An existing ``README.md`` is kept when
-    ``card`` is None. Returns the directory path.
+    All or nothing: the files are written and fsynced in a hidden sibling
+    (``.<name>.partial-<pid>-<random>``) that is then renamed to ``path``. An existing directory
+    is renamed aside first and removed once the new one is in place; its other entries (and its
+    ``README.md`` when ``card`` is None) are carried over as hard links, and its permissions are
+    kept; a read-only one is refused, and for a link the folder it names is replaced (the
+    parent must be writable either way). Whatever interrupts a save (full disk, Ctrl-C,
+    ``kill -9``), ``path`` is the old directory or the new one, never a mix, and the next save
+    removes what an interrupted one left behind. Missing parents are created (and removed
+    again on failure). ``config.json`` is standard JSON and names the weights' sha256
+    (:data:`WEIGHTS_SHA256_KEY`).
+
+    Raises:
+        UserInputError: ``path`` is not a directory, holds a non-file where a model file goes,
+        or cannot be written (one line naming ``path`` and the cause); or ``config`` holds a
+        NaN or an infinity.
+        TypeError: ``config`` holds a value JSON cannot represent (a programming error).
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UserInputError(f"cannot save a model to {path}: it exists and is not a directory")
-    config_text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-    path.mkdir(parents=True, exist_ok=True)
+        raise UserInputError(f"cannot save a model to {shown_path(path)}: it exists and is not a "
+                             f"directory")
     tensors = _standalone_tensors(state_dict)
-    with atomic_path(path / WEIGHTS_NAME) as tmp:
-        save_file(tensors, str(tmp), metadata={CHECKSUM_KEY: weights_sha256(tensors)})
-    with atomic_path(path / CONFIG_NAME) as tmp:
-        tmp.write_text(config_text, encoding="utf-8")
+    digest = weights_sha256(tensors)
+    try:
+        config_text = json.dumps({**config, WEIGHTS_SHA256_KEY: digest}, indent=2,
+                                 sort_keys=True, allow_nan=False) + "\n"
+    except ValueError as error:  # NaN or inf: not standard JSON
+        raise UserInputError(f"cannot save a model to {shown_path(path)}: its config holds a "
+                             f"number JSON cannot represent ({error})") from None
+    writers = {WEIGHTS_NAME: lambda file: _save_weights(file, tensors, digest),
+               CONFIG_NAME: lambda file: file.write_text(config_text, encoding="utf-8")}
     if card is not None:
-        with atomic_path(path / CARD_NAME) as tmp:
-            tmp.write_text(card, encoding="utf-8")
+        writers[CARD_NAME] = lambda file: file.write_text(card, encoding="utf-8")
+    _write_directory(path, writers)
     return path
 
 
@@ -76,7 +110,18 @@ def load_model_dir(path: str | os.PathLike,
     that do not match their recorded checksum.
     """
     path = _model_dir(path)
-    return _read_config(path / CONFIG_NAME), _read_weights(path / WEIGHTS_NAME, device)
+    config = _read_config(path / CONFIG_NAME)
+    expected = config.pop(WEIGHTS_SHA256_KEY, None)
+    if expected is not None and not (isinstance(expected, str)
+                                     and re.fullmatch(r"[0-9a-f]{64}", expected)):
+        raise UserInputError(f"{path / CONFIG_NAME}: '{WEIGHTS_SHA256_KEY}' must be 64 hex "
+                             f"digits, got {quote(expected)}")
+    state = _read_weights(path / WEIGHTS_NAME, device)
+    if expected is not None and weights_sha256(state) != expected:
+        raise UserInputError(f"{path}: {WEIGHTS_NAME} and {CONFIG_NAME} do not belong together "
+                             f"(the config names other weights: they come from different "
+                             f"saves); export or import the model again")
+    return config, state
 
 
 def read_config(path: str | os.PathLike) -> dict:
@@ -92,7 +137,7 @@ def read_modality(config: Mapping, where: str = CONFIG_NAME) -> str:
     modality = config.get("modality", "audio")
     if modality not in MODALITIES:
         raise UserInputError(f"{where}: 'modality' must be one of "
-                             f"{', '.join(map(repr, MODALITIES))}, got {modality!r}")
+                             f"{', '.join(map(repr, MODALITIES))}, got {quote(modality)}")
     return modality
 
 
@@ -153,6 +198,134 @@ def _standalone_tensors(state_dict: Mapping[str, torch.Tensor]) -> dict[str, tor
     return result
 
 
+def training_record(path: str | os.PathLike) -> dict | None:
+    """The ``"training"`` record of the model directory ``path`` (what produced its weights: an
+    export's run and step, an import's checkpoint), or None where it has no readable one."""
+    try:
+        record = read_config(path).get("training")
+    except UserInputError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _write_directory(path: Path, writers: Mapping[str, Callable[[Path], None]]) -> None:
+    """Make ``path`` (a link's target, for a link) a directory holding the files ``writers``
+    write (name -> write to this path) and the other entries of the directory it replaces (see
+    :func:`save_model_dir`). A working directory inside the replaced one moves to the new one."""
+    target = Path(os.path.realpath(path))  # "." and links: what is renamed is the real folder
+    parent = target.parent
+    created = [folder for folder in (parent, *parent.parents) if not os.path.lexists(folder)]
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    staging, aside = (parent / f".{target.name}.{kind}-{tag}" for kind in ("partial", "old"))
+    replaced = False
+    try:
+        if target.is_dir():
+            if not os.access(target, os.W_OK):  # read-only: kept so, not replaced
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            _check_model_files(target, writers)
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(parent, target.name)
+        staging.mkdir()
+        for name, write in writers.items():
+            write(staging / name)
+            with open(staging / name, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(staging / name, new_file_mode())  # safetensors writes 0600
+        if target.is_dir():
+            _link_tree(target, staging, skip=writers)
+            shutil.copymode(target, staging)
+        fsync_dir(staging)
+        cwd = None
+        with contextlib.suppress(OSError):
+            cwd = Path(os.getcwd())
+        if target.is_dir():
+            os.rename(target, aside)
+            replaced = True
+        os.rename(staging, target)
+        if replaced and cwd is not None and (cwd == target or target in cwd.parents):
+            with contextlib.suppress(OSError):
+                os.chdir(cwd)  # the same path, now in the new directory
+        fsync_dir(parent)
+    except BaseException as error:
+        if replaced and not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                os.rename(aside, target)
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(error, OSError):
+            raise UserInputError(f"cannot write {shown_path(path)}: "
+                                 f"{error.strerror or error}") from None
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _save_weights(file: Path, tensors: dict[str, torch.Tensor], digest: str) -> None:
+    """``save_file``, its I/O errors (a full disk: ``... (os error 28)``) as ``OSError``."""
+    try:
+        save_file(tensors, str(file), metadata={CHECKSUM_KEY: digest})
+    except safetensors.SafetensorError as error:
+        code = re.search(r"os error (\d+)", str(error))
+        if code is None:
+            raise OSError(str(error)) from None
+        raise OSError(int(code[1]), os.strerror(int(code[1]))) from None
+
+
+def _check_model_files(path: Path, names: Iterable[str]) -> None:
+    """Refuse to replace a directory (or anything else that is not a file or a link) that sits
+    where a model file goes: it is not ours to delete."""
+    for name in names:
+        entry = path / name
+        if os.path.lexists(entry) and not (entry.is_symlink() or entry.is_file()):
+            raise UserInputError(f"cannot write {shown_path(path)}: {name} in it is not a "
+                                 f"regular file; remove or rename it")
+
+
+def _link_tree(source: Path, target: Path, skip: Iterable[str] = ()) -> None:
+    """Give the existing directory ``target`` the entries of ``source`` (except ``skip``):
+    files as hard links (copies where the file system has none), links as links, folders
+    recursively with their permissions."""
+    with os.scandir(source) as entries:
+        for entry in entries:
+            if entry.name in skip:
+                continue
+            destination = target / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), destination)
+            elif entry.is_dir():
+                destination.mkdir()
+                _link_tree(Path(entry.path), destination)
+                shutil.copymode(entry.path, destination)
+            else:
+                try:
+                    os.link(entry.path, destination, follow_symlinks=False)
+                except OSError:
+                    shutil.copy2(entry.path, destination)
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove what saves of ``parent / name`` that were killed left behind: the hidden
+    ``partial`` and ``old`` siblings of processes no longer running."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(?:partial|old)-(\d{{1,10}})-[0-9a-f]{{8}}")
+    with os.scandir(parent) as entries:
+        stale = [entry.path for entry in entries
+                 if (match := pattern.fullmatch(entry.name)) and not _running(int(match[1]))]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours counts: another thread may be saving)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
 def _model_dir(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.is_dir():
@@ -163,12 +336,12 @@ def _model_dir(path: str | os.PathLike) -> Path:
 
 
 def _read_config(file: Path) -> dict:
-    if not file.is_file():
+    """The ``config.json`` object, read within the limits of
+    :func:`~simvq_audio.documents.read_json_document` (at most :data:`MAX_CONFIG_BYTES`, no
+    deep nesting, no huge integers, no ``NaN``/``Infinity``)."""
+    if not file.exists():
         raise UserInputError(f"{file} is missing: the model directory needs its {CONFIG_NAME}")
-    try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserInputError(f"{file} is not valid JSON: {error}") from None
+    config = read_json_document(file, MAX_CONFIG_BYTES, what=f"model directory's {CONFIG_NAME}")
     if not isinstance(config, dict):
         raise UserInputError(f"{file} must hold a JSON object, found {type(config).__name__}")
     return config

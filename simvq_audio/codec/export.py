@@ -10,14 +10,13 @@ holding other model files is refused unless ``overwrite``; a checkpoint's own fi
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
 from simvq_audio.codec.simvq_codec import SimVQCodec
 from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, training_record
 from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 from simvq_audio.train import checkpoint as ckpt
 
@@ -61,12 +60,8 @@ def export_model(exp_dir: str | Path, out_dir: str | Path,
 
 def _exported_from(out_dir: Path, exp_dir: Path) -> bool:
     """Whether ``out_dir`` holds a model exported from a checkpoint of ``exp_dir``."""
-    try:
-        recorded = json.loads((out_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        source = Path(recorded["training"]["checkpoint"])
-    except (OSError, ValueError, TypeError, KeyError):
-        return False
-    return source.parent == (exp_dir / ckpt.CHECKPOINTS).resolve()
+    source = (training_record(out_dir) or {}).get("checkpoint")
+    return isinstance(source, str) and Path(source).parent == (exp_dir / ckpt.CHECKPOINTS).resolve()
 
 
 def _model_card(config: dict, training: dict) -> str:

@@ -3,7 +3,9 @@ model directory -> ONNX encoder and decoder (``--model DIR --onnx OUT_DIR``).
 
 Output policy (:mod:`simvq_audio.outputs`): ``--out`` may hold a model exported earlier from the
 same run, which is replaced; other model files, and existing ONNX files, are refused unless
-``--overwrite``; an input file is never written over."""
+``--overwrite``; an input file is never written over. The model directory is written all or
+nothing (:func:`simvq_audio.model_dir.save_model_dir`): an export that fails or is interrupted
+(a full disk, Ctrl-C) leaves the previous directory, or none, and rerunning it is all it takes."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ Dropped: the unused SEANet ``decoder.*``, ``loss.*`` (discriminators, mel buffer
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +43,10 @@ from simvq_audio.codec.config import (
     config_from_dict,
 )
 from simvq_audio.config_loader import config_to_dict
-from simvq_audio.errors import UserInputError
+from simvq_audio.errors import UserInputError, quote
 from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.reference.safe_pickle import Placeholder, StoredTensor
+from simvq_audio.validate import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 EMA_PREFIX = "model_ema."
 DEFAULT_SAMPLE_RATE = 24000
@@ -55,6 +57,8 @@ _DROPPED = {"head.istft.window", EMA_PREFIX + "decay", EMA_PREFIX + "num_updates
 _FROZEN = {"quantize.embedding.weight"}
 """Tensors the reference never trains, so they have no EMA copy."""
 _MAX_LISTED = 8
+_MAX_NAME = 200
+"""Longest tensor name accepted (the reference's are under 60 characters)."""
 
 _RULES = [(re.compile(pattern), target) for pattern, target in [
     (r"quantize\.embedding\.weight", "quantizer.codebook"),
@@ -79,7 +83,7 @@ _RULES = [(re.compile(pattern), target) for pattern, target in [
     (r"head\.out\.(weight|bias)", r"decoder.head.out.\1"),
 ]]
 _QKV = re.compile(r"backbone\.pos_net\.(\d+)\.([qkv])\.(weight|bias)")
-_ENCODER = re.compile(r"encoder\.model\.(\d+)\.(.+)")
+_ENCODER = re.compile(r"encoder\.model\.(\d{1,9})\.(.+)")
 _WEIGHT_NORM = {"weight_g": "parametrizations.weight.original0",
                 "weight_v": "parametrizations.weight.original1"}
 
@@ -103,7 +107,12 @@ def convert_state(root: Any, raw: bool = False) -> Converted:
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, StoredTensor)]
     if bad:
         raise UserInputError(f"the checkpoint's state_dict holds non-tensor entries: "
-                             f"{_short(map(str, bad))}")
+                             f"{_short(map(quote, bad))}")
+    odd = [name for name in state if len(name) > _MAX_NAME or not name.isprintable()]
+    if odd:  # every message below may name a tensor
+        raise UserInputError(f"the checkpoint's state_dict has tensor names longer than "
+                             f"{_MAX_NAME} characters or with control characters: "
+                             f"{_short(map(quote, odd))}")
     kept = [n for n in state if n not in _DROPPED and not n.startswith(_DROPPED_PREFIXES)]
     model_names = [n for n in kept if not n.startswith(EMA_PREFIX)]
     hparams = _mapping(root.get("hyper_parameters"))
@@ -157,13 +166,18 @@ def derive_config(shapes: Mapping[str, torch.Size],
         attention=_count(shapes, r"backbone\.pos_net\.(\d+)\.(q|k|v|proj_out)\..+") > 0,
         dropout=REFERENCE_DROPOUT, n_fft=out[0] - 2)
     beta = _number(_get(hparams, "quantconfig", "params", "beta"))
+    if beta is not None and not 0 <= beta <= sys.float_info.max:  # NaN and inf fail too
+        raise UserInputError(f"the checkpoint's hyper_parameters.quantconfig.params.beta is "
+                             f"{quote(beta)}; expected a finite number >= 0")
     quantizer = QuantizerConfig(type="simvq", num_codes=codebook[0], dim=codebook[1],
                                 beta=0.25 if beta is None else float(beta),
                                 bias="quantize.embedding_proj.bias" in shapes)
     rate = _number(_get(hparams, "sample_rate"))
-    if rate is not None and (rate <= 0 or rate != int(rate)):
-        raise UserInputError(f"the checkpoint's hyper_parameters.sample_rate is {rate!r}; "
-                             f"expected a positive whole number")
+    if rate is not None and not (MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE
+                                 and rate == int(rate)):
+        raise UserInputError(f"the checkpoint's hyper_parameters.sample_rate is {quote(rate)}; "
+                             f"expected a whole number of Hz in {MIN_SAMPLE_RATE}-"
+                             f"{MAX_SAMPLE_RATE}")
     model = ModelConfig(sample_rate=DEFAULT_SAMPLE_RATE if rate is None else int(rate),
                         encoder=encoder, quantizer=quantizer, decoder=decoder)
     checked = config_from_dict(config_to_dict(Config(model=model)), "the derived config").model
@@ -296,8 +310,14 @@ def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
     """Read, fuse and check the tensors: every one of ours once, with its shape."""
     from simvq_audio.codec.model import CodecModel
 
-    with torch.device("meta"):  # shapes only: nothing allocated
-        expected = {k: v.shape for k, v in CodecModel.from_hparams(config).state_dict().items()}
+    try:
+        with torch.device("meta"):  # shapes only: nothing allocated
+            expected = {k: v.shape for k, v in CodecModel.from_hparams(config).state_dict().items()}
+    except UserInputError:
+        raise
+    except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
+        raise UserInputError(f"the checkpoint's tensor shapes describe a model that cannot be "
+                             f"built ({type(error).__name__}: {str(error)[:200]})") from None
     missing = sorted(expected.keys() - plan.keys())
     extra = sorted(f"{ours} (from {', '.join(parts.values())})"
                    for ours, parts in plan.items() if ours not in expected)
@@ -354,21 +374,23 @@ def _check_reference_options(hparams: Mapping[str, Any]) -> None:
         value = _get(hparams, *path)
         if not ok(value):
             raise UserInputError(f"the checkpoint was trained with {what} "
-                                 f"({'.'.join(path)} = {value!r}), which this codec does not "
-                                 f"implement")
+                                 f"({'.'.join(path)} = {quote(value)}), which this codec does "
+                                 f"not implement")
 
 
 def _mapping(obj: Any) -> dict[str, Any] | None:
     """A plain dict, or the content of an inert dict-like object (Lightning's AttributeDict,
-    omegaconf's DictConfig); None otherwise."""
-    if isinstance(obj, dict):
-        return obj
-    if isinstance(obj, Placeholder):
+    omegaconf's DictConfig, whose ``_content`` may be another such object); None otherwise,
+    and for a chain of ``_content`` that loops back on itself (a pickle can build one)."""
+    seen = set()
+    while isinstance(obj, Placeholder) and id(obj) not in seen:
+        seen.add(id(obj))
         if obj.items:
             return obj.items
-        if isinstance(obj.state, dict) and "_content" in obj.state:
-            return _mapping(obj.state["_content"])
-    return None
+        if not (isinstance(obj.state, dict) and "_content" in obj.state):
+            return None
+        obj = obj.state["_content"]
+    return obj if isinstance(obj, dict) else None
 
 
 def _get(mapping: Mapping[str, Any] | None, *path: str) -> Any:
@@ -398,7 +420,9 @@ def _count(shapes: Mapping[str, torch.Size], pattern: str) -> int:
 
 
 def _short(names: Any) -> str:
+    """The first names (each cut to 80 characters) and how many more there are."""
     names = list(names)
-    shown = ", ".join(names[:_MAX_LISTED])
+    shown = ", ".join(name if len(name) <= 80 else name[:77] + "..."
+                      for name in names[:_MAX_LISTED])
     return shown + (f", ... and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED
                     else "")

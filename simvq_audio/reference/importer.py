@@ -3,27 +3,24 @@
 The source is a local ``.ckpt`` file or a Hugging Face reference ``REPO_ID:PATH[@REVISION]``
 (a local path that exists wins). The checkpoint is read with the allow-list unpickler, converted
 (:mod:`simvq_audio.reference.convert`), loaded into our codec model, and written as
-``config.json`` + ``model.safetensors`` + ``README.md`` into a hidden folder next to
-``OUT_DIR`` that is then renamed into place: an error or Ctrl-C leaves no ``OUT_DIR`` behind
-(or, when it existed, its previous files). Output policy (:mod:`simvq_audio.outputs`): an
-``OUT_DIR`` imported earlier from the same checkpoint (same sha256, same EMA/raw choice) is
-replaced; one holding any other model files is refused unless ``overwrite``.
+``config.json`` + ``model.safetensors`` + ``README.md`` all or nothing
+(:func:`~simvq_audio.model_dir.save_model_dir`): an error or Ctrl-C leaves no ``OUT_DIR``
+behind (or, when it existed, its previous files), and rerunning resumes. Output policy
+(:mod:`simvq_audio.outputs`): an ``OUT_DIR`` imported earlier from the same checkpoint (same
+sha256, same EMA/raw choice) is replaced; one holding any other model files is refused unless
+``overwrite``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simvq_audio.atomic import fsync_dir
-from simvq_audio.errors import UserInputError
-from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+from simvq_audio.errors import UserInputError, quote
+from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, training_record
 from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 from simvq_audio.reference import hub
 from simvq_audio.reference.convert import Converted, convert_state
@@ -34,7 +31,8 @@ if TYPE_CHECKING:
 
 UPSTREAM = "github youngsheen/SimVQ, Hugging Face zyx123/SimVQ"
 _MODEL_FILES = (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME)
-"""Written in this order into an existing directory: the config last."""
+_MAX_PROGRESS = 2**63 - 1
+"""Largest ``epoch`` or ``global_step`` recorded (Lightning's are 64-bit counters)."""
 
 
 def import_reference_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
@@ -59,15 +57,14 @@ def import_reference_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os
     _check_out_dir(out_dir, overwrite, digest, raw)
     with TorchCheckpoint(path) as ckpt:
         converted = convert_state(ckpt.root, raw=raw)
-        progress = {key: ckpt.root.get(key) for key in ("epoch", "global_step")}
-    progress = {k: v for k, v in progress.items() if isinstance(v, int) and not isinstance(v, bool)}
+        progress = _progress(ckpt.root)
     codec = _loaded_codec(converted)
     source = {"source": f"the SimVQ authors' checkpoint ({UPSTREAM})", "checkpoint": path.name,
               "sha256": digest, "weights": converted.notes["weights"], **progress,
               "sample_rate": converted.notes["sample_rate_from"]}
     if hub_file is not None:
         source["hub"] = str(hub_file)
-    _write(out_dir, codec, source, model_card(converted, source))
+    codec.save_pretrained(out_dir, model_card(converted, source), training=source)
     return out_dir
 
 
@@ -117,14 +114,28 @@ def _check_out_dir(out_dir: Path, overwrite: bool, digest: str | None, raw: bool
     sha256 ``digest`` with the same ``raw`` (``digest`` None: of any checkpoint)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserInputError(f"{out_dir} exists and is not a directory")
-    try:
-        recorded = json.loads((out_dir / CONFIG_NAME).read_text(encoding="utf-8"))["training"]
-        ours = recorded["source"].startswith("the SimVQ authors' checkpoint") and (
-            digest in (None, recorded["sha256"])) and (recorded["weights"] == "raw") == raw
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        ours = False
+    recorded = training_record(out_dir) or {}
+    source = recorded.get("source")
+    ours = (isinstance(source, str) and source.startswith("the SimVQ authors' checkpoint")
+            and digest in (None, recorded.get("sha256"))
+            and (recorded.get("weights") == "raw") == raw)
     refuse_foreign([(out_dir, files_state([out_dir / name for name in _MODEL_FILES], ours))],
                    overwrite)
+
+
+def _progress(root: Any) -> dict[str, int]:
+    """The checkpoint's ``epoch`` and ``global_step`` where it records them (counts >= 0)."""
+    progress = {}
+    for key in ("epoch", "global_step"):
+        value = root.get(key)
+        if value is None:
+            continue
+        if not (isinstance(value, int) and not isinstance(value, bool)
+                and 0 <= value <= _MAX_PROGRESS):
+            raise UserInputError(f"the checkpoint's {key} is {quote(value)}; expected a whole "
+                                 f"number in 0-{_MAX_PROGRESS}")
+        progress[key] = value
+    return progress
 
 
 def _resolve(checkpoint: str | os.PathLike) -> tuple[Path, hub.HubFile | None]:
@@ -157,44 +168,3 @@ def _loaded_codec(converted: Converted) -> SimVQCodec:
     codec = SimVQCodec.from_config(converted.config)
     codec.load_weights(converted.state_dict)
     return codec
-
-
-def _write(out_dir: Path, codec: SimVQCodec, source: dict[str, Any], card: str) -> None:
-    """Write the model files (``source``: the ``training`` record of ``config.json``) into a
-    hidden folder next to ``out_dir``, then move them in."""
-    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
-    staging = None
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = out_dir.parent / f".{out_dir.name}.import-{os.getpid()}-{secrets.token_hex(4)}"
-        staging.mkdir()  # not mkdtemp: the directory gets the usual (umask) permissions
-        codec.save_pretrained(staging, card, training=source)
-        if not out_dir.exists():
-            os.rename(staging, out_dir)
-            staging = None
-        else:
-            for name in _MODEL_FILES:
-                os.replace(staging / name, out_dir / name)
-        fsync_dir(out_dir.parent if out_dir in created else out_dir)
-    except BaseException as error:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-            staging = None
-        for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
-            if folder == out_dir:
-                shutil.rmtree(folder, ignore_errors=True)
-            else:
-                _rmdir(folder)
-        if isinstance(error, OSError):
-            raise UserInputError(f"cannot write {out_dir}: {error}") from None
-        raise
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _rmdir(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from simvq_audio import compression_model
+from simvq_audio import model_dir as model_dir_module
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
@@ -164,7 +164,8 @@ def test_model_card_and_config(model_dir):
                  "24000 Hz (hyper_parameters.sample_rate)"):
         assert text in card, text
     config = json.loads((model_dir / "config.json").read_text())
-    assert set(config) == {"modality", "model", "training"} and config["modality"] == "audio"
+    assert set(config) == {"modality", "model", "training", "weights_sha256"}
+    assert config["modality"] == "audio"
     assert config["training"]["sha256"] == digest
     assert config["model"]["encoder"]["padding"] == "reflect"
     assert sorted(p.name for p in model_dir.iterdir()) == ["README.md", "config.json",
@@ -191,11 +192,11 @@ def test_existing_model_needs_overwrite(tmp_path, capsys):
 
 
 def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
-    def broken_save(path, *args, **kwargs):
-        (Path(path) / "model.safetensors").write_bytes(b"partial")
+    def broken_save(tensors, path, **kwargs):
+        Path(path).write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(compression_model, "save_model_dir", broken_save)
+    monkeypatch.setattr(model_dir_module, "save_file", broken_save)
     out = tmp_path / "new" / "deeper" / "model"
     with pytest.raises(UserInputError, match="cannot write .*No space left on device"):
         import_reference_checkpoint(FIXTURE, out)

@@ -82,8 +82,6 @@ def load_codec(args: argparse.Namespace):
     if not args.model:
         raise UserInputError(f"no model given: pass --model DIR or set {MODEL_ENV} to a model "
                              "directory (simvq-audio export writes one)")
-    if args.batch_size < 1:
-        raise UserInputError(f"--batch-size must be at least 1, got {args.batch_size}")
     return SimVQCodec.from_pretrained(args.model, device=args.device,
                                       search_backend=search_backend())
 

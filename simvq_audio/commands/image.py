@@ -76,15 +76,12 @@ def _patches(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from simvq_audio.errors import UserInputError
     from simvq_audio.image.config import load_config
     from simvq_audio.image.training import ImageTask
     from simvq_audio.train.trainer import GanTrainer, RunOptions
 
     config = load_config(args.config)
     if args.max_steps is not None:
-        if args.max_steps <= 0:
-            raise UserInputError(f"--max-steps must be positive, got {args.max_steps}")
         config.train.max_steps = args.max_steps
     options = RunOptions(args.exp_dir, args.train_dir, args.valid_dir, args.resume, args.cpu)
     return GanTrainer(ImageTask(config), options).run()

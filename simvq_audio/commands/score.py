@@ -93,8 +93,6 @@ def run(args: argparse.Namespace) -> int:
     from simvq_audio.metrics.scorers import load_scorers
     from simvq_audio.metrics.summary import markdown_summary
 
-    if args.nj < 1:
-        raise UserInputError(f"--nj must be at least 1, got {args.nj}")
     names, required = _model_metric_names(args.model_metrics)
     refs = list_utterances(args.ref, check_audio=True)
     jobs = _jobs(refs, list_utterances(args.hyp, check_audio=True), args.language)

@@ -44,14 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from simvq_audio.codec.config import load_config
     from simvq_audio.codec.training import CodecTask
-    from simvq_audio.errors import UserInputError
     from simvq_audio.train.trainer import GanTrainer, RunOptions
 
     config = load_config(args.config)
-    for name in ("max_steps", "batch_size", "max_bad_steps", "usage_window", "valid_utterances"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.max_steps is not None:
         config.train.max_steps = args.max_steps
     if args.batch_size is not None:

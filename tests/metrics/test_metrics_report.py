@@ -71,7 +71,7 @@ def test_token_folder_errors(tmp_path):
     with pytest.raises(UserInputError, match="no .codes or .npy"):
         read_token_dir(tmp_path)
     np.save(tmp_path / "a.npy", np.array([0.5]))
-    with pytest.raises(UserInputError, match="must be integers"):
+    with pytest.raises(UserInputError, match="expected an integer token array"):
         read_token_dir(tmp_path)
     write_codes(tmp_path / "b.codes", torch.tensor([1]), codes_header(1))
     with pytest.raises(UserInputError, match="both .codes and .npy"):

@@ -46,7 +46,8 @@ import torch
 
 from simvq_audio.atomic import write_bytes
 from simvq_audio.errors import UserInputError
-from simvq_audio.validate import describe, file_path, readable_file
+from simvq_audio.input_files import open_regular
+from simvq_audio.validate import describe, file_path
 
 MAGIC = b"SVQCODES"
 FORMAT_VERSION = 2
@@ -203,9 +204,9 @@ def _read(source, what: str | None, keep: bool) -> tuple[CodesHeader, torch.Tens
     if hasattr(source, "read"):
         name = what or getattr(source, "name", None)
         return _Reader(source, name if isinstance(name, str) else "<stream>").read(keep)
-    path = readable_file(source, "source")
+    path = file_path(source, "source")
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, ".codes file") as handle:
             return _Reader(handle, what or path).read(keep)
     except OSError as error:
         raise UserInputError(f"cannot read {what or path}: {error.strerror or error}") from None

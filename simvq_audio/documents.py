@@ -27,12 +27,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from typing import Any
 
 import yaml
 
 from simvq_audio.errors import UserInputError, quote
+from simvq_audio.input_files import open_regular
 
 MAX_DOCUMENT_BYTES = 1 << 20
 """Default size limit: a config or a ``config.json`` is a few kilobytes."""
@@ -60,16 +60,12 @@ def read_bytes(path: str | os.PathLike, max_bytes: int = MAX_DOCUMENT_BYTES,
         larger than ``max_bytes`` (``what`` names the kind of file in that message).
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        handle = open_regular(path, what)
     except FileNotFoundError:
         raise UserInputError(f"{path}: cannot read (file not found)") from None
     except OSError as error:
         raise UserInputError(f"{path}: cannot read ({error.strerror or error})") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise UserInputError(f"{path}: is {kind}; expected a {what}")
+    with handle:
         try:
             data = handle.read(max_bytes + 1)
         except OSError as error:

@@ -49,6 +49,7 @@ from simvq_audio import validate
 from simvq_audio.codes import SourceId, verify_codes
 from simvq_audio.data.audio_io import AudioFile, audio_bytes, open_audio
 from simvq_audio.errors import UserInputError
+from simvq_audio.input_files import open_regular
 
 STDIO = "-"
 _LISTED = 5
@@ -89,7 +90,7 @@ def input_id(path: str | os.PathLike) -> SourceId:
     resolved path (to tell whether an existing output is up to date; what a command records
     comes from :meth:`Input.identity`)."""
     try:
-        with open(validate.readable_file(path, "path"), "rb") as source:
+        with open_regular(validate.file_path(path, "path"), "input file") as source:
             size, digest = _hash(source)
     except FileNotFoundError:
         raise UserInputError(f"{path}: no such file") from None
@@ -141,7 +142,7 @@ def open_input(path: str | os.PathLike, kind: str = "file") -> Iterator[Input]:
     is decoded from the open file and hashed from the same handle (:meth:`Input.identity`)."""
     name = os.fspath(path)
     try:
-        handle = open(validate.readable_file(path, "path"), "rb")
+        handle = open_regular(validate.file_path(path, "path"), kind)
     except FileNotFoundError:
         raise UserInputError(f"{name}: no such {kind}") from None
     except OSError as error:

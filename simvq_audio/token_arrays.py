@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from simvq_audio.errors import UserInputError, os_error_message, quote
+from simvq_audio.input_files import open_regular
 
 
 def read_token_array(path: str | os.PathLike, what: str = "token array") -> np.ndarray:
@@ -30,10 +30,8 @@ def read_token_array(path: str | os.PathLike, what: str = "token array") -> np.n
             claiming more than is there).
     """
     path = Path(path)
-    try:  # opened without blocking: a FIFO is refused below instead of waiting for a writer
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise UserInputError(f"{path}: not a regular file")
+    try:
+        with open_regular(path, what) as handle:
             shape, fortran, dtype = _read_header(path, handle, what)
             if not np.issubdtype(dtype, np.integer):
                 raise UserInputError(f"{path}: expected an integer {what}, found {dtype}")

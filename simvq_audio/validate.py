@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 
 import numpy as np
 import torch
@@ -91,21 +90,6 @@ def file_path(value: object, what: str) -> str:
         raise UserInputError(f"{what} must be a file path (str or pathlib.Path), got "
                              f"{describe(value)}")
     return os.fspath(value)
-
-
-def readable_file(value: object, what: str) -> str:
-    """A file name (:func:`file_path`) that is not a FIFO, device, socket or directory, checked
-    before it is opened (opening a FIFO for reading blocks until a writer comes). A missing file
-    passes: the caller's ``open`` reports it."""
-    path = file_path(value, what)
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return path
-    if not stat.S_ISREG(mode):
-        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
-        raise UserInputError(f"{path}: not a regular file ({kind}); give a file")
-    return path
 
 
 def device(value: object) -> torch.device:

@@ -35,7 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     tmp = path.with_name(_temporary_name(path.name))
-    created = [folder for folder in path.parents if not os.path.lexists(folder)]
+    created = missing_folders(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
@@ -47,13 +47,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException as error:
         with contextlib.suppress(OSError):  # e.g. ENOTDIR again when a parent is a file
             tmp.unlink(missing_ok=True)
-        for folder in created:  # deepest first
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(error, OSError):
-            raise UserInputError(f"cannot write {shown_path(path)}: "
-                                 f"{_reason(error, path)}") from None
+        failed_write(path, created, error)
         raise
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, deepest first: what a write into
+    ``folder`` creates, and :func:`failed_write` removes again."""
+    return [missing for missing in (folder, *folder.parents) if not os.path.lexists(missing)]
+
+
+def failed_write(path: Path, created: list[Path], error: BaseException) -> None:
+    """Clean up after a write of ``path`` that raised ``error``: remove the folders made for it
+    (``created``, from :func:`missing_folders`, as far as they can be removed), and for an
+    ``OSError`` raise :class:`UserInputError` ``cannot write <path>: <reason>``; for anything
+    else return, and the caller re-raises ``error``."""
+    for folder in created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    if isinstance(error, OSError):
+        raise UserInputError(f"cannot write {shown_path(path)}: "
+                             f"{_reason(error, Path(path))}") from None
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -37,7 +37,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from simvq_audio.atomic import fsync_dir, new_file_mode, shown_path
+from simvq_audio.atomic import failed_write, fsync_dir, missing_folders, new_file_mode, shown_path
 from simvq_audio.documents import read_json_document
 from simvq_audio.errors import UserInputError, quote
 
@@ -214,7 +214,7 @@ def _write_directory(path: Path, writers: Mapping[str, Callable[[Path], None]]) 
     :func:`save_model_dir`). A working directory inside the replaced one moves to the new one."""
     target = Path(os.path.realpath(path))  # "." and links: what is renamed is the real folder
     parent = target.parent
-    created = [folder for folder in (parent, *parent.parents) if not os.path.lexists(folder)]
+    created = missing_folders(parent)
     tag = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging, aside = (parent / f".{target.name}.{kind}-{tag}" for kind in ("partial", "old"))
     replaced = False
@@ -251,12 +251,7 @@ def _write_directory(path: Path, writers: Mapping[str, Callable[[Path], None]]) 
             with contextlib.suppress(OSError):
                 os.rename(aside, target)
         shutil.rmtree(staging, ignore_errors=True)
-        for folder in created:  # deepest first
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(error, OSError):
-            raise UserInputError(f"cannot write {shown_path(path)}: "
-                                 f"{error.strerror or error}") from None
+        failed_write(path, created, error)
         raise
     shutil.rmtree(aside, ignore_errors=True)
 

@@ -16,7 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repo_paths import REPO
+import numpy as np
+import soundfile
+import torch
+
+from simvq_audio.cli import main
+from simvq_audio.codec import SimVQCodec
+
+from repo_paths import REPO, TINY_RECIPE
 
 MEMORY_LIMIT_MB = 1500
 """Address-space limit of the child: enough for torch and the tiny model, far below what the
@@ -74,3 +81,32 @@ def assert_main_refused(status: int, capsys, *fragments: str, progress: bool = F
     if progress:
         err = "\n".join(line for line in err.split("\n") if "\r" not in line)
     return assert_refused(subprocess.CompletedProcess([], status, "", err), *fragments)
+
+
+def tiny_model(tmp_path_factory, seed: int = 0) -> tuple:
+    """``(codec, model_dir)``: an untrained codec of the tiny recipe made with ``seed``,
+    saved."""
+    torch.manual_seed(seed)
+    codec = SimVQCodec.from_config(TINY_RECIPE)
+    return codec, codec.save_pretrained(tmp_path_factory.mktemp("m") / "model")
+
+
+def wav_file(path: Path, seconds: float = 0.1, rate: int = 16000, channels: int = 1,
+             seed: int = 1) -> Path:
+    """A wav file of ``seconds`` of noise at ``rate`` (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.random.default_rng(seed).standard_normal((round(seconds * rate), channels)) * 0.1
+    soundfile.write(path, data.astype(np.float32), rate)
+    return path
+
+
+def cli(*args: object) -> int:
+    """``simvq-audio ARGS`` in this process: its exit status."""
+    return main([str(arg) for arg in args])
+
+
+def error_line(capsys) -> str:
+    """The one error line that a refused ``cli`` call printed (checked to be one line)."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("simvq-audio: error: "), lines
+    return lines[0]

@@ -12,45 +12,26 @@ import pytest
 import soundfile
 import torch
 
-from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
 
-from repo_paths import TINY_RECIPE
+from hostile_helpers import cli, error_line, tiny_model, wav_file
 
 RATE = 24000
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    codec = SimVQCodec.from_config(TINY_RECIPE)
-    return codec, codec.save_pretrained(tmp_path_factory.mktemp("m") / "model")
+    return tiny_model(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory):
-    torch.manual_seed(5)
-    codec = SimVQCodec.from_config(TINY_RECIPE)
-    return codec.save_pretrained(tmp_path_factory.mktemp("o") / "model")
+    return tiny_model(tmp_path_factory, seed=5)[1]
 
 
-def wav_file(path, seconds=0.1, rate=16000, channels=1, seed=1):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = np.random.default_rng(seed).standard_normal((round(seconds * rate), channels)) * 0.1
-    soundfile.write(path, data.astype(np.float32), rate)
-    return path
 
-
-def cli(*args):
-    return main([str(arg) for arg in args])
-
-
-def error_line(capsys) -> str:
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("simvq-audio: error: "), lines
-    return lines[0]
 
 
 def test_row_1_an_output_that_is_the_input_is_refused(model, tmp_path, capsys):

@@ -16,21 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simvq_audio.cli import main
-from simvq_audio.codec import SimVQCodec
 from simvq_audio.codes import CodesHeader, read_codes, verify_codes, write_codes
 from simvq_audio.errors import UserInputError
 
-from hostile_helpers import run_limited
-from repo_paths import TINY_RECIPE
+from hostile_helpers import run_limited, tiny_model
 
 RATE = 24000
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    codec = SimVQCodec.from_config(TINY_RECIPE)
-    return codec, codec.save_pretrained(tmp_path_factory.mktemp("m") / "model")
+    return tiny_model(tmp_path_factory)
 
 
 def one_bit_codes(tokens: int) -> bytes:

@@ -14,38 +14,21 @@ import soundfile
 import torch
 
 from simvq_audio import outputs
-from simvq_audio.cli import main
-from simvq_audio.codec import SimVQCodec
 from simvq_audio.codes import read_codes
 from simvq_audio.data.audio_io import AudioFile
 
-from hostile_helpers import assert_refused, run_limited
-from repo_paths import REPO, TINY_RECIPE
+from hostile_helpers import assert_refused, cli, error_line, run_limited, tiny_model, wav_file
+from repo_paths import REPO
 
 RATE = 24000
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    codec = SimVQCodec.from_config(TINY_RECIPE)
-    return codec, codec.save_pretrained(tmp_path_factory.mktemp("m") / "model")
+    return tiny_model(tmp_path_factory)
 
 
-def wav_file(path, seconds=0.1, rate=16000, seed=1):
-    data = np.random.default_rng(seed).standard_normal(round(seconds * rate)) * 0.1
-    soundfile.write(path, data.astype(np.float32), rate)
-    return path
 
-
-def cli(*args):
-    return main([str(arg) for arg in args])
-
-
-def error_line(capsys) -> str:
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("simvq-audio: error: "), lines
-    return lines[0]
 
 
 class Pieces(io.BytesIO):

@@ -13,7 +13,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from simvq_audio.cli import main
 from simvq_audio.commands import tokenize as tokenize_command
@@ -31,15 +30,6 @@ from tokenize_helpers import (
     save_model,
     shard_bytes,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small batches run far faster on one thread than on two contended cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tokenize(model, data, out, *extra):

@@ -11,7 +11,6 @@ import shutil
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from simvq_audio.cli import main
 from simvq_audio.data.kaldi_dir import Utterance, write_data_dir
@@ -24,13 +23,6 @@ SHARDS = 2
 DEEP = "[" * 100_000 + "]" * 100_000
 """JSON nested 100000 deep: ``json.loads`` raises RecursionError."""
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

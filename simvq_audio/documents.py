@@ -59,13 +59,7 @@ def read_bytes(path: str | os.PathLike, max_bytes: int = MAX_DOCUMENT_BYTES,
         UserInputError: a missing or unreadable file, one that is not a regular file, or one
         larger than ``max_bytes`` (``what`` names the kind of file in that message).
     """
-    try:
-        handle = open_regular(path, what)
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: cannot read (file not found)") from None
-    except OSError as error:
-        raise UserInputError(f"{path}: cannot read ({error.strerror or error})") from None
-    with handle:
+    with open_regular(path, what) as handle:
         try:
             data = handle.read(max_bytes + 1)
         except OSError as error:

@@ -11,7 +11,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from simvq_audio.errors import UserInputError
+from simvq_audio.errors import UserInputError, os_error_message
 
 
 def open_regular(path: str | os.PathLike, what: str = "file") -> BinaryIO:
@@ -20,10 +20,16 @@ def open_regular(path: str | os.PathLike, what: str = "file") -> BinaryIO:
     descriptor, so the check and the reads see one file.
 
     Raises:
-        UserInputError: ``path`` names something other than a regular file.
-        OSError: the file cannot be opened (missing, no permission): the caller words it.
+        UserInputError: ``path`` is missing (``<path>: no such <what>``), cannot be opened
+            (``cannot read <path>: <reason>``) or names something other than a regular file.
     """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UserInputError(f"{os.fspath(path)}: no such {what}") from None
+    except OSError as error:
+        raise UserInputError(f"cannot read {os.fspath(path)}: {os_error_message(error)}"
+                             ) from None
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):
         os.close(descriptor)

@@ -90,10 +90,8 @@ def input_id(path: str | os.PathLike) -> SourceId:
     resolved path (to tell whether an existing output is up to date; what a command records
     comes from :meth:`Input.identity`)."""
     try:
-        with open_regular(validate.file_path(path, "path"), "input file") as source:
+        with open_regular(validate.file_path(path, "path"), "file") as source:
             size, digest = _hash(source)
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: no such file") from None
     except OSError as error:
         raise UserInputError(f"cannot read {path}: {error.strerror or error}") from None
     return SourceId(size, digest, _location(path))
@@ -141,13 +139,7 @@ def open_input(path: str | os.PathLike, kind: str = "file") -> Iterator[Input]:
     :data:`WHOLE_READ_BYTES` is read into memory once and hashed from those bytes; a larger one
     is decoded from the open file and hashed from the same handle (:meth:`Input.identity`)."""
     name = os.fspath(path)
-    try:
-        handle = open_regular(validate.file_path(path, "path"), kind)
-    except FileNotFoundError:
-        raise UserInputError(f"{name}: no such {kind}") from None
-    except OSError as error:
-        raise UserInputError(f"cannot read {name}: {error.strerror or error}") from None
-    with handle:
+    with open_regular(validate.file_path(path, "path"), kind) as handle:
         try:
             stamp = _stamp(handle)
             small = stamp[0] <= WHOLE_READ_BYTES

@@ -244,7 +244,7 @@ def test_info_prints_the_header(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, message", [
     (GOOD[:-1], "truncated"), (b"hello world", "magic"), (GOOD + b"x", "after the end"),
-    (None, "No such file"),
+    (None, "no such .codes file"),
 ])
 def test_info_on_bad_files_is_one_line_exit_2(tmp_path, capsys, content, message):
     path = tmp_path / "bad.codes"

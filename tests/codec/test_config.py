@@ -115,7 +115,7 @@ def test_wrong_values_are_reported_clearly(tmp_path, text, fragment):
 
 
 def test_missing_file_and_base_loop(tmp_path):
-    with pytest.raises(UserInputError, match="not found"):
+    with pytest.raises(UserInputError, match="no such YAML config file"):
         load_config(tmp_path / "nope.yaml")
     loop = write(tmp_path, "loop.yaml", "base: loop.yaml\n")
     with pytest.raises(UserInputError, match="loop"):

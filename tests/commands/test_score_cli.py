@@ -158,7 +158,7 @@ def test_compare_errors(tmp_path, capsys):
     assert run_cli("compare", tmp_path / "bad.json") == 2
     assert "not a summary.json" in capsys.readouterr().err
     assert run_cli("compare", tmp_path / "gone.json") == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "gone.json: no such summary.json" in capsys.readouterr().err
     assert run_cli("compare", tmp_path / "bad.json", "--names", "a", "b") == 2
     assert "--names has 2 name(s) for 1 summaries" in capsys.readouterr().err
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,8 @@ def _read_header(path: Path, handle, what: str) -> tuple[tuple[int, ...], bool, 
             header = npy_format.read_array_header_2_0(handle)
         else:
             raise ValueError(f"format version {version} is not supported")
-    except (ValueError, SyntaxError, EOFError, TypeError, RecursionError) as error:
+    except (ValueError, SyntaxError, EOFError, TypeError, RecursionError,
+            tokenize.TokenError) as error:  # numpy parses old headers with tokenize
         raise UserInputError(f"{path}: not a readable .npy {what} "
                              f"({quote(str(error), 120)})") from None
     shape, fortran, dtype = header

@@ -7,16 +7,19 @@ converted to RGB (alpha dropped); anything PIL cannot decode, and any image of m
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.errors import UserInputError
+from simvq_audio.errors import UserInputError, os_error_message, quote
+from simvq_audio.input_files import open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -28,12 +31,24 @@ rather than a warning. At the limit the float copy takes about 1 GiB."""
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
     """The RGB image at ``path`` as float32 ``[3, H, W]`` in [0, 1]; refused before decoding
-    when its header claims more than :data:`MAX_PIXELS`."""
+    when its header claims more than :data:`MAX_PIXELS`, and when ``path`` is not a regular file
+    (a FIFO is never waited on). The file is read into memory first: Pillow reads a chunk by
+    the length the file declares, and a file object allocates that length before reading."""
     path = Path(path)
+    with open_regular(path, "file") as handle:
+        try:
+            data = handle.read()
+        except OSError as error:
+            raise UserInputError(f"cannot read {path}: {os_error_message(error)}") from None
+    return _decode(path, io.BytesIO(data))
+
+
+def _decode(path: Path, handle: BinaryIO) -> torch.Tensor:
+    """:func:`read_image` of the file ``path`` whose bytes ``handle`` holds."""
     try:
         with warnings.catch_warnings():  # the limit below replaces PIL's warning
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(handle)
         with image:
             if image.width * image.height > MAX_PIXELS:
                 raise UserInputError(_too_large(path, f" ({image.width}x{image.height})"))
@@ -43,15 +58,13 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
         raise
     except Image.DecompressionBombError:
         raise UserInputError(_too_large(path)) from None
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserInputError(f"{path}: is a directory, not an image file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise UserInputError(f"{path}: not an image file PIL can read ({error})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+        # (Pillow raises SyntaxError for some broken PNG chunks)
+        raise UserInputError(f"{path}: not an image file PIL can read "
+                             f"({quote(str(error), 120)})") from None
     if rgb.width == 0 or rgb.height == 0:
         raise UserInputError(f"{path}: the image is empty ({rgb.width}x{rgb.height})")
-    return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float().div_(255.0)  # 1 float copy
 
 
 def _too_large(path: Path, size: str = "") -> str:

@@ -43,7 +43,7 @@ def test_non_image_missing_and_folder_inputs_are_refused(tmp_path):
         read_image(tmp_path / "notes.png")
     with pytest.raises(UserInputError, match="no such file"):
         read_image(tmp_path / "missing.jpg")
-    with pytest.raises(UserInputError, match="is a directory"):
+    with pytest.raises(UserInputError, match="not a regular file \\(a directory\\)"):
         read_image(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserInputError, match="no image files"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import zlib
 
@@ -15,7 +16,8 @@ import pytest
 import torch
 
 from simvq_audio.cli import main
-from simvq_audio.image.image_io import MAX_PIXELS
+from simvq_audio.errors import UserInputError
+from simvq_audio.image.image_io import MAX_PIXELS, read_image
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 
 from hostile_helpers import assert_main_refused, assert_refused, run_limited
@@ -114,3 +116,27 @@ def test_a_npy_grid_claiming_more_than_it_holds_is_one_line(model, tmp_path, cap
     grid.write_bytes(content)
     assert_main_refused(main(["image", "decode", "--model", str(model), str(grid),
                               str(tmp_path / "out.png")]), capsys, f"{grid}: ", message)
+
+
+def test_a_png_with_a_broken_chunk_and_a_fifo_are_one_line(tmp_path):
+    """Found by tools/fuzz_readers.py: bytes inserted into a PNG's pixel data shift the next
+    chunk, whose type is then not a name, and Pillow raised ``SyntaxError: broken PNG file``
+    (a traceback before). Made here by splitting the pixel data into two chunks and giving the
+    second a type that is no name. A FIFO given as an image made Pillow wait forever."""
+    png = one_colour_png(tmp_path / "a.png", 64, 64).read_bytes()
+    start, end = png.index(b"IDAT") - 4, png.index(b"IEND") - 4
+    pixels = png[start + 8:end - 4]
+    half = len(pixels) // 2
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(png[:start] + chunk(b"IDAT", pixels[:half])
+                       + chunk(b"\x00\x00\x00I", pixels[half:]) + png[end:])
+    with pytest.raises(UserInputError, match="broken.png: not an image file PIL can read"):
+        read_image(broken)
+    os.mkfifo(tmp_path / "fifo.png")
+    with pytest.raises(UserInputError, match="fifo.png: not a regular file"):
+        read_image(tmp_path / "fifo.png")

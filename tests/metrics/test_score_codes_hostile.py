@@ -57,6 +57,9 @@ def test_a_header_claiming_2_to_the_40_elements_is_refused_in_bounded_memory(cor
     (npy_header((10**200,)), "(<an integer of about 202 digits> bytes)"),
     (npy_header((-2, -3)) + bytes(48), "claims the shape (-2, -3)"),
     (np.lib.format.magic(3, 0) + bytes(8), "not a readable .npy token array"),
+    # an unclosed bracket in the header's padding (found by tools/fuzz_readers.py): numpy's
+    # header parser raised tokenize.TokenError
+    (npy_header((4,))[:-8] + b"((     \n" + bytes(32), "not a readable .npy token array"),
 ])
 def test_a_damaged_npy_is_one_line(corpus, capsys, content, message):
     """Before: a header of 10**200 elements ended in an OverflowError traceback; negative sizes

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from simvq_audio.errors import UserInputError, quote
+from simvq_audio.errors import UserInputError, cut, quote
 from simvq_audio.input_files import open_regular
 
 MAX_DOCUMENT_BYTES = 1 << 20
@@ -187,7 +187,7 @@ def _yaml_problem(error: yaml.YAMLError, quote_content: bool) -> str:
     where = "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}"
     if not quote_content or not error.problem:
         return where or "unreadable"
-    problem = error.problem if len(error.problem) <= 120 else error.problem[:117] + "..."
+    problem = cut(error.problem, 120)
     return f"{problem} at {where}" if where else problem
 
 

@@ -43,5 +43,9 @@ def quote(value: object, limit: int = 80) -> str:
     """A short ``repr`` of ``value`` for an error message, in bounded time and memory whatever
     ``value`` is (a YAML alias bomb, a 100000-digit integer, a nested list): containers are
     shown to two levels and four items, and the result is cut to ``limit`` characters."""
-    text = _QUOTER.repr(value)
+    return cut(_QUOTER.repr(value), limit)
+
+
+def cut(text: str, limit: int = 80) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start ending in ``...``."""
     return text if len(text) <= limit else text[:limit - 3] + "..."

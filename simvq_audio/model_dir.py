@@ -39,7 +39,7 @@ from torch import nn
 
 from simvq_audio.atomic import failed_write, fsync_dir, missing_folders, new_file_mode, shown_path
 from simvq_audio.documents import read_json_document
-from simvq_audio.errors import UserInputError, quote
+from simvq_audio.errors import UserInputError, cut, quote
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -55,7 +55,7 @@ _PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
 """Leading bytes of a ``torch.save`` zip archive and of a raw pickle."""
 MAX_CONFIG_BYTES = 1 << 20
 """Largest ``config.json`` read (those written here are about 3 KB)."""
-_MAX_LISTED = 8
+_MAX_LISTED = 4
 """How many names :func:`check_state_dict` lists per kind of problem."""
 
 
@@ -364,6 +364,8 @@ def _read_weights(file: Path, device: str | torch.device) -> dict[str, torch.Ten
 
 
 def _short_list(names: list[str]) -> str:
-    shown = ", ".join(names[:_MAX_LISTED])
+    """The first :data:`_MAX_LISTED` of ``names`` (each cut to 100 characters: a stranger's
+    file names its tensors) joined with commas, and how many more."""
+    shown = ", ".join(cut(name, 100) for name in names[:_MAX_LISTED])
     hidden = len(names) - _MAX_LISTED
     return shown + (f", ... and {hidden} more" if hidden > 0 else "")

@@ -50,7 +50,7 @@ from typing import Any
 
 import torch
 
-from simvq_audio.errors import UserInputError, quote
+from simvq_audio.errors import UserInputError, cut, quote
 
 _STORAGE_DTYPES = {
     "DoubleStorage": torch.float64, "FloatStorage": torch.float32,
@@ -364,7 +364,7 @@ class TorchCheckpoint:
         except _Malformed as error:
             raise UserInputError(f"{self.path} is not a valid torch checkpoint: {error}") from None
         except Exception as error:  # any pickle-level damage becomes one line
-            text = " ".join(str(error).split())[:300]
+            text = cut(" ".join(str(error).split()), 120)
             raise UserInputError(f"{self.path} is damaged or not a torch checkpoint: cannot "
                                  f"unpickle its data.pkl ({type(error).__name__}: {text})"
                                  ) from None

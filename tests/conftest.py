@@ -2,10 +2,15 @@
 that the slow tests are exactly the tests in tests/slow/ (so ``-m "not slow"`` and
 ``--ignore tests/slow`` select the same tests)."""
 
+import os
 from pathlib import Path
 
-import pytest
-import torch
+# at most 2 threads, also for commands run through cli.main (which set torch's threads to
+# simvq_audio.threads.default_threads(), where OMP_NUM_THREADS wins)
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import pytest  # noqa: E402 (after the thread count is set)
+import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -22,8 +22,8 @@
 # with a time stamp to the terminal and to $exp_dir/$tag/logs/stage<N>.log, stops the recipe when
 # a command fails (naming the stage and its log) and, on success, writes a done marker
 # <root>/.done/stage<N>.<hash of the commands>, so the same stage with the same commands (whatever
-# the launcher) is skipped next time. run.sh works from its own folder, so relative paths in
-# options are relative to egs/<corpus>.
+# the launcher and the --threads given to them) is skipped next time. run.sh works from its own
+# folder, so relative paths in options are relative to egs/<corpus>.
 set -euo pipefail
 
 _recipe_baseline=" $(compgen -v | tr '\n' ' ') "
@@ -35,6 +35,7 @@ stage=0           # first stage to run
 stop_stage=100    # last stage to run
 ngpu=1            # GPUs per machine (0: train on CPU)
 nj=4              # parallel jobs for data preparation and scoring
+threads=0         # CPU threads of torch, split among a stage's --nj jobs (0: automatic, see README)
 config=           # model + training YAML
 tag=              # experiment name: exp/<tag> (default: the config file name)
 db=db             # where the corpus is downloaded or generated
@@ -136,8 +137,18 @@ sys.exit(not ready([e for e in sys.argv[1].split(',') if e]))"
     export PYTHONUNBUFFERED=1
     [ -n "$config" ] || recipe_die "no --config given"
     [ -n "$tag" ] || tag=$(basename "${config%.*}")
+    if (( threads == 0 )); then
+        threads=$(python3 -c "from simvq_audio.threads import default_threads as d; print(d())") \
+            || recipe_die "cannot choose a thread count (see above); give --threads N"
+    fi
     mkdir -p "$exp_dir/$tag/logs"
-    recipe_log "stages $stage..$stop_stage, tag $tag, logs in $exp_dir/$tag/logs"
+    recipe_log "stages $stage..$stop_stage, tag $tag, $threads threads, logs in $exp_dir/$tag/logs"
+}
+
+# threads_per_job N: the torch threads of each of N parallel jobs (Kaldi's nj x threads): the
+# recipe's --threads shared among them, at least 1.
+threads_per_job() {
+    echo $(( threads / $1 > 1 ? threads / $1 : 1 ))
 }
 
 # Each line with a time stamp; a progress bar's redraw ('\r') counts as a line, so that training
@@ -179,7 +190,8 @@ run_stage() {
     local _log=$exp_dir/$tag/logs/stage$_n.log
     _recipe_steps=()
     _command=$(printf '%s\n' "${_steps[@]}")
-    _marker=$_root/.done/stage$_n.$(printf '%s' "$_command" | cksum | cut -d' ' -f1)
+    _marker=$_root/.done/stage$_n.$(printf '%s' "$_command" | sed -E 's/ --threads [0-9]+//g' \
+                                    | cksum | cut -d' ' -f1)
     if [ -f "$_marker" ]; then
         recipe_log "stage $_n ($_title): already done, skipping (rm $_marker to redo)"
         return 0

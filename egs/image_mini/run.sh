@@ -18,7 +18,7 @@ recipe_setup
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
     run_stage 0 "$data_dir" "cut sample photographs into patches" simvq-audio image patches \
         --out "$data_dir" --size "$patch_size" --train-per-image "$train_patches" \
-        --valid-per-image "$valid_patches"
+        --valid-per-image "$valid_patches" --threads "$threads"
 fi
 
 image_stages

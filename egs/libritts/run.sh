@@ -4,7 +4,8 @@
 #   3 train (accelerate)   4 export   5 decode the test sets   6 score   7 pack the model
 #   8 dump the tokens of every set for TTS (exp/<tag>/tokens/<set>: tokens.scp, parquet/)
 # Examples: bash run.sh --db /corpora --stop_stage 2;  bash run.sh --stage 3 --ngpu 8
-# Options: bash run.sh --help.  Stage logs: exp/<tag>/logs/stage<N>.log.
+# Options: bash run.sh --help (--threads T: torch CPU threads, shared by a stage's --nj jobs).
+# Stage logs: exp/<tag>/logs/stage<N>.log.
 cd "$(dirname "$0")" && source ../../tools/recipe.sh && source ../../tools/codec_stages.sh
 
 ngpu=1

@@ -7,7 +7,9 @@
 #   0 fetch + decode the corpus   1 Kaldi data dirs   2 duration filter
 #   3 train (tiny model, CPU)   4 export   5 encode + decode the test set   6 score   7 pack
 #   8 dump the tokens of every set (exp/<tag>/tokens/<set>)
-# Usage: bash egs/mini/run.sh [--stage N] [--stop_stage M]   (options: --help)
+# Usage: bash egs/mini/run.sh [--stage N] [--stop_stage M] [--threads T]   (options: --help)
+# --threads T: torch CPU threads, shared by a stage's --nj jobs (default: $OMP_NUM_THREADS if set,
+# else the CPUs this process may use, CPU affinity and cgroup quota included)
 cd "$(dirname "$0")" && source ../../tools/recipe.sh && source ../../tools/codec_stages.sh
 
 ngpu=0

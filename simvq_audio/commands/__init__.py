@@ -1,5 +1,6 @@
 """One module per ``simvq-audio`` subcommand; each defines ``NAME``, ``HELP``, ``add_arguments``
-and ``run``. :mod:`simvq_audio.cli` lists them in ``COMMANDS``.
+and ``run``. :mod:`simvq_audio.cli` lists them in ``COMMANDS`` and imports torch to set its thread
+count (``--threads``) before ``run``, except for a module that sets ``NEEDS_TORCH = False``.
 
 The commands that load a model read the nearest-code search back end from
 :data:`SEARCH_BACKEND_ENV` (:func:`search_backend`); the library itself never reads the

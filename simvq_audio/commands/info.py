@@ -8,6 +8,8 @@ import argparse
 
 NAME = "info"
 HELP = "check a .codes file (checksums included) and print its header"
+NEEDS_TORCH = False
+"""Starts without torch (:func:`~simvq_audio.codes.verify_codes` needs numpy only): fast."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -156,12 +156,16 @@ def fake_codec_tools(tmp_path: Path) -> dict[str, str]:
                "--main_process_port 29500 --multi_gpu", "--max-steps 5"),
 ])
 def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_args, tmp_path):
+    """Issue 25: every simvq-audio command also gets --threads: all 6 when it runs alone, its share
+    (6 // 3 jobs, 6 // 2 GPU ranks) when it is one of several processes; before, none had it."""
     env = fake_codec_tools(tmp_path)
+    share = 2 if ngpu == "0" else 3  # of --threads 6 for each of 3 CPU jobs / 2 GPU ranks
     calls, exp, data = tmp_path / "calls", tmp_path / "exp" / "t", tmp_path / "data"
     result = subprocess.run(
         ["bash", str(RUN_SH), "--stage", "3", "--tag", "t", "--exp_dir", str(tmp_path / "exp"),
          "--data_dir", str(data), "--ngpu", ngpu, "--num_machines", machines, "--machine_rank",
-         "1", "--main_process_ip", "10.0.0.1", "--nj", "3", "--train-args", train_args,
+         "1", "--main_process_ip", "10.0.0.1", "--nj", "3", "--threads", "6",
+         "--train-args", train_args,
          "--score-args", "--model-metrics dnsmos --language en"],
         capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -169,24 +173,25 @@ def test_stages_3_to_8_call_the_codec_commands(ngpu, machines, launch, train_arg
     assert lines[0] == (f"accelerate launch {launch} -m simvq_audio.cli train --config "
                         f"../../recipes/simvq_65k.yaml --train-dir {data}/train_filtered "
                         f"--valid-dir {data}/dev_clean_filtered --exp-dir {exp} "
-                        f"--resume {train_args}".strip())
-    assert lines[1] == f"simvq-audio export --exp-dir {exp} --out {exp}/model"
+                        f"--resume {train_args} --threads {6 if ngpu == '0' else share}"
+                        ).replace("  ", " ")
+    assert lines[1] == f"simvq-audio export --exp-dir {exp} --out {exp}/model --threads 6"
     for x in ("test_clean", "test_other"):
         decoded = f"{exp}/decode/{x}"
         assert (f"simvq-audio encode --overwrite --model {exp}/model {data}/{x}/wav.scp "
-                f"{decoded}/codes") in lines
+                f"{decoded}/codes --threads 6") in lines
         assert (f"simvq-audio decode --overwrite --model {exp}/model {decoded}/codes "
-                f"{decoded}/wav") in lines
+                f"{decoded}/wav --threads 6") in lines
         assert (f"simvq-audio score --ref {data}/{x} --hyp {decoded}/wav --codes "
                 f"{decoded}/codes --out {exp}/scores/{x} --nj 3 --model-metrics dnsmos "
-                "--language en") in lines
+                "--language en --threads 2") in lines
     token_launch, device = ("--multi_gpu --num_processes 3 --num_machines 1 --mixed_precision "
                             "no --dynamo_backend no", "cpu") if ngpu == "0" else (
         launch, "cuda")
     for x in ("train_filtered", "dev_clean_filtered", "test_clean", "test_other"):
         assert (f"accelerate launch {token_launch} -m simvq_audio.cli tokenize --overwrite --model "
                 f"{exp}/model --data-dir {data}/{x} --out {exp}/tokens/{x} --format both "
-                f"--shard-size 1000 --device {device}") in lines
+                f"--shard-size 1000 --device {device} --threads {share}") in lines
     assert len(lines) == 12
     assert "| metric | value |" in result.stdout
     assert tarfile.open(exp / "t.tar.gz").getnames() == ["model", "model/model.safetensors"]
@@ -218,8 +223,9 @@ def test_a_slurm_launcher_runs_every_stage_command_and_done_stages_stay_done(tmp
     assert log.count("\n# simvq-audio ") + log.startswith("# simvq-audio ") == 4, \
         "the log names every command of the stage"
 
-    again = stages_3_to_8()
-    assert again.stdout.count("already done") == 6, "the launcher is not part of a stage's key"
+    again = stages_3_to_8("--threads", "7")
+    assert again.stdout.count("already done") == 6, \
+        "neither the launcher nor --threads is part of a stage's key"
     assert len(calls.read_text().splitlines()) == len(lines)
 
 

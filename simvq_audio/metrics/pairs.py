@@ -1,7 +1,10 @@
 """Preparing a (reference, hypothesis) pair for scoring, and the signal that a pair is skipped.
 
 Paper conventions: the pair is truncated to the shorter length; a silent or too-short reference
-is not scored at all (it is reported with the reason, never averaged in as a zero).
+is not scored at all (it is reported with the reason, never averaged in as a zero). "Silent"
+includes near-silence: a reference whose loudest 20 ms frame is below -60 dBFS RMS (e.g. room noise
+at RMS 1e-4, -80 dBFS) holds no speech a codec could be judged on; every metric of it is noise
+(STOI near 0, a mel distance of the noise floor).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import torch
 
 from simvq_audio.data.audio_io import resample
 
-SILENCE_PEAK = 1e-4       # a reference whose peak is below -80 dBFS counts as silent
+SILENCE_DBFS = -60.0      # a reference whose loudest frame is quieter counts as silent
+SILENCE_FRAME_SECONDS = 0.02
 MIN_SECONDS = 0.25        # shortest pair scored (PESQ needs a quarter of a second)
 
 
@@ -30,8 +34,21 @@ def check_scorable(ref: np.ndarray, sample_rate: int) -> None:
     seconds = len(ref) / sample_rate
     if seconds < MIN_SECONDS:
         raise MetricSkipped(f"too short ({seconds:.3f} s < {MIN_SECONDS} s)")
-    if float(np.max(np.abs(ref))) < SILENCE_PEAK:
-        raise MetricSkipped("silent reference (peak below -80 dBFS)")
+    level = loudest_frame_dbfs(ref, sample_rate)
+    if level < SILENCE_DBFS:
+        raise MetricSkipped(f"silent reference (loudest 20 ms at {level:.0f} dBFS, below "
+                            f"{SILENCE_DBFS:.0f} dBFS)")
+
+
+def loudest_frame_dbfs(wav: np.ndarray, sample_rate: int) -> float:
+    """RMS level in dBFS (full scale 1.0) of the loudest non-overlapping 20 ms frame of ``wav [T]``
+    (of the whole signal if shorter); ``-inf`` for digital silence."""
+    frame = max(1, round(SILENCE_FRAME_SECONDS * sample_rate))
+    count = max(1, len(wav) // frame)
+    frames = np.asarray(wav[:count * frame] if len(wav) >= frame else wav, np.float64)
+    power = np.mean(frames.reshape(count, -1) ** 2, axis=1).max()
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(power))
 
 
 def at_rate(wav: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:

@@ -11,6 +11,41 @@ import numpy as np
 from simvq_audio.metrics.scorers import Column
 from simvq_audio.metrics.utterance import ALL, METRICS
 
+# How to read each metric: its range and what codecs typically reach (rough figures from published
+# codec tables on clean read speech: EnCodec, DAC, SpeechTokenizer, WavTokenizer, BigCodec, at
+# 1-8 kbps). One entry per metric name, which also covers the names it starts ("dnsmos":
+# "dnsmos_ovrl"); a reference column ("ref_...") reads as its metric. The direction comes from
+# the column itself.
+METRIC_NOTES: dict[str, str] = {
+    "pesq": "1.0-4.64; neural codecs at 1-8 kbps about 2-4, below 2 is clearly degraded",
+    "stoi": "0-1; codecs about 0.85-0.95",
+    "estoi": "0-1, stricter than STOI; codecs about 0.75-0.9",
+    "vuv_f1": "0-1, pYIN voicing of the decoded speech against the reference's; good codecs "
+              "above 0.9",
+    "si_sdr": "dB, 0 dB: residual as loud as the signal; waveform-matching codecs at high "
+              "bitrates 0-10 dB. Meaningless for codecs that do not keep phase and time "
+              "alignment: GAN-vocoder codecs routinely give negative SI-SDR (down to -40 dB) "
+              "while sounding fine; read PESQ, STOI and the mel distance instead",
+    "mel_distance": "0 for identical audio (L1 of natural-log mels); codecs about 0.5-1.5",
+    "utmos": "1-5 predicted MOS; clean read speech about 4.0-4.4, codecs about 3-4 (compare "
+             "with the reference's)",
+    "dnsmos": "1-5 predicted MOS; clean speech about 3.3 (OVRL) to 4 (BAK); compare with the "
+               "reference's",
+    "spk_sim": "cosine similarity of speaker embeddings, -1 to 1; same speaker usually above "
+               "0.75 (Resemblyzer) or 0.85 (WavLM); codecs about 0.8-0.95",
+    "wer": "0 or more (can exceed 1); compare with the WER of the reference audio: a good codec "
+            "adds under 1-2 points",
+    "cer": "0 or more; compare with the CER of the reference audio",
+}
+
+
+def metric_note(name: str) -> str | None:
+    """The :data:`METRIC_NOTES` entry of metric ``name`` (its own, else the longest one whose
+    name it starts with ``_``; ``ref_`` names read as their metric), or ``None``."""
+    name = name.removeprefix("ref_")
+    keys = [key for key in METRIC_NOTES if name == key or name.startswith(key + "_")]
+    return METRIC_NOTES[max(keys, key=len)] if keys else None
+
 
 def mean_ci95(values: list[float]) -> tuple[float | None, float | None]:
     """Mean and half-width of the 95 % confidence interval (Student t); ``None`` where there are
@@ -71,8 +106,8 @@ def format_value(mean: float | None, ci95: float | None = None, digits: int = 3)
 
 
 def markdown_summary(summary: dict) -> str:
-    """The summary as markdown: a metric table, the skip reasons, the models that ran and those
-    that could not, and codebook figures."""
+    """The summary as markdown: a metric table, a note per metric (:data:`METRIC_NOTES`), the
+    skip reasons, the models that ran and those that could not, and codebook figures."""
     lines = [f"Utterances: {summary['num_utterances']} "
              f"({summary['num_skipped_utterances']} skipped entirely)", "",
              "| Metric | Mean ± 95 % CI | Scored | Skipped |", "|---|---|---:|---:|"]
@@ -80,6 +115,11 @@ def markdown_summary(summary: dict) -> str:
         arrow = "↑" if entry["higher_is_better"] else "↓"
         lines.append(f"| {entry['label']} {arrow} | {format_value(entry['mean'], entry['ci95'])} "
                      f"| {entry['count']} | {entry['skipped']} |")
+    notes = {entry["label"]: metric_note(name) for name, entry in summary["metrics"].items()
+             if not name.startswith("ref_") and metric_note(name)}
+    if notes:
+        lines += ["", "Reading the table (↑ higher is better, ↓ lower is better):"]
+        lines += [f"- {label}: {note}" for label, note in notes.items()]
     if summary["skip_reasons"]:
         lines += ["", "Skipped:"]
         lines += [f"- {metric}: {reason} ({count})"

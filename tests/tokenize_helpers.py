@@ -44,6 +44,16 @@ def make_corpus(root: Path, count: int = 7) -> Path:
     return root / "data"
 
 
+def transcribed(data: Path, out: Path) -> Path:
+    """A copy of the data dir ``data`` at ``out`` with a ``text`` (``"words of <id>"``, with
+    non-ASCII letters) and an ``utt2spk`` (speakers ``spk0``, ``spk1`` in turn)."""
+    wav_scp = dict(line.split(" ", 1) for line in (data / "wav.scp").read_text().splitlines())
+    write_data_dir(out, wav_scp, utt2spk={utt_id: f"spk{i % 2}" for i, utt_id in
+                                          enumerate(sorted(wav_scp))},
+                   text={utt_id: f"words of {utt_id}, naïve café" for utt_id in wav_scp})
+    return out
+
+
 def expected_tokens(codec: SimVQCodec, data: Path) -> dict[str, np.ndarray]:
     """``codec.encode`` of each readable file of the data dir, alone."""
     result = {}

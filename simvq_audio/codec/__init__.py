@@ -4,8 +4,8 @@
   :mod:`~.decoder` (Vocos-style, paper or causal) and :mod:`~.istft`, :mod:`~.model` (encoder ->
   quantizer -> decoder), :mod:`~.mel`, :mod:`~.losses`, :mod:`~.discriminators`,
   :mod:`~.param_count`.
-* Inference: :mod:`~.simvq_codec` (:class:`SimVQCodec`), :mod:`~.tokens` (:class:`Tokens`),
-  :mod:`~.streaming_encoder`, :mod:`~.streaming_decoder` (both carry a
+* Inference: :mod:`~.simvq_codec` (:class:`SimVQCodec`), :mod:`~.tokens` (:class:`Tokens`,
+  :class:`TokenRow`), :mod:`~.streaming_encoder`, :mod:`~.streaming_decoder` (both carry a
   :mod:`~.stream_state`), :mod:`~.encode_files`, :mod:`~.onnx_export`.
 * Training (run by the modality-neutral :mod:`simvq_audio.train`): :mod:`~.training` (the
   task), :mod:`~.train_step`, :mod:`~.train_data`, :mod:`~.validation`, :mod:`~.export`.
@@ -14,6 +14,6 @@
 """
 
 from simvq_audio.codec.simvq_codec import SimVQCodec
-from simvq_audio.codec.tokens import Tokens
+from simvq_audio.codec.tokens import TokenRow, Tokens
 
-__all__ = ["SimVQCodec", "Tokens"]
+__all__ = ["SimVQCodec", "TokenRow", "Tokens"]

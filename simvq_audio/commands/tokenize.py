@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from simvq_audio.commands.codec_jobs import add_model_arguments
 
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data-dir", help="Kaldi data dir (wav.scp, optional utt2dur)")
+    source.add_argument("--data-dir", help="Kaldi data dir (wav.scp; optional utt2dur, and "
+                        "text and utt2spk, which the parquet rows carry)")
     source.add_argument("--audio-dir", help="directory of audio files (ids: relative paths "
                         "without suffix), or anything else encode and score take: a wav.scp, "
                         "a data dir, one file")
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     rank, world_size = _join_processes(args)
     codec = load_codec(args)
     identity = RunIdentity(codec.model_hash, dataclasses.asdict(codec.config), plan_hash(shards),
-                           args.shard_size, len(utterances), len(shards), FORMATS[args.format])
+                           args.shard_size, len(utterances), len(shards), FORMATS[args.format],
+                           has_text=any(utt.text is not None for utt in utterances),
+                           has_speaker=any(utt.speaker is not None for utt in utterances))
     out = Path(args.out)
     if args.verify:
         return _verify(out, shards, identity, codec.codebook_size)

@@ -2,8 +2,10 @@
 
 Written when a run starts (``"complete": false``) and rewritten by the finalizing process when all
 shards are done (``"complete": true`` with the shard list, totals and failures). A later run into
-the same directory must use the same model (weights hash) and plan (utterances and shard size);
-otherwise it is refused unless ``--overwrite``.
+the same directory must use the same model (weights hash) and plan (utterances with their
+transcripts and speakers, and shard size); otherwise it is refused unless ``--overwrite``. The
+plan records whether the data dir had a ``text`` and an ``utt2spk`` (``"text"``, ``"speaker"``):
+the parquet columns of the same names are null when it had not.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class RunIdentity:
     num_utterances: int
     num_shards: int
     formats: tuple[str, ...]
+    has_text: bool = False
+    """Whether the utterances have transcripts (the data dir's ``text``)."""
+    has_speaker: bool = False
+    """Whether the utterances have speakers (the data dir's ``utt2spk``)."""
 
 
 def index_path(out: Path) -> Path:
@@ -84,8 +90,9 @@ def open_output(out: Path, identity: RunIdentity, overwrite: bool) -> None:
                                  "choose another --out")
         if index["plan"]["hash"] != identity.plan_hash:
             plan = index["plan"]
-            raise UserInputError(f"{out} was tokenized from other utterances or with another "
-                                 f"--shard-size (it had {quote(plan.get('num_utterances'))} "
+            raise UserInputError(f"{out} was tokenized from other utterances (ids, text or "
+                                 "utt2spk) or with another --shard-size (it had "
+                                 f"{quote(plan.get('num_utterances'))} "
                                  f"utterances in shards of {quote(plan.get('shard_size'))}); "
                                  "pass --overwrite to replace it or choose another --out")
     same = index is not None and index["model"]["hash"] == identity.model_hash and (
@@ -103,7 +110,8 @@ def write_index(out: Path, identity: RunIdentity, complete: bool, **results: obj
         "complete": complete,
         "model": {"hash": identity.model_hash, "config": identity.model_config},
         "plan": {"hash": identity.plan_hash, "shard_size": identity.shard_size,
-                 "num_utterances": identity.num_utterances, "num_shards": identity.num_shards},
+                 "num_utterances": identity.num_utterances, "num_shards": identity.num_shards,
+                 "text": identity.has_text, "speaker": identity.has_speaker},
         "formats": list(identity.formats),
         **results,
     }

@@ -111,7 +111,7 @@ def marker_problems(out: Path, shard_name: str, model_hash: str, plan_hash: str,
     if marker.model_hash != model_hash:
         return [f"written by another model ({quote(marker.model_hash)})"]
     if marker.plan_hash != plan_hash:
-        return ["written for another plan (other utterances or --shard-size)"]
+        return ["written for another plan (other utterances, text, utt2spk or --shard-size)"]
     problems = []
     for name in file_names(shard_name, formats):
         path = out / name

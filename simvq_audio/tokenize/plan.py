@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,12 +71,17 @@ def plan_shards(utterances: list[Utterance], shard_size: int) -> list[Shard]:
 
 
 def plan_hash(shards: list[Shard]) -> str:
-    """Identity of the plan: which ids lie in which shard (sha256 hex, first 32 characters)."""
+    """Identity of the plan: which ids lie in which shard, with each utterance's transcript and
+    speaker when the data dir has them, since the parquet files hold them: a changed ``text`` or
+    ``utt2spk`` is another plan (sha256 hex, first 32 characters). Without ``text`` and
+    ``utt2spk`` the hash is that of the ids alone, as before those columns existed."""
     digest = hashlib.sha256()
     for shard in shards:
         digest.update(f"{shard.name}\n".encode())
         for utt in shard.utterances:
             digest.update(f"{utt.utt_id}\n".encode())
+            if utt.text is not None or utt.speaker is not None:
+                digest.update(json.dumps([utt.text, utt.speaker]).encode() + b"\n")
     return digest.hexdigest()[:32]
 
 

@@ -93,7 +93,7 @@ def _tokenize_shard(codec: SimVQCodec, out: Path, shard: Shard, identity: RunIde
                 continue
             num_samples = int(result.tokens.num_samples[0])
             records.append(TokenRecord(utt.utt_id, result.tokens.tokens[0].numpy().astype(np.int32),
-                                       num_samples))
+                                       num_samples, utt.text, utt.speaker))
             batch_samples += num_samples
         progress.advance(len(batch), batch_samples / codec.sample_rate)
     write_shard(out, shard.name, records, identity.formats, identity.model_hash,

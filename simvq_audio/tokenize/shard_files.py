@@ -6,8 +6,12 @@
   them with ``kaldiio.load_scp``.
 * ``parquet``: ``parquet/<shard>.parquet`` (the folder holds nothing else, so
   ``pandas.read_parquet("<out>/parquet")`` reads them all) with the columns ``utt_id`` (string),
-  ``tokens`` (list<int32>), ``num_frames`` (int32), ``num_samples`` (int64, at the model rate),
-  ``sample_rate`` (int32) and ``model_hash`` (string), for pandas or HuggingFace ``datasets``.
+  ``tokens`` (list<int32>: exactly the utterance's ``num_frames`` ids, never padded),
+  ``num_frames`` (int32), ``num_samples`` (int64, at the model rate: decoding gives
+  ``num_frames * hop`` samples, keep the first ``num_samples``), ``sample_rate`` (int32),
+  ``model_hash`` (string), ``text`` and ``speaker`` (string, null when the data dir has no
+  ``text`` / ``utt2spk``), for pandas or HuggingFace ``datasets``;
+  :func:`simvq_audio.tokenize.read_tokens` reads them back for :meth:`SimVQCodec.decode`.
 
 Records are written in utterance-id order, so a shard's bytes depend only on its tokens.
 """
@@ -28,11 +32,14 @@ FORMATS = {"ark": ("ark",), "parquet": ("parquet",), "both": ("ark", "parquet")}
 
 @dataclass
 class TokenRecord:
-    """One utterance's tokens: ``tokens [T']`` int32, ``num_samples`` at the model rate."""
+    """One utterance's tokens: ``tokens [T']`` int32, ``num_samples`` at the model rate, and its
+    data dir's transcript and speaker (None when it has none)."""
 
     utt_id: str
     tokens: np.ndarray
     num_samples: int
+    text: str | None = None
+    speaker: str | None = None
 
 
 _FOLDERS = {"ark": "ark", "scp": "ark", "parquet": "parquet"}
@@ -114,6 +121,8 @@ def _write_parquet(path: Path, records: list[TokenRecord], model_hash: str,
         "num_samples": pa.array([r.num_samples for r in records], pa.int64()),
         "sample_rate": pa.array([sample_rate] * len(records), pa.int32()),
         "model_hash": pa.array([model_hash] * len(records), pa.string()),
+        "text": pa.array([r.text for r in records], pa.string()),
+        "speaker": pa.array([r.speaker for r in records], pa.string()),
     })
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

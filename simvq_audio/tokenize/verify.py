@@ -3,7 +3,8 @@
 For each shard: the done marker fits the model and plan, every file has its recorded sha256, the
 files load back (kaldiio, pyarrow), the ids are the shard's utterances of the data dir minus the
 recorded failures, in order, the counts match the marker, every token lies in ``[0, K)``,
-``num_frames`` matches the tokens and the ark and parquet files agree. The index must be complete
+``num_frames`` matches the tokens, the parquet's ``text`` and ``speaker`` are the data dir's and
+the ark and parquet files agree. The index must be complete
 and ``tokens.scp`` must be the shards' scp files joined.
 """
 
@@ -69,7 +70,7 @@ def _shard_problems(out: Path, shard: Shard, identity: RunIdentity,
             contents["ark"] = read_ark(shard_path(out, shard.name, "ark"))
         if "parquet" in identity.formats:
             table = read_parquet(shard_path(out, shard.name, "parquet"))
-            problems += _parquet_problems(table, identity)
+            problems += _parquet_problems(table, identity, shard)
             contents["parquet"] = list(zip(table["utt_id"].to_pylist(),
                                            map(np.asarray, table["tokens"].to_pylist())))
     except Exception as error:  # any damage a reader can raise: report it, check the rest
@@ -90,13 +91,21 @@ def _shard_problems(out: Path, shard: Shard, identity: RunIdentity,
     return problems
 
 
-def _parquet_problems(table, identity: RunIdentity) -> list[str]:
+def _parquet_problems(table, identity: RunIdentity, shard: Shard) -> list[str]:
     frames = [len(tokens) for tokens in table["tokens"].to_pylist()]
     problems = []
     if table["num_frames"].to_pylist() != frames:
         problems.append("parquet: num_frames differs from the token counts")
     if set(table["model_hash"].to_pylist()) - {identity.model_hash}:
         problems.append("parquet: rows of another model_hash")
+    utterances = {utt.utt_id: utt for utt in shard.utterances}
+    ids = table["utt_id"].to_pylist()
+    for column in ("text", "speaker"):  # absent in shards written before these columns: null
+        values = table[column].to_pylist() if column in table.column_names else [None] * len(ids)
+        wrong = [utt_id for utt_id, value in zip(ids, values)
+                 if utt_id in utterances and getattr(utterances[utt_id], column) != value]
+        if wrong:
+            problems.append(f"parquet: {column} differs from the data dir's in {wrong[:5]}")
     return problems
 
 

@@ -39,15 +39,17 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from simvq_audio.atomic import write_bytes
 from simvq_audio.errors import UserInputError
 from simvq_audio.input_files import open_regular
-from simvq_audio.validate import describe, file_path
+from simvq_audio.plain_checks import describe, file_path
 
 MAGIC = b"SVQCODES"
 FORMAT_VERSION = 2
@@ -218,6 +220,10 @@ def check_start(head: bytes, what: str) -> None:
         raise UserInputError(f"{what}: not a .codes file (wrong magic bytes at the start)")
 
 
+ANY_MODEL_OPTION = "--any-model"
+"""The decode commands' option that accepts codes of another model (``force=True`` in Python)."""
+
+
 def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bool:
     """Refuse codes that another model wrote. Returns whether the hashes match; with
     ``force=True`` a mismatch returns False instead of raising."""
@@ -227,7 +233,7 @@ def check_model(header: CodesHeader, model_hash: str, force: bool = False) -> bo
         return False
     raise UserInputError(f"these codes were made by model {header.model_hash}, but the loaded "
                          f"model is {model_hash}; decode with the model that encoded them, or "
-                         "force it (--force, or force=True) to decode anyway")
+                         f"pass {ANY_MODEL_OPTION} (force=True in Python) to decode anyway")
 
 
 def pack_tokens(values: np.ndarray, bits: int) -> bytes:
@@ -259,6 +265,8 @@ def _unpack_piece(data: np.ndarray, count: int, bits: int) -> np.ndarray:
 
 def _as_token_array(tokens, header: CodesHeader) -> np.ndarray:
     """Validate ``tokens`` against ``header``; return them flat as uint64 ``[N]``."""
+    import torch  # here, not at the top: `simvq-audio info` must start without torch
+
     if isinstance(tokens, torch.Tensor):
         tokens = tokens.detach().cpu().numpy()
     values = np.asarray(tokens)
@@ -344,6 +352,8 @@ class _Reader:
             return header, None
         if not known:
             tokens = np.concatenate(pieces) if pieces else tokens
+        import torch  # here, not at the top: `simvq-audio info` must start without torch
+
         return header, torch.from_numpy(tokens).reshape(header.grid)
 
     def _check_length(self, needed: int) -> bool:

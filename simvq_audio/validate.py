@@ -4,49 +4,40 @@ bad types, shapes, dtypes and values into one :class:`~simvq_audio.errors.UserIn
 what was expected. Messages describe values by type, dtype and shape (:func:`describe`), never by
 an object's repr.
 
-Accepted waveform layouts (:func:`waveforms`): ``[T]``, ``[C, T]`` or ``[B, C, T]`` (the
-shorter of the last two axes first), and channels-last ``[T, C]`` or ``[B, T, C]`` as
-``soundfile.read`` returns them, recognised when the time axis holds more than
-:data:`MAX_CHANNELS` samples and the channel axis at most :data:`MAX_CHANNELS`. Anything else
-(two equal axes longer than 1, or a longer first axis of at most :data:`MAX_CHANNELS`) could be
-read either way and is refused with a message saying how to pass it.
+Accepted shapes (:data:`SHAPE_RULE`, quoted by every message that refuses a shape). Batches
+put their items first, everywhere: ``B`` signals with ``lengths [B]`` valid samples, ``B`` token
+sequences ``[B, T']`` with ``lengths [B]`` valid frames, and a stream's ``feed`` of ``[B, T]``.
+Waveforms (:func:`waveforms`): ``[T]``, ``[C, T]`` or ``[B, C, T]`` (the shorter of the last
+two axes first), and channels-last ``[T, C]`` or ``[B, T, C]`` as ``soundfile.read`` returns
+them, recognised when the time axis holds more than :data:`MAX_CHANNELS` samples and the channel
+axis at most :data:`MAX_CHANNELS`; with ``lengths`` a 2-D waveform is a batch of mono signals
+``[B, T]`` (as ``[B, 1, T]``). Anything else (two equal axes longer than 1, or a longer first
+axis of at most :data:`MAX_CHANNELS`) could be read either way and is refused.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import torch
 
 from simvq_audio.errors import UserInputError
+from simvq_audio.plain_checks import describe as describe  # re-exported
+from simvq_audio.plain_checks import file_path as file_path  # re-exported
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
 """Most channels a channels-last array may have (a longer last axis is taken as time)."""
+SHAPE_RULE = ("one signal is [T], [C, T] or channels-last [T, C]; a batch puts its items first: "
+              "[B, C, T], [B, T, C], or mono signals [B, T] when lengths [B] (valid samples) "
+              "are given, as a stream's feed takes them; token ids are [T'] or [B, T'] with "
+              "optional lengths [B] (valid frames)")
+"""The one statement of the accepted shapes, quoted by every message that refuses a shape."""
 MAX_ABS_SAMPLE = 64.0
 """Largest sample magnitude accepted: float audio lies in [-1, 1]; far larger values are integer
 PCM stored as float (divide by 32768) and would give meaningless tokens."""
-
-
-def describe(value: object) -> str:
-    """A short description of a user's value for an error message (no reprs, no addresses)."""
-    if value is None or isinstance(value, (bool, int, float)):
-        text = repr(value)
-        return text if len(text) <= 40 else text[:37] + "..."
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        kind = "tensor" if isinstance(value, torch.Tensor) else "array"
-        dtype = str(value.dtype).removeprefix("torch.")
-        return f"a {dtype} {kind} of shape {list(value.shape)}"
-    if isinstance(value, np.generic):
-        return f"a numpy {value.dtype} scalar"
-    if isinstance(value, (list, tuple)) and len(value) <= 8:
-        return "[" + ", ".join(describe(item) for item in value) + "]"
-    return f"a {type(value).__name__}"
 
 
 def sample_rate(value: object, what: str = "sample_rate") -> int:
@@ -84,14 +75,6 @@ def positive_seconds(value: object, what: str) -> float:
     return float(value)
 
 
-def file_path(value: object, what: str) -> str:
-    """A file name: ``str`` or ``os.PathLike`` (not a file descriptor, not bytes)."""
-    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
-        raise UserInputError(f"{what} must be a file path (str or pathlib.Path), got "
-                             f"{describe(value)}")
-    return os.fspath(value)
-
-
 def device(value: object) -> torch.device:
     """A torch device from a ``torch.device`` or a string such as ``"cuda:1"``; not ``meta``
     (shapes only: a model there computes nothing)."""
@@ -122,10 +105,11 @@ def waveforms(wav: object, lengths: object = None) -> list[torch.Tensor]:
         raise UserInputError(f"wav must hold float samples in [-1, 1], got {describe(wav)}"
                              f"{hint}")
     if not 1 <= wav.dim() <= 3:
-        raise UserInputError(f"wav must be [T], [C, T] or [B, C, T] (or channels-last [T, C], "
-                             f"[B, T, C]), got {describe(wav)}")
+        raise shape_error(f"wav has no accepted shape: {describe(wav)}")
     if wav.numel() == 0:
         raise UserInputError(f"the audio is empty ({describe(wav)})")
+    if wav.dim() == 2 and lengths is not None:
+        wav = wav[:, None]  # a batch of mono signals [B, T]
     wav = _channels_first(wav.reshape((1,) * (3 - wav.dim()) + tuple(wav.shape)))
     sizes = counts(lengths, wav.shape[0], wav.shape[-1], "lengths", "samples")
     items = [item[:, :size].float().mean(dim=0) for item, size in zip(wav, sizes.tolist())]
@@ -160,8 +144,7 @@ def counts(values: object, batch: int, size: int, what: str, unit: str) -> torch
         raise UserInputError(f"{what} must be a list, tensor or array of {batch} integer(s), got "
                              f"{describe(values)}")
     if len(items) != batch:
-        raise UserInputError(f"{what} must hold {batch} integer(s), one per item, got "
-                             f"{len(items)}")
+        raise shape_error(f"{what} must hold {batch} integer(s), one per item, got {len(items)}")
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
             raise UserInputError(f"{what} must be integers, got {describe(item)}")
@@ -184,7 +167,7 @@ def token_ids(tokens: object, lengths: object, codebook_size: int, allow_empty: 
         raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got {describe(ids)}")
     ids = ids[None] if ids.dim() == 1 else ids
     if ids.dim() != 2:
-        raise UserInputError(f"tokens must be integer ids [T'] or [B, T'], got {describe(ids)}")
+        raise shape_error(f"tokens must be integer ids [T'] or [B, T'], got {describe(ids)}")
     if allow_empty and ids.shape[1] == 0 and lengths is None:
         return ids.long(), torch.zeros(ids.shape[0], dtype=torch.long)
     if ids.numel() == 0:
@@ -233,6 +216,11 @@ def as_tensor(value: object, what: str) -> torch.Tensor:
                          f"{describe(value)}")
 
 
+def shape_error(problem: str) -> UserInputError:
+    """The error for a refused shape: ``problem``, then :data:`SHAPE_RULE`."""
+    return UserInputError(f"{problem}; {SHAPE_RULE}")
+
+
 def _channels_first(wav: torch.Tensor) -> torch.Tensor:
     """``[B, X, Y]`` -> ``[B, C, T]`` by the rule of the module docstring."""
     first, last = wav.shape[1:]
@@ -240,10 +228,9 @@ def _channels_first(wav: torch.Tensor) -> torch.Tensor:
         return wav
     if first > MAX_CHANNELS >= last:
         return wav.transpose(1, 2)
-    raise UserInputError(f"cannot tell channels from time in wav axes [{first}, {last}]: pass "
-                         f"[C, T] or [B, C, T] with more samples than channels (or "
-                         f"channels-last [T, C] with more than {MAX_CHANNELS} samples and at "
-                         f"most {MAX_CHANNELS} channels)")
+    raise shape_error(f"cannot tell channels from time in wav axes [{first}, {last}] (channels "
+                      f"first: more samples than channels; channels last: more than "
+                      f"{MAX_CHANNELS} samples, at most {MAX_CHANNELS} channels)")
 
 
 def _is_integer_dtype(dtype) -> bool:

@@ -2,6 +2,7 @@
 
 >>> codec = SimVQCodec.from_pretrained("exp/simvq_65k/model")
 >>> tokens = codec.encode(wav, sample_rate=16000)      # wav [T], [C, T], [B, C, T] or [T, C]
+>>> tokens = codec.encode(wavs, 16000, lengths=sizes)  # a padded batch of mono signals [B, T]
 >>> audio = codec.decode(tokens)                        # [B, T] at codec.sample_rate
 
 Batches of different lengths go in padded, with ``lengths`` in samples, and come out padded with
@@ -39,7 +40,7 @@ from simvq_audio.codec.streaming_encoder import (
     chunk_samples,
     encode_batch,
 )
-from simvq_audio.codec.tokens import Tokens
+from simvq_audio.codec.tokens import TokenRow, Tokens
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.compression_model import CompressionModel
 from simvq_audio.data.audio_io import open_audio, output_format, resample
@@ -114,9 +115,10 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         Args:
             wav: float ``[T]``, ``[C, T]`` or ``[B, C, T]`` (tensor or array), or channels-last
                 ``[T, C]`` / ``[B, T, C]`` as ``soundfile.read`` returns them (more than 64
-                samples, at most 64 channels); a shape that could be read either way is refused
-                (see :mod:`simvq_audio.validate`). Channels are averaged; a batch of mono
-                signals is ``[B, 1, T]``.
+                samples, at most 64 channels); with ``lengths``, a 2-D ``wav`` is a batch of
+                mono signals ``[B, T]`` (the same as ``[B, 1, T]``). A shape that could be read
+                either way is refused (:data:`simvq_audio.validate.SHAPE_RULE`). Channels are
+                averaged.
             sample_rate: the rate of ``wav`` in Hz (1 kHz to 768 kHz); it is resampled to
                 :attr:`sample_rate` (soxr HQ).
             lengths: ``[B]`` valid samples per item of a padded batch (default: all ``T``).
@@ -214,17 +216,20 @@ class SimVQCodec(CompressionModel[ModelConfig]):
                                None)
 
     # -- decoding -------------------------------------------------------------------------------
-    def decode(self, tokens: Tokens | torch.Tensor | np.ndarray,
+    def decode(self, tokens: Tokens | TokenRow | Sequence[TokenRow] | torch.Tensor | np.ndarray,
                lengths: torch.Tensor | list[int] | None = None) -> torch.Tensor:
         """Tokens -> waveforms at :attr:`sample_rate`, float32 on the codec's device.
 
         ``tokens``: :class:`Tokens` (output ``[B, max(num_samples)]``, each item trimmed to its
         ``num_samples`` and zero after), or ids ``[B, T']`` of any integer dtype with optional
         ``lengths [B]`` valid frames (output ``[B, max(lengths) * hop]``, zero past each
-        ``lengths * hop``), or ids ``[T']`` (output ``[T' * hop]``). Each item is decoded on its
-        own frames only, so results do not depend on the batch.
+        ``lengths * hop``), or ids ``[T']`` (output ``[T' * hop]``), or a token dump's
+        :class:`~simvq_audio.codec.tokens.TokenRow` (output ``[num_samples]``) or list of rows
+        (output ``[B, max(num_samples)]``, as :class:`Tokens`; rows of another model are refused).
+        Each item is decoded on its own frames only, so results do not depend on the batch.
         """
-        squeeze = isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1
+        squeeze = isinstance(tokens, TokenRow) or (
+            isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1)
         tokens = self._as_tokens(tokens, lengths)
         ids = tokens.tokens.to(self.device)
         items: dict[int, torch.Tensor] = {}
@@ -249,11 +254,11 @@ class SimVQCodec(CompressionModel[ModelConfig]):
     def decode_file(self, codes: str | os.PathLike, audio_path: str | os.PathLike,
                     force: bool = False, overwrite: bool = False) -> None:
         """Decode a ``.codes`` file into an audio file at the model rate, written atomically in
-        the format its extension names (16-bit ``.wav``/``.flac``, ``.ogg``, ``.opus``,
-        ``.mp3``), under the output policy of :mod:`simvq_audio.outputs`: never over
-        ``codes``; an existing file is kept when it already is this decode, replaced when it is
-        an earlier decode of the same ``.codes`` path, and otherwise refused unless
-        ``overwrite``."""
+        the format its extension names (:data:`~simvq_audio.data.audio_formats.OUTPUT_FORMATS`:
+        16-bit ``.wav``/``.flac``, ``.ogg``/``.oga``, ``.opus``, ``.mp3``), under the output
+        policy of :mod:`simvq_audio.outputs`: never over ``codes``; an existing file is kept
+        when it already is this decode, replaced when it is an earlier decode of the same
+        ``.codes`` path, and otherwise refused unless ``overwrite``."""
         codes = validate.file_path(codes, "codes")
         audio_path = validate.file_path(audio_path, "audio_path")
         output_format(audio_path)
@@ -291,7 +296,15 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         return Tokens(tokens.cpu() * valid, lengths, num_samples, self.sample_rate)
 
     def _as_tokens(self, tokens, lengths) -> Tokens:
-        """Validate ids (and lengths) and wrap plain ids as :class:`Tokens`."""
+        """Validate ids (and lengths) and wrap plain ids and token-dump rows as :class:`Tokens`."""
+        rows = [tokens] if isinstance(tokens, TokenRow) else tokens
+        if isinstance(rows, (list, tuple)) and rows and all(
+                isinstance(row, TokenRow) for row in rows):
+            others = sorted({row.model_hash for row in rows} - {self.model_hash})
+            if others:
+                raise UserInputError(f"these tokens were made by another model ({others[0]}), "
+                                     f"not this one ({self.model_hash})")
+            tokens = Tokens.from_rows(rows)
         if not isinstance(tokens, Tokens):
             ids, frames = validate.token_ids(tokens, lengths, self.codebook_size)
             return Tokens(ids, frames, frames * self.hop_length, self.sample_rate)

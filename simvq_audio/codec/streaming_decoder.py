@@ -164,8 +164,9 @@ class StreamingDecoder:
         else:
             ids, _ = validate.token_ids(tokens, None, num_codes, allow_empty=True)
         if ids.shape[0] != self.batch_size:
-            raise UserInputError(f"this stream decodes {self.batch_size} item(s): feed tokens "
-                                 f"[n] or [{self.batch_size}, n], got {validate.describe(tokens)}")
+            raise validate.shape_error(f"this stream decodes {self.batch_size} item(s): feed "
+                                       f"tokens [n] or [{self.batch_size}, n], got "
+                                       f"{validate.describe(tokens)}")
         return ids
 
     def _check_open(self) -> None:

@@ -167,8 +167,9 @@ class StreamingEncoder:
         samples = validate.as_tensor(samples, "feed's samples")
         samples = samples[None] if samples.dim() == 1 else samples
         if samples.dim() != 2 or samples.shape[0] != self.batch_size:
-            raise UserInputError(f"feed expects samples [T] or [{self.batch_size}, T], got "
-                                 f"{validate.describe(samples)}")
+            raise validate.shape_error(f"feed expects samples [T] or [{self.batch_size}, T] "
+                                       f"(batch_size {self.batch_size}), got "
+                                       f"{validate.describe(samples)}")
         if not samples.is_floating_point():
             raise UserInputError(f"feed expects float samples in [-1, 1], got "
                                  f"{validate.describe(samples)}")

@@ -2,11 +2,12 @@
 
 IN/OUT: files (``-`` for stdin/stdout) or directories (every ``*.codes`` under IN becomes a
 ``.wav`` at the same place under OUT; a ``wav.scp`` encode gives ``<utt-id>.wav``). A single OUT
-file's format follows its extension: ``.wav`` and ``.flac`` (16-bit), ``.ogg``/``.oga``
-(Vorbis), ``.opus``, ``.mp3``; stdout gets wav. Each output carries a comment naming the model,
-its ``.codes`` input and a digest of its samples, so a rerun skips exactly the outputs that are
-up to date and intact, and redoes (saying so) the ones whose samples were damaged since (output
-policy: :mod:`simvq_audio.commands.codec_jobs`). Stdin is read as a stream into a temporary file
+file's format follows its extension (:data:`~simvq_audio.data.audio_formats.OUTPUT_FORMATS`:
+``.wav`` and ``.flac`` 16-bit, ``.ogg``/``.oga`` Vorbis, ``.opus``, ``.mp3``); stdout gets wav.
+Each output carries a comment naming the model, its ``.codes`` input and a digest of its
+samples, so a rerun skips exactly the outputs that are up to date and intact, and redoes (saying
+so) the ones whose samples were damaged since (output policy:
+:mod:`simvq_audio.commands.codec_jobs`). Stdin is read as a stream into a temporary file
 after its first bytes showed a ``.codes`` file. Codes made by another model are refused unless
 ``--any-model``.
 """
@@ -17,17 +18,19 @@ import argparse
 import functools
 
 NAME = "decode"
-HELP = "decode .codes files into wav files"
+HELP = "decode .codes files into audio files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from simvq_audio.codes import ANY_MODEL_OPTION
     from simvq_audio.commands.codec_jobs import OVERWRITE_HELP, add_model_arguments
+    from simvq_audio.data.audio_formats import OUTPUT_SUFFIXES
 
     parser.add_argument("input", metavar="IN", help=".codes file, directory, or -")
-    parser.add_argument("output", metavar="OUT", help="audio file (.wav, .flac, .ogg, .opus, "
-                        ".mp3), directory (of .wav files), or - (wav)")
+    parser.add_argument("output", metavar="OUT", help=f"audio file ({OUTPUT_SUFFIXES}: the "
+                        "extension names the format), directory (of .wav files), or - (wav)")
     add_model_arguments(parser)
-    parser.add_argument("--any-model", "--force", dest="any_model", action="store_true",
+    parser.add_argument(ANY_MODEL_OPTION, "--force", dest="any_model", action="store_true",
                         help="decode codes that another model made (same codebook size, rate "
                         "and hop); --force is its old name")
     parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)

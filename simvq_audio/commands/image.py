@@ -51,8 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                        help="token files written for a folder input")
     sub.choices["encode"].add_argument("--resize", action="store_true",
                                        help="centre-crop and resize to the model resolution")
-    sub.choices["decode"].add_argument("--force", action="store_true",
-                                       help="decode .codes made by another model")
+    sub.choices["decode"].add_argument("--any-model", "--force", dest="force",
+                                       action="store_true", help="decode .codes made by "
+                                       "another model; --force is its old name")
 
     score = sub.add_parser("score", help="PSNR, SSIM and utilisation on a folder of images")
     score.add_argument("--model", type=Path, required=True)

@@ -63,7 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", default="en",
                         help="language (ISO 639-1) of utterances without an utt2lang entry [en]")
     parser.add_argument("--utmos-checkpoint", help="UTMOS22 strong weights (.pt state dict); "
-                        "default: utmos22_strong_step7459_v1.pt in the torch hub cache")
+                        "default: utmos22_strong_step7459_v1.pt in the torch hub cache "
+                        "($TORCH_HOME/hub/checkpoints), fetched there by --allow-download; "
+                        "without weights 'auto' skips UTMOS and the summary says where to put "
+                        "them")
     parser.add_argument("--whisper-model", help="Whisper model name (in ~/.cache/whisper) or .pt "
                         "path [large-v3]")
     parser.add_argument("--wavlm-model", help="WavLM speaker-verification model: local directory "
@@ -87,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from simvq_audio.data.utterances import list_utterances
     from simvq_audio.errors import UserInputError
-    from simvq_audio.metrics import plots
+    from simvq_audio.metrics import numba_cache, plots
     from simvq_audio.metrics.batch import score_files
     from simvq_audio.metrics.report_html import write_report
     from simvq_audio.metrics.scorers import load_scorers
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
               for name, value in (("ref", args.ref), ("hyp", args.hyp), ("codes", args.codes))}
     _check_outputs(out, inputs, [path for job in jobs for path in (job.ref_path, job.hyp_path)],
                    args.overwrite)
+    numba_cache.isolate()     # before the scorers import librosa (see metrics.numba_cache)
     scorers = load_scorers(names, _scorer_options(args))
     missing = {name: reason for name, reason in scorers.unavailable.items() if name in required}
     if missing:

@@ -9,7 +9,7 @@
   ``<what>: no such audio file`` or ``<what>: not a readable audio file (<reason>)``.
 * Resampling: :func:`resample` and :class:`StreamResampler` (soxr, high quality).
 * Writing: :func:`audio_bytes` and :func:`write_audio` (atomic), the format named by the
-  extension (:data:`OUTPUT_FORMATS`).
+  extension (:data:`~simvq_audio.data.audio_formats.OUTPUT_FORMATS`).
 
 Waveforms are float32 tensors ``[channels, samples]``.
 """
@@ -33,6 +33,7 @@ import torch
 
 from simvq_audio import validate
 from simvq_audio.atomic import write_bytes
+from simvq_audio.data.audio_formats import OUTPUT_FORMATS, OUTPUT_SUFFIXES
 from simvq_audio.errors import UserInputError
 
 AudioSource = Union[str, os.PathLike, bytes, BinaryIO]
@@ -47,10 +48,6 @@ AUDIO_SUFFIXES = frozenset(
 """Lower-case file name endings of the formats soundfile reads: its format names (``.wav``,
 ``.flac``, ``.mp3``, ``.ogg``, ...) and their usual aliases (``.opus``, ``.aif``, ...);
 header-less ``RAW`` is left out (it cannot be read without being told its layout)."""
-OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
-                  ".ogg": ("OGG", "VORBIS"), ".oga": ("OGG", "VORBIS"),
-                  ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
-"""File name ending -> (soundfile format, subtype) of the audio files simvq-audio writes."""
 _AUDIO_STARTS = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"fLaC", b"OggS", b"FORM",
                  b".snd", b"dns.", b"caff", b"ID3", b"NIST_1A", b"Creative Voice File", b"2BIT",
                  b"PVF1", b"Extended Instrument", b"MATLAB 5.0")
@@ -246,7 +243,7 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise UserInputError(f"{os.fspath(path)}: cannot tell the audio format from its name; "
-                             f"end it in {', '.join(OUTPUT_FORMATS)}")
+                             f"end it in {OUTPUT_SUFFIXES}")
     return OUTPUT_FORMATS[suffix]
 
 

@@ -8,7 +8,12 @@ The source is a local ``.ckpt`` file or a Hugging Face reference ``REPO_ID:PATH[
 behind (or, when it existed, its previous files), and rerunning resumes. Output policy
 (:mod:`simvq_audio.outputs`): an ``OUT_DIR`` imported earlier from the same checkpoint (same
 sha256, same EMA/raw choice) is replaced; one holding any other model files is refused unless
-``overwrite``.
+``overwrite``, with a message saying what differs (the weights, or the checkpoint).
+
+The ``"training"`` record of ``config.json`` holds the provenance: ``source``, ``checkpoint``,
+``sha256``, ``weights`` (``"EMA"`` or ``"raw"``), ``epoch``/``global_step`` when recorded,
+``sample_rate_from`` (where the model's sample rate came from; directories written before it
+named this ``sample_rate`` and still load) and ``hub`` for a Hugging Face download.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from simvq_audio.errors import UserInputError, quote
 from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, training_record
-from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
+from simvq_audio.outputs import Existing, Kind, check_not_inputs, files_state, refuse_foreign
 from simvq_audio.reference import hub
 from simvq_audio.reference.convert import Converted, convert_state
 from simvq_audio.reference.safe_pickle import TorchCheckpoint
@@ -61,7 +66,7 @@ def import_reference_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os
     codec = _loaded_codec(converted)
     source = {"source": f"the SimVQ authors' checkpoint ({UPSTREAM})", "checkpoint": path.name,
               "sha256": digest, "weights": converted.notes["weights"], **progress,
-              "sample_rate": converted.notes["sample_rate_from"]}
+              "sample_rate_from": converted.notes["sample_rate_from"]}
     if hub_file is not None:
         source["hub"] = str(hub_file)
     codec.save_pretrained(out_dir, model_card(converted, source), training=source)
@@ -87,7 +92,7 @@ def model_card(converted: Converted, source: dict[str, Any]) -> str:
         f"- weights: {source['weights']}"
         f"{' (the EMA copies the authors evaluate with)' if source['weights'] == 'EMA' else ''}\n"
         f"- training progress: {progress or 'not recorded in the checkpoint'}\n"
-        f"- sample rate: {model.sample_rate} Hz ({source['sample_rate']})\n\n"
+        f"- sample rate: {model.sample_rate} Hz ({source['sample_rate_from']})\n\n"
         f"## Sizes (read from the tensor shapes)\n\n"
         f"- codebook: K = {quant.num_codes} codes of dimension {quant.dim} (frozen C, linear "
         f"map W{' with bias' if quant.bias else ''}); hop {hop} samples, "
@@ -116,11 +121,27 @@ def _check_out_dir(out_dir: Path, overwrite: bool, digest: str | None, raw: bool
         raise UserInputError(f"{out_dir} exists and is not a directory")
     recorded = training_record(out_dir) or {}
     source = recorded.get("source")
-    ours = (isinstance(source, str) and source.startswith("the SimVQ authors' checkpoint")
-            and digest in (None, recorded.get("sha256"))
+    imported = isinstance(source, str) and source.startswith("the SimVQ authors' checkpoint")
+    ours = (imported and digest in (None, recorded.get("sha256"))
             and (recorded.get("weights") == "raw") == raw)
-    refuse_foreign([(out_dir, files_state([out_dir / name for name in _MODEL_FILES], ours))],
-                   overwrite)
+    state = files_state([out_dir / name for name in _MODEL_FILES], ours)
+    if state.kind is Kind.FOREIGN and imported:
+        state = Existing(Kind.FOREIGN, _difference(recorded, digest, raw))
+    refuse_foreign([(out_dir, state)], overwrite)
+
+
+def _difference(recorded: dict[str, Any], digest: str | None, raw: bool) -> str:
+    """What differs between an earlier import (its ``training`` record) and this one of the
+    checkpoint of sha256 ``digest`` (None: not known yet), and what to do: the reason of a
+    refused ``OUT_DIR``."""
+    had = "raw" if recorded.get("weights") == "raw" else "EMA"
+    wanted = "raw" if raw else "EMA"
+    name = quote(recorded.get("checkpoint"))
+    what = (f"checkpoint {name}" if digest is None else "this checkpoint"
+            if digest == recorded.get("sha256") else f"another checkpoint ({name})")
+    weights = f"; this run asks for its {wanted} weights" if had != wanted else ""
+    return (f"holds the {had} weights of {what}, imported earlier{weights}: write to another "
+            f"directory to keep both")
 
 
 def _progress(root: Any) -> dict[str, int]:

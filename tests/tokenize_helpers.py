@@ -9,6 +9,7 @@ import numpy as np
 import soundfile
 import torch
 
+from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.data.kaldi_dir import write_data_dir
 
@@ -16,6 +17,13 @@ from repo_paths import TINY_RECIPE
 
 CORRUPT = "utt3"
 SHARD_SIZE = 2
+
+
+def tokenize(model: Path, data: Path, out: Path, *extra: object) -> int:
+    """``simvq-audio tokenize`` of the data dir ``data`` into ``out`` in shards of
+    :data:`SHARD_SIZE` utterances: its exit status."""
+    return main(["tokenize", "--model", str(model), "--data-dir", str(data), "--out", str(out),
+                 "--shard-size", str(SHARD_SIZE), *map(str, extra)])
 
 
 def save_model(path: Path, seed: int = 0) -> tuple[SimVQCodec, Path]:

@@ -23,18 +23,13 @@ from simvq_audio.tokenize.plan import plan_batches, plan_shards, rank_shards
 
 from tokenize_helpers import (
     CORRUPT,
-    SHARD_SIZE,
     expected_tokens,
     make_corpus,
     output_files,
     save_model,
     shard_bytes,
+    tokenize,
 )
-
-
-def tokenize(model, data, out, *extra):
-    return main(["tokenize", "--model", str(model), "--data-dir", str(data), "--out", str(out),
-                 "--shard-size", str(SHARD_SIZE), *map(str, extra)])
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from simvq_audio.cli import main
 from simvq_audio.data.kaldi_dir import Utterance, write_data_dir
 from simvq_audio.tokenize.plan import measure_durations, plan_batches, plan_shards
 
 from hostile_helpers import assert_main_refused, run_limited
-from tokenize_helpers import make_corpus, save_model, shard_bytes
+from tokenize_helpers import make_corpus, save_model, shard_bytes, tokenize
 
 SHARDS = 2
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -34,10 +33,6 @@ def corpus(tmp_path_factory):
     assert tokenize(model, data, root / "reference") == 1  # utt3 is not audio
     return model, data, root / "reference"
 
-
-def tokenize(model, data, out, *extra):
-    return main(["tokenize", "--model", str(model), "--data-dir", str(data), "--out", str(out),
-                 "--shard-size", "2", *map(str, extra)])
 
 
 def tones(folder, count, seconds, rate=24000):

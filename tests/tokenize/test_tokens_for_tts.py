@@ -15,18 +15,12 @@ import pytest
 import soundfile
 import torch
 
-from simvq_audio.cli import main
 from simvq_audio.codec import Tokens
 from simvq_audio.errors import UserInputError
 from simvq_audio.tokenize import read_tokens
 
 from repo_paths import REPO
-from tokenize_helpers import SHARD_SIZE, make_corpus, save_model, transcribed
-
-
-def tokenize(model, data, out, *extra):
-    return main(["tokenize", "--model", str(model), "--data-dir", str(data), "--out", str(out),
-                 "--shard-size", str(SHARD_SIZE), *map(str, extra)])
+from tokenize_helpers import make_corpus, save_model, tokenize, transcribed
 
 
 @pytest.fixture(scope="module")

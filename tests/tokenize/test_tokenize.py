@@ -4,13 +4,11 @@ writing the same bytes (in process; the accelerate launch run is in test_tokeniz
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 
 import kaldiio
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,6 +21,7 @@ from simvq_audio.tokenize.plan import plan_batches, plan_shards, rank_shards
 
 from tokenize_helpers import (
     CORRUPT,
+    edit_parquet_shard,
     expected_tokens,
     make_corpus,
     output_files,
@@ -136,16 +135,10 @@ def test_verify_checks_the_contents_against_the_data_dir(corpus, reference, tmp_
     marker = json.loads(marker_path.read_text())
     marker["count"] += 1
     marker_path.write_text(json.dumps(marker))
-    parquet = out / "parquet" / "shard-00001.parquet"
-    table = pq.read_table(parquet)
-    rows = table.to_pylist()
-    rows[0]["tokens"][0] = codec.codebook_size  # one past the last code
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), parquet)
-    marker_path = out / "done" / "shard-00001.json"
-    marker = json.loads(marker_path.read_text())
-    marker["files"]["parquet/shard-00001.parquet"] = hashlib.sha256(
-        parquet.read_bytes()).hexdigest()
-    marker_path.write_text(json.dumps(marker))
+    def one_past_the_last_code(rows):
+        rows[0]["tokens"][0] = codec.codebook_size
+
+    edit_parquet_shard(out, "shard-00001", one_past_the_last_code)
     assert tokenize(model, data, out, "--verify") == 1
     err = capsys.readouterr().err
     assert "shard-00000: the done marker does not match the data dir's ids" in err

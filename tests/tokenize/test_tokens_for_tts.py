@@ -4,12 +4,10 @@ them, returning each utterance at its own length; the README's snippet runs."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile
@@ -20,7 +18,7 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.tokenize import read_tokens
 
 from repo_paths import REPO
-from tokenize_helpers import make_corpus, save_model, tokenize, transcribed
+from tokenize_helpers import edit_parquet_shard, make_corpus, save_model, tokenize, transcribed
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +78,8 @@ def test_verify_checks_the_text_column_against_the_data_dir(corpus, dump, tmp_pa
     _, model, _, data = corpus
     out = tmp_path / "dump"
     shutil.copytree(dump, out)
-    parquet = out / "parquet" / "shard-00000.parquet"
-    table = pq.read_table(parquet)
-    rows = table.to_pylist()
-    rows[1]["text"] = "not what the data dir says"
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), parquet)
-    marker_path = out / "done" / "shard-00000.json"
-    marker = json.loads(marker_path.read_text())
-    marker["files"]["parquet/shard-00000.parquet"] = hashlib.sha256(
-        parquet.read_bytes()).hexdigest()
-    marker_path.write_text(json.dumps(marker))
+    edit_parquet_shard(out, "shard-00000",
+                       lambda rows: rows[1].update(text="not what the data dir says"))
     capsys.readouterr()
     assert tokenize(model, data, out, "--verify") == 1
     assert "shard-00000: parquet: text differs from the data dir's in ['utt1']" in (

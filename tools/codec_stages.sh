@@ -103,5 +103,5 @@ show_scores() {
         cat "$out/$x/summary.md"
         recipe_log "plots: $(echo "$out/$x"/*.png)"
     done
-    recipe_log "paths above are relative to $PWD"
+    [[ $out == /* ]] || recipe_log "paths above are relative to $PWD"
 }

@@ -53,8 +53,6 @@ WEIGHTS_SHA256_KEY = "weights_sha256"
 MODALITIES = ("audio", "image")
 _PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
 """Leading bytes of a ``torch.save`` zip archive and of a raw pickle."""
-MAX_CONFIG_BYTES = 1 << 20
-"""Largest ``config.json`` read (those written here are about 3 KB)."""
 _MAX_LISTED = 4
 """How many names :func:`check_state_dict` lists per kind of problem."""
 
@@ -332,11 +330,11 @@ def _model_dir(path: str | os.PathLike) -> Path:
 
 def _read_config(file: Path) -> dict:
     """The ``config.json`` object, read within the limits of
-    :func:`~simvq_audio.documents.read_json_document` (at most :data:`MAX_CONFIG_BYTES`, no
+    :func:`~simvq_audio.documents.read_json_document` (at most its 1 MiB, no
     deep nesting, no huge integers, no ``NaN``/``Infinity``)."""
     if not file.exists():
         raise UserInputError(f"{file} is missing: the model directory needs its {CONFIG_NAME}")
-    config = read_json_document(file, MAX_CONFIG_BYTES, what=f"model directory's {CONFIG_NAME}")
+    config = read_json_document(file, what=f"model directory's {CONFIG_NAME}")
     if not isinstance(config, dict):
         raise UserInputError(f"{file} must hold a JSON object, found {type(config).__name__}")
     return config

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from simvq_audio.codes import SourceId
 from simvq_audio.commands.arg_types import positive_int
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.utterances import output_path
@@ -57,8 +56,6 @@ class Job:
     """Input path, or ``-`` for stdin."""
     target: str
     """Output path, or ``-`` for stdout."""
-    identity: SourceId | None = None
-    """The input's identity (:func:`simvq_audio.outputs.input_id`), once known (decode)."""
     data: Input | None = None
     """Stdin, spooled (:func:`read_stdin`), for a ``-`` input."""
 
@@ -121,9 +118,9 @@ def read_stdin(check_start: Callable[[bytes, str], None]) -> Input:
 def run_jobs(jobs: list[Job], many: bool, batch_size: int, classify: Callable[[Job], Existing],
              process: Callable[[list[Job]], list[str | None]], verb: str,
              overwrite: bool) -> int:
-    """Classify every job's output (``classify`` also sets ``job.identity``), refuse the run if
-    any output may not be written, then run ``process`` on batches of the jobs still to do (it
-    returns an error message or None per job).
+    """Classify every job's output (``classify`` spools a ``-`` input into ``job.data``),
+    refuse the run if any output may not be written, then run ``process`` on batches of the
+    jobs still to do (it returns an error message or None per job).
 
     One job: its error is raised as :class:`UserInputError`. Many: a tqdm bar shows progress,
     failures are listed at the end; returns the exit status.

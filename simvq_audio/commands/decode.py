@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classify(codec, job):
-    """The state of ``job``'s output; sets its input identity (spooling stdin for ``-``,
-    refused at once when it does not start as a ``.codes`` file)."""
+    """The state of ``job``'s output (spooling stdin for ``-``, refused at once when it does not
+    start as a ``.codes`` file); the input is hashed only when an output exists to compare."""
     import os
 
     from simvq_audio import outputs
@@ -63,16 +63,15 @@ def _classify(codec, job):
 
     if job.source == outputs.STDIO:
         job.data = read_stdin(check_start)
-        job.identity = job.data.identity()
-    else:
-        job.identity = outputs.input_id(job.source)
     if job.target == outputs.STDIO or not os.path.lexists(job.target):
         return outputs.Existing(outputs.Kind.NEW)
+    identity = (job.data.identity() if job.data is not None
+                else outputs.input_id(job.source))
     if job.data is not None:
         job.data.handle.seek(0)
     header = verify_codes(job.source if job.data is None else job.data.handle,
                           None if job.data is None else job.data.name)
-    return outputs.audio_state(job.target, codec.model_hash, job.identity, header.num_samples,
+    return outputs.audio_state(job.target, codec.model_hash, identity, header.num_samples,
                                codec.sample_rate)
 
 

@@ -1,6 +1,7 @@
 """Start-up time of the ``simvq-audio`` command line: wall time of ``--help``, ``--version``,
-``info x.codes`` and each subcommand's ``--help``, each the median (and minimum) of ``--repeats``
-runs in a fresh process, and whether that command imports torch (checked in one more process).
+``info x.codes`` and each subcommand's ``--help`` (nested ones, e.g. ``image train``, too),
+each the median (and minimum) of ``--repeats`` runs in a fresh process, and whether that command
+imports torch (checked in one more process).
 Run it on an idle machine: the goal of issue 25 is under 0.5 s for ``--help``, ``--version`` and
 ``info``, which need no torch.
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simvq_audio.cli import COMMANDS
+from simvq_audio.cli import build_parser
 from simvq_audio.codes import CodesHeader, write_codes
 from simvq_audio.commands.arg_types import positive_int
 
@@ -57,6 +58,17 @@ def seconds(argv: list[str], repeats: int) -> list[float]:
     return times
 
 
+def subcommands(parser: argparse.ArgumentParser) -> list[list[str]]:
+    """The words after ``simvq-audio`` that reach each subcommand of ``parser``, nested ones
+    after their parent: ``[["encode"], ..., ["image"], ["image", "train"], ...]``."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [[name]] + [[name, *words] for words in subcommands(sub)]
+    return found
+
+
 def imports_torch(args: list[str]) -> bool:
     result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True)
     return result.stderr.strip().splitlines()[-1] == "True"
@@ -74,7 +86,7 @@ def main() -> None:
                              hop_length=320, num_samples=240000, channels=1, grid=(750,))
         write_codes(codes, np.zeros(750, np.int64), header)
         cases = [["--help"], ["--version"], ["info", str(codes)]]
-        cases += [[name, "--help"] for name, _, _ in COMMANDS]
+        cases += [[*words, "--help"] for words in subcommands(build_parser())]
         machine = platform.processor() or platform.machine()
         print(f"# bench_startup {datetime.date.today()} | {machine}, {os.cpu_count()} CPUs, "
               f"load {os.getloadavg()[0]:.2f} | {' '.join(cli)}")

@@ -1,5 +1,6 @@
-"""What ``simvq-audio encode`` and ``decode`` share: the model options, and turning IN/OUT into
-jobs and running them under the output policy of :mod:`simvq_audio.outputs`.
+"""What ``simvq-audio encode`` and ``decode`` share: loading the model, and turning IN/OUT into
+jobs and running them under the output policy of :mod:`simvq_audio.outputs` (which imports
+torch; their options are in the torch-free :mod:`simvq_audio.commands.model_arguments`).
 
 IN/OUT forms:
 
@@ -21,13 +22,12 @@ the failures are listed at the end (exit status 1).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from simvq_audio.commands.arg_types import positive_int
+from simvq_audio.commands.model_arguments import MODEL_ENV
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.utterances import output_path
 from simvq_audio.errors import UserInputError
@@ -43,11 +43,8 @@ from simvq_audio.outputs import (
     spool,
 )
 
-MODEL_ENV = "SIMVQ_AUDIO_MODEL"
 STDIN = "stdin"
 _STDOUT = "standard output"
-OVERWRITE_HELP = ("replace existing outputs that are not this command's up-to-date result for "
-                  "the same input and model (an input is never overwritten)")
 
 
 @dataclass
@@ -58,16 +55,6 @@ class Job:
     """Output path, or ``-`` for stdout."""
     data: Input | None = None
     """Stdin, spooled (:func:`read_stdin`), for a ``-`` input."""
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=os.environ.get(MODEL_ENV),
-                        help=f"model directory (config.json + model.safetensors); default: "
-                        f"${MODEL_ENV}")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 "
-                        "(default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=8,
-                        help="files per batch in directory mode (default: %(default)s)")
 
 
 def load_codec(args: argparse.Namespace):

@@ -15,17 +15,22 @@ after its first bytes showed a ``.codes`` file. Codes made by another model are 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import os
+from pathlib import Path
+
+from simvq_audio.atomic import write_bytes
+from simvq_audio.codes import ANY_MODEL_OPTION, check_start, verify_codes
+from simvq_audio.commands.model_arguments import OVERWRITE_HELP, add_model_arguments
+from simvq_audio.data.audio_formats import OUTPUT_SUFFIXES
+from simvq_audio.errors import UserInputError
 
 NAME = "decode"
 HELP = "decode .codes files into audio files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from simvq_audio.codes import ANY_MODEL_OPTION
-    from simvq_audio.commands.codec_jobs import OVERWRITE_HELP, add_model_arguments
-    from simvq_audio.data.audio_formats import OUTPUT_SUFFIXES
-
     parser.add_argument("input", metavar="IN", help=".codes file, directory, or -")
     parser.add_argument("output", metavar="OUT", help=f"audio file ({OUTPUT_SUFFIXES}: the "
                         "extension names the format), directory (of .wav files), or - (wav)")
@@ -37,8 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # Imported here: they import torch, which `decode --help` must not (start-up time).
     from simvq_audio.commands.codec_jobs import STDIO, load_codec, plan_jobs, run_jobs
     from simvq_audio.data.audio_io import output_format
     from simvq_audio.data.utterances import files_under
@@ -55,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
 def _classify(codec, job):
     """The state of ``job``'s output (spooling stdin for ``-``, refused at once when it does not
     start as a ``.codes`` file); the input is hashed only when an output exists to compare."""
-    import os
-
+    # Imported here: they import torch, which `decode --help` must not (start-up time).
     from simvq_audio import outputs
-    from simvq_audio.codes import check_start, verify_codes
     from simvq_audio.commands.codec_jobs import read_stdin
 
     if job.source == outputs.STDIO:
@@ -78,17 +80,13 @@ def _classify(codec, job):
 def _decode_batch(codec, jobs, any_model: bool) -> list[str | None]:
     """Decode and write each job; the error message of each job, or None. Each ``.codes`` file
     is read once: the identity its output's tag records is that of the tokens decoded."""
-    import contextlib
-    from pathlib import Path
-
+    # Imported here: they import torch, which `decode --help` must not (start-up time).
     import torch
 
     from simvq_audio import outputs
-    from simvq_audio.atomic import write_bytes
     from simvq_audio.codec import Tokens
     from simvq_audio.commands.codec_jobs import STDIO, write_stdout
     from simvq_audio.data.padding import pad_batch
-    from simvq_audio.errors import UserInputError
 
     errors: dict[int, str] = {}
     loaded = {}

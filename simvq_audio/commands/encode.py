@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 
 from simvq_audio.commands.arg_types import positive_float
+from simvq_audio.commands.model_arguments import OVERWRITE_HELP, add_model_arguments
+from simvq_audio.errors import UserInputError
 
 NAME = "encode"
 HELP = "encode audio files into .codes files"
@@ -25,8 +28,6 @@ SUFFIX = ".codes"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from simvq_audio.commands.codec_jobs import OVERWRITE_HELP, add_model_arguments
-
     parser.add_argument("input", metavar="IN",
                         help="audio file, directory, wav.scp, Kaldi data dir, or -")
     parser.add_argument("output", metavar="OUT", help=".codes file, directory, or -")
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: they import torch, which `encode --help` must not (start-up time).
     from simvq_audio.commands.codec_jobs import STDIO, load_codec, plan_jobs, run_jobs
     from simvq_audio.data.utterances import list_utterances, names_many
 
@@ -51,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_target(target: str) -> None:
-    from simvq_audio.errors import UserInputError
-
     if not target.lower().endswith(SUFFIX):
         raise UserInputError(f"{target}: encode writes .codes files; name the output "
                              f"*{SUFFIX} (or - for stdout)")
@@ -62,6 +62,7 @@ def _classify(codec, job):
     """The state of ``job``'s output (spooling stdin for ``-``, refused at once when it does
     not start as audio). The input is hashed here only when a file is there to compare it
     with; encoding hashes what it reads again, and records that."""
+    # Imported here: they import torch, which `encode --help` must not (start-up time).
     from simvq_audio import outputs
     from simvq_audio.commands.codec_jobs import read_stdin
     from simvq_audio.data.audio_io import check_audio_start
@@ -80,11 +81,9 @@ def _classify(codec, job):
 
 def _encode_batch(codec, jobs, max_batch_seconds: float) -> list[str | None]:
     """Encode and write each job; the error message of each job, or None."""
-    import io
-
+    # Imported here: they import torch, which `encode --help` must not (start-up time).
     from simvq_audio.codec.encode_files import encode_files
     from simvq_audio.commands.codec_jobs import STDIO, write_stdout
-    from simvq_audio.errors import UserInputError
 
     results = encode_files(codec, [job.data or job.source for job in jobs], max_batch_seconds)
     errors: list[str | None] = []

@@ -21,14 +21,13 @@ import sys
 from pathlib import Path
 
 from simvq_audio.commands.arg_types import positive_float, positive_int
+from simvq_audio.commands.model_arguments import add_model_arguments
 
 NAME = "tokenize"
 HELP = "tokenize a corpus into resumable ark/scp and parquet shards"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from simvq_audio.commands.codec_jobs import add_model_arguments
-
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data-dir", help="Kaldi data dir (wav.scp; optional utt2dur, and "
                         "text and utt2spk, which the parquet rows carry)")

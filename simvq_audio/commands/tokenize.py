@@ -2,6 +2,8 @@
 spread over processes.
 
     simvq-audio tokenize --model exp/simvq_65k/model --data-dir data/train --out dump/train
+    simvq-audio tokenize --model ... --hf-dataset libritts_r_saved --hf-split train --out ...
+    simvq-audio tokenize --model ... --lhotse cuts_train.jsonl.gz --out ...
     accelerate launch --multi_gpu --num_processes 8 -m simvq_audio.cli tokenize --device cuda ...
     accelerate launch --multi_gpu --num_processes 2 -m simvq_audio.cli tokenize --device cpu ...
 
@@ -19,9 +21,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simvq_audio.commands.arg_types import positive_float, positive_int
 from simvq_audio.commands.model_arguments import add_model_arguments
+from simvq_audio.errors import UserInputError
+
+if TYPE_CHECKING:
+    from simvq_audio.data.kaldi_dir import Utterance
 
 NAME = "tokenize"
 HELP = "tokenize a corpus into resumable ark/scp and parquet shards"
@@ -34,6 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--audio-dir", help="directory of audio files (ids: relative paths "
                         "without suffix), or anything else encode and score take: a wav.scp, "
                         "a data dir, one file")
+    source.add_argument("--hf-dataset", metavar="PATH",
+                        help="a Hugging Face dataset on this machine: a save_to_disk folder, or a "
+                        "folder or file datasets.load_dataset reads (e.g. a clone of a Hub "
+                        "dataset's parquet files); one utterance per row")
+    source.add_argument("--lhotse", nargs="+", metavar="MANIFEST",
+                        help="a lhotse CutSet manifest, or a RecordingSet manifest and optionally "
+                        "its SupervisionSet (.jsonl or .jsonl.gz); every cut must span a whole "
+                        "audio file")
+    hf = parser.add_argument_group("--hf-dataset columns")
+    hf.add_argument("--hf-split", help="the split to read (needed when the dataset has several)")
+    hf.add_argument("--audio-column", help="audio column (default: audio)")
+    hf.add_argument("--id-column", help="utterance id column (default: id if present, else "
+                    "row-NNNNNNNN by row number)")
+    hf.add_argument("--text-column", help="transcript column (default: text if present)")
+    hf.add_argument("--speaker-column", help="speaker column (default: speaker_id or speaker if "
+                    "present)")
     parser.add_argument("--out", required=True, help="output directory, e.g. dump/train")
     parser.add_argument("--format", choices=("ark", "parquet", "both"), default="both",
                         help="what to write (default: %(default)s)")
@@ -57,18 +80,13 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from simvq_audio.commands.codec_jobs import load_codec
-    from simvq_audio.data.kaldi_dir import WAV_SCP
-    from simvq_audio.data.utterances import list_utterances
-    from simvq_audio.errors import UserInputError
     from simvq_audio.tokenize.finalize import check_output_dir, finalize
     from simvq_audio.tokenize.index import RunIdentity, open_output
     from simvq_audio.tokenize.plan import plan_hash, plan_shards
     from simvq_audio.tokenize.runner import tokenize_shards
     from simvq_audio.tokenize.shard_files import FORMATS
 
-    if args.data_dir and not (Path(args.data_dir) / WAV_SCP).is_file():
-        raise UserInputError(f"--data-dir {args.data_dir}: not a directory holding {WAV_SCP}")
-    utterances = list_utterances(args.data_dir or args.audio_dir)
+    utterances = _read_utterances(args)
     shards = plan_shards(utterances, args.shard_size)
     rank, world_size = _join_processes(args)
     codec = load_codec(args)
@@ -97,9 +115,37 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
+def _read_utterances(args: argparse.Namespace) -> list[Utterance]:
+    """The utterances of the input option given: a data dir, files, a Hugging Face dataset or
+    lhotse manifests."""
+    # imported here, not at the top, so that ``tokenize --help`` starts without torch
+    from simvq_audio.data.hf_dataset import DEFAULT_AUDIO_COLUMN, read_hf_dataset
+    from simvq_audio.data.kaldi_dir import WAV_SCP
+    from simvq_audio.data.lhotse_manifest import read_lhotse_manifests
+    from simvq_audio.data.utterances import list_utterances
+
+    column_options = {"--hf-split": args.hf_split, "--audio-column": args.audio_column,
+                      "--id-column": args.id_column, "--text-column": args.text_column,
+                      "--speaker-column": args.speaker_column}
+    if args.hf_dataset is not None:
+        return read_hf_dataset(args.hf_dataset, args.hf_split,
+                               args.audio_column or DEFAULT_AUDIO_COLUMN, args.id_column,
+                               args.text_column, args.speaker_column)
+    given = [option for option, value in column_options.items() if value is not None]
+    if given:
+        raise UserInputError(f"{', '.join(given)} only apply to --hf-dataset")
+    if args.lhotse is not None:
+        if len(args.lhotse) > 2:
+            raise UserInputError(f"--lhotse takes one CutSet manifest, or a RecordingSet and its "
+                                 f"SupervisionSet manifest; got {len(args.lhotse)} files")
+        return read_lhotse_manifests(args.lhotse)
+    if args.data_dir and not (Path(args.data_dir) / WAV_SCP).is_file():
+        raise UserInputError(f"--data-dir {args.data_dir}: not a directory holding {WAV_SCP}")
+    return list_utterances(args.data_dir or args.audio_dir)
+
+
 def _verify(out: Path, shards, identity, codebook_size: int) -> int:
     """Check ``out`` against the plan and model; print the problems; exit status 0 or 1."""
-    from simvq_audio.errors import UserInputError
     from simvq_audio.tokenize.verify import verify_output
 
     if not out.is_dir():

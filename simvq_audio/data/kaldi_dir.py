@@ -24,10 +24,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simvq_audio.atomic import atomic_path
 from simvq_audio.data.audio_io import audio_info
 from simvq_audio.errors import UserInputError
+
+if TYPE_CHECKING:
+    from simvq_audio.data.hf_dataset import DatasetRow
 
 WAV_SCP = "wav.scp"
 OPTIONAL_TABLES = ("utt2spk", "text", "utt2dur", "utt2lang")
@@ -51,7 +55,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class Utterance:
-    """One utterance of a data dir; ``path`` is absolute."""
+    """One utterance of a data dir; ``path`` is absolute. ``row`` is set when the audio lies
+    inside a Hugging Face dataset (``path`` is then the dataset's):
+    :func:`simvq_audio.data.utterances.audio_source` gives what to read either way."""
 
     utt_id: str
     path: Path
@@ -59,6 +65,7 @@ class Utterance:
     speaker: str | None = None
     text: str | None = None
     language: str | None = None
+    row: DatasetRow | None = None
 
 
 @dataclass(frozen=True)

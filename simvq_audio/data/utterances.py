@@ -29,7 +29,7 @@ from pathlib import Path
 from simvq_audio.data.audio_io import AUDIO_SUFFIXES
 from simvq_audio.data.kaldi_dir import WAV_SCP, Utterance, read_data_dir, read_wav_scp
 from simvq_audio.errors import UserInputError
-from simvq_audio.outputs import short_list
+from simvq_audio.outputs import Input, short_list
 
 _SHOWN_SUFFIXES = ".wav, .flac, .mp3, .ogg, .opus, .aiff, ..."
 
@@ -69,6 +69,12 @@ def list_utterances(path: str | os.PathLike, check_audio: bool = False,
         raise UserInputError(f"{path}: no audio files found (looked for {_SHOWN_SUFFIXES} "
                              f"and {WAV_SCP})")
     return found
+
+
+def audio_source(utt: Utterance) -> Path | Input:
+    """What to read for ``utt``'s audio: its file, or the bytes of its Hugging Face dataset row
+    (:meth:`~simvq_audio.data.hf_dataset.DatasetRow.open`)."""
+    return utt.path if utt.row is None else utt.row.open()
 
 
 def files_under(root: str | os.PathLike, suffixes: Collection[str], output_suffix: str = "",

@@ -18,11 +18,12 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from simvq_audio.data.audio_io import audio_info
 from simvq_audio.data.kaldi_dir import DURATION_TOLERANCE_S, Utterance
+from simvq_audio.data.utterances import audio_source
 from simvq_audio.errors import UserInputError
+from simvq_audio.outputs import Input
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def measure_durations(shard: Shard) -> tuple[Shard, list[str]]:
     encoded, so one bad file never stops the job)."""
     measured, notes = [], []
     for utt in shard.utterances:
-        actual = _header_duration(utt.path)
+        actual = _header_duration(utt)
         if actual is not None and utt.duration is not None and (
                 abs(actual - utt.duration) > DURATION_TOLERANCE_S):
             notes.append(f"{utt.utt_id}: utt2dur says {utt.duration:g} s, the file lasts "
@@ -114,8 +115,11 @@ def plan_batches(shard: Shard, batch_seconds: float, batch_size: int) -> list[li
     return batches + [[utt] for utt in shard.utterances if utt.duration is None]
 
 
-def _header_duration(path: Path) -> float | None:
+def _header_duration(utt: Utterance) -> float | None:
     try:
-        return audio_info(path).duration
+        source = audio_source(utt)
+        if isinstance(source, Input):
+            return audio_info(source.handle, source.name).duration
+        return audio_info(source).duration
     except UserInputError:
         return None

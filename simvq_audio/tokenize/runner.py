@@ -16,6 +16,7 @@ import numpy as np
 
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.codec.encode_files import encode_files
+from simvq_audio.data.utterances import audio_source
 from simvq_audio.tokenize.index import RunIdentity
 from simvq_audio.tokenize.markers import ShardMarker, ids_sha256, marker_problems, write_marker
 from simvq_audio.tokenize.plan import Shard, measure_durations, plan_batches, rank_shards
@@ -85,7 +86,8 @@ def _tokenize_shard(codec: SimVQCodec, out: Path, shard: Shard, identity: RunIde
                            f"{len(notes)} utterance(s) (e.g. {notes[0]}); batches are planned "
                            "from the files' headers", file=sys.stderr)
     for batch in plan_batches(measured, batch_seconds, batch_size):
-        results = encode_files(codec, [utt.path for utt in batch], stream_seconds=batch_seconds)
+        results = encode_files(codec, [audio_source(utt) for utt in batch],
+                               stream_seconds=batch_seconds)
         batch_samples = 0
         for utt, result in zip(batch, results):
             if isinstance(result, str):

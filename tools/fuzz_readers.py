@@ -13,12 +13,14 @@ that the unpickler, not the CRC, meets them). The process runs under an address-
 machine. The table lists per reader the cases, refusals, reads and failures; the exit status is
 1 when any case failed. Readers: the SimVQ authors' checkpoint (safe unpickler and conversion),
 a model directory's ``config.json`` and ``model.safetensors`` (``SimVQCodec.from_pretrained``),
-``.codes`` files, a YAML config, ``.npy`` token arrays, and a PNG image.
+``.codes`` files, a YAML config, ``.npy`` token arrays, a PNG image, and a lhotse CutSet
+manifest (plain or gzipped JSON lines, as ``tokenize --lhotse`` reads it).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import random
 import resource
@@ -35,6 +37,7 @@ from PIL import Image
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.codec.config import load_config
 from simvq_audio.codes import read_codes
+from simvq_audio.data.lhotse_manifest import read_lhotse_manifests
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.image_io import read_image
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
@@ -45,6 +48,7 @@ from simvq_audio.token_arrays import read_token_array
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINT = REPO / "tests" / "fixtures" / "reference" / "simvq_small.ckpt"
 TINY_RECIPE = REPO / "recipes" / "tiny.yaml"
+LHOTSE_CUTS = REPO / "tests" / "data" / "lhotse_fixtures" / "cuts.jsonl.gz"
 MAX_MESSAGE = 1000
 """Longest acceptable message (a mismatch between weights and config lists a few tensor names
 with their shapes per kind of problem)."""
@@ -100,6 +104,8 @@ class Cases:
         png = io.BytesIO()
         Image.fromarray(np.arange(32 * 32 * 3, dtype=np.uint8).reshape(32, 32, 3)).save(png, "PNG")
         self.png = png.getvalue()
+        self.lhotse_gz = LHOTSE_CUTS.read_bytes()
+        self.lhotse = gzip.decompress(self.lhotse_gz)
 
     def write(self, name: str, data: bytes) -> Path:
         path = self.folder / name
@@ -132,6 +138,10 @@ def readers(cases: Cases) -> dict[str, Callable[[random.Random], None]]:
         SimVQCodec.from_pretrained(cases.model_dir(
             WEIGHTS_NAME, mutate((cases.model / WEIGHTS_NAME).read_bytes(), rng)))
 
+    def lhotse(rng: random.Random) -> None:
+        manifest = cases.lhotse_gz if rng.random() < 0.5 else cases.lhotse
+        read_lhotse_manifests([cases.write("cuts.jsonl", mutate(manifest, rng))])
+
     return {
         "authors' checkpoint": checkpoint,
         "model dir config.json": config_json,
@@ -140,6 +150,7 @@ def readers(cases: Cases) -> dict[str, Callable[[random.Random], None]]:
         "YAML config": lambda rng: load_config(cases.write("c.yaml", mutate(cases.yaml, rng))),
         ".npy tokens": lambda rng: read_token_array(cases.write("t.npy", mutate(cases.npy, rng))),
         "PNG image": lambda rng: read_image(cases.write("i.png", mutate(cases.png, rng))),
+        "lhotse manifest": lhotse,
     }
 
 

@@ -32,7 +32,7 @@ from simvq_audio.compression_model import inference
 from simvq_audio.errors import UserInputError
 
 PAPER_LOOKAHEAD_FRAMES = 10
-"""The paper decoder's default lookahead (133 ms at 75 frames/s; README: deviation table)."""
+"""The paper decoder's default lookahead (133 ms at 75 frames/s; docs/streaming.md: deviations)."""
 PAPER_CONTEXT_FRAMES = 75
 """The paper decoder's default context: 1 s, the length of its training crops."""
 DEFAULT_CHUNK_FRAMES = 4500

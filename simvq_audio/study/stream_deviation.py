@@ -1,5 +1,5 @@
 """How far a streamed decode is from one-pass decoding, on real speech: the measurement behind the
-streaming decoder's lookahead table (README, "Streaming decode (TTS)"), beside decoding pieces
+streaming decoder's lookahead table (docs/streaming.md), beside decoding pieces
 by hand and cutting them apart (what a pipeline without a streaming decoder does).
 
 Each utterance is encoded once; its tokens are decoded in one pass and through a

@@ -99,9 +99,15 @@ def build_methods(torch, z, codes):
 
     n, k, d = z.shape[0], codes.shape[0], z.shape[1]
     full = 4 * n * k  # one float32 N x K matrix
+    tiles = None  # the search's default: the production tiles, autotuned
+    if z.device.type == "cpu":  # the interpreter cannot autotune: one small tile shape
+        from simvq_audio.quantize.triton_search import TritonTiles
+        tiles = [TritonTiles(block_n=16, block_k=32, block_d=16)]
     methods = {
-        "fused exact": (lambda: nearest_code(z, codes, backend="triton").indices, 0),
-        "fused fast": (lambda: nearest_code(z, codes, backend="triton", fast=True).indices, 0),
+        "fused exact": (lambda: nearest_code(z, codes, backend="triton",
+                                             triton_tiles=tiles).indices, 0),
+        "fused fast": (lambda: nearest_code(z, codes, backend="triton", fast=True,
+                                            triton_tiles=tiles).indices, 0),
         "torch chunked": (lambda: nearest_code(z, codes, backend="torch").indices, 0),
         "cdist+argmin": (lambda: torch.cdist(z, codes).argmin(1), 2 * full),
         "fp32 matmul": (lambda: z @ codes.t(), full),

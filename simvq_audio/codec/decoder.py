@@ -20,7 +20,7 @@ overlaps it has arrived: :meth:`Decoder.latency_frames`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import torch
@@ -29,6 +29,7 @@ from torch import nn
 
 from simvq_audio.codec.conv import CausalConv1d
 from simvq_audio.codec.istft import ISTFTHead
+from simvq_audio.codec.named_parts import NamedParts
 from simvq_audio.codec.stream_state import LayerState, select_rows
 
 
@@ -64,12 +65,12 @@ def time_conv(in_channels: int, out_channels: int, kernel_size: int, causal: boo
                      groups=groups)
 
 
-def run_layers(layers: Iterable[nn.Module], x: torch.Tensor, states: list | None
-               ) -> tuple[torch.Tensor, list[LayerState]]:
-    """``layers`` in order on ``x [B, C, F]``. Layers that carry state across pieces of a
-    stream (the blocks below and causal convs) take theirs from ``states`` (one entry each, in
-    order; ``None``: the start of the stream) and return the new one; norms, activations and
-    the paper's centred convs carry none."""
+def run_layers(layers: Iterable[Callable[..., torch.Tensor]], x: torch.Tensor,
+               states: list | None) -> tuple[torch.Tensor, list[LayerState]]:
+    """``layers`` (modules or functions) in order on ``x [B, C, F]``. Layers that carry state
+    across pieces of a stream (the blocks below and causal convs) take theirs from ``states``
+    (one entry each, in order; ``None``: the start of the stream) and return the new one;
+    norms, activations and the paper's centred convs carry none."""
     carried = iter(states) if states is not None else None
     new_states: list[LayerState] = []
     for layer in layers:
@@ -81,20 +82,30 @@ def run_layers(layers: Iterable[nn.Module], x: torch.Tensor, states: list | None
     return x, new_states
 
 
+class ResnetLayers(NamedParts):
+    """A ResNet block's layers (the reference's names), saved as ``0``, ``2``, ``3``, ``5``,
+    ``6``: their places in the ``nn.Sequential`` with SiLUs that saved model directories name
+    them by."""
+
+    SAVED_AS = {"norm1": "0", "conv1": "2", "norm2": "3", "dropout": "5", "conv2": "6"}
+
+
 class ResnetBlock(nn.Module):
-    """``x + conv(drop(act(norm(conv(act(norm(x)))))))``, kernel 3, SiLU: ``[B, C, F]``."""
+    """``x + conv2(dropout(silu(norm2(conv1(silu(norm1(x)))))))``, kernel 3: ``[B, C, F]``."""
 
     def __init__(self, dim: int, dropout: float, causal: bool = False):
         super().__init__()
-        self.block = nn.Sequential(
-            time_norm(dim, causal), nn.SiLU(), time_conv(dim, dim, 3, causal),
-            time_norm(dim, causal), nn.SiLU(), nn.Dropout(dropout),
-            time_conv(dim, dim, 3, causal))
+        self.block = ResnetLayers(
+            norm1=time_norm(dim, causal), conv1=time_conv(dim, dim, 3, causal),
+            norm2=time_norm(dim, causal), dropout=nn.Dropout(dropout),
+            conv2=time_conv(dim, dim, 3, causal))
 
     def forward(self, x: torch.Tensor, state: list | None = None
                 ) -> tuple[torch.Tensor, list[LayerState]]:
         """``x [B, C, F]`` -> ``(y [B, C, F], state)``: the two convs' states."""
-        h, state = run_layers(self.block, x, state)
+        b = self.block
+        h, state = run_layers([b.norm1, F.silu, b.conv1, b.norm2, F.silu, b.dropout, b.conv2],
+                              x, state)
         return x + h, state
 
 
@@ -142,23 +153,33 @@ class AttentionBlock(nn.Module):
         return x + self.proj(attended.squeeze(1).transpose(1, 2)), state
 
 
+class ConvNeXtLayers(NamedParts):
+    """A ConvNeXt block's MLP, ``pwconv1`` (to ``intermediate_dim``), GELU, ``pwconv2`` (back),
+    saved as ``0`` and ``2``: their places in the ``nn.Sequential`` with the GELU that saved
+    model directories name them by."""
+
+    SAVED_AS = {"pwconv1": "0", "pwconv2": "2"}
+
+
 class ConvNeXtBlock(nn.Module):
-    """Depthwise conv 7, LayerNorm, MLP (GELU), layer scale, residual: ``[B, C, F]``."""
+    """Depthwise conv 7, LayerNorm, MLP (``pwconv1``, GELU, ``pwconv2``), layer scale,
+    residual: ``[B, C, F]``."""
 
     def __init__(self, dim: int, intermediate_dim: int, layer_scale: float,
                  causal: bool = False):
         super().__init__()
         self.dwconv = time_conv(dim, dim, 7, causal, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(dim, intermediate_dim), nn.GELU(),
-                                 nn.Linear(intermediate_dim, dim))
+        self.mlp = ConvNeXtLayers(pwconv1=nn.Linear(dim, intermediate_dim),
+                                  pwconv2=nn.Linear(intermediate_dim, dim))
         self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
 
     def forward(self, x: torch.Tensor, state: list | None = None
                 ) -> tuple[torch.Tensor, list[LayerState]]:
         """``x [B, C, F]`` -> ``(y [B, C, F], state)``: the depthwise conv's state."""
         h, state = run_layers([self.dwconv], x, state)
-        y = self.mlp(self.norm(h.transpose(1, 2))) * self.gamma
+        y = self.mlp.pwconv2(F.gelu(self.mlp.pwconv1(self.norm(h.transpose(1, 2)))))
+        y = y * self.gamma
         return x + y.transpose(1, 2), state
 
 

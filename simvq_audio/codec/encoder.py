@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from simvq_audio.codec.conv import CausalConv1d
+from simvq_audio.codec.named_parts import NamedParts
 from simvq_audio.codec.stream_state import LayerState, select_rows
 from simvq_audio.errors import UserInputError
 
@@ -32,16 +34,25 @@ class EncoderState:
         return EncoderState(select_rows(self.layers, rows))
 
 
+class ResidualLayers(NamedParts):
+    """The convs of a residual unit's branch, saved as ``1`` and ``3`` (their places in the
+    ``nn.Sequential`` of ELUs and convs that saved model directories and the SEANet reference
+    name them by)."""
+
+    SAVED_AS = {"dilated_conv": "1", "pointwise_conv": "3"}
+
+
 class ResidualUnit(nn.Module):
-    """``shortcut(x) + block(x)`` with ``block = ELU, conv k (dim -> dim/2), ELU, conv 1
-    (dim/2 -> dim)`` and a 1x1 conv shortcut. ``[B, dim, T]`` -> ``[B, dim, T]``."""
+    """``shortcut(x) + block(x)`` with ``block = ELU, dilated_conv (kernel k, dim -> dim/2),
+    ELU, pointwise_conv (kernel 1, dim/2 -> dim)`` and a 1x1 conv shortcut.
+    ``[B, dim, T]`` -> ``[B, dim, T]``."""
 
     def __init__(self, dim: int, kernel_size: int, dilation: int, padding: str):
         super().__init__()
-        self.block = nn.Sequential(
-            nn.ELU(), CausalConv1d(dim, dim // 2, kernel_size, dilation=dilation,
-                                   padding=padding),
-            nn.ELU(), CausalConv1d(dim // 2, dim, 1, padding=padding))
+        self.block = ResidualLayers(
+            dilated_conv=CausalConv1d(dim, dim // 2, kernel_size, dilation=dilation,
+                                      padding=padding),
+            pointwise_conv=CausalConv1d(dim // 2, dim, 1, padding=padding))
         self.shortcut = CausalConv1d(dim, dim, 1, padding=padding)
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, ...] | None = None,
@@ -49,8 +60,8 @@ class ResidualUnit(nn.Module):
         """``x [B, dim, T]`` -> ``(y [B, dim, T], state)``; ``state`` as for
         :class:`CausalConv1d`, one history per conv (``None``: start of the signal)."""
         first, second, skip = state if state is not None else (None, None, None)
-        h, first = self.block[1](self.block[0](x), first, final)
-        h, second = self.block[3](self.block[2](h), second, final)
+        h, first = self.block.dilated_conv(F.elu(x), first, final)
+        h, second = self.block.pointwise_conv(F.elu(h), second, final)
         shortcut, skip = self.shortcut(x, skip, final)
         return shortcut + h, (first, second, skip)
 
@@ -75,6 +86,17 @@ class SkipLSTM(nn.Module):
         return (y + sequence).permute(1, 2, 0), (h.transpose(0, 1), c.transpose(0, 1))
 
 
+_STATEFUL = (CausalConv1d, ResidualUnit, SkipLSTM)
+"""The encoder's layers that carry state across the pieces of a stream."""
+
+
+class ProjectionLayers(NamedParts):
+    """The encoder's last conv (to ``dim``), saved as ``1``: its place after an ELU in the
+    ``nn.Sequential`` that saved model directories name it by."""
+
+    SAVED_AS = {"conv": "1"}
+
+
 class Encoder(nn.Module):
     """``wav [B, T]`` -> ``z [B, dim, ceil(T / hop_length)]``.
 
@@ -86,6 +108,11 @@ class Encoder(nn.Module):
     a last partial frame, see :class:`~simvq_audio.codec.config.EncoderConfig`): with
     ``"zeros"`` frame ``t`` depends only on samples before ``(t + 1) * hop_length``; with
     ``"reflect"`` the first frames also see up to :attr:`start_samples` samples.
+
+    State-dict names: ``downsample.{i}`` is the ``i``-th layer of the sequence above up to the
+    LSTM, ELUs included (the indices of the SEANet reference's ``encoder.model.{i}``);
+    ``lstm.lstm``; ``project`` (:class:`ProjectionLayers`); inside residual units
+    :class:`ResidualLayers` and ``shortcut``.
     """
 
     def __init__(self, dim: int = 512, channels: int = 32,
@@ -105,8 +132,8 @@ class Encoder(nn.Module):
             channels *= 2
         self.downsample = nn.Sequential(*layers)
         self.lstm = SkipLSTM(channels, lstm_layers)
-        self.project = nn.Sequential(nn.ELU(), CausalConv1d(channels, dim, last_kernel_size,
-                                                            padding=padding))
+        self.project = ProjectionLayers(conv=CausalConv1d(channels, dim, last_kernel_size,
+                                                          padding=padding))
         self.start_samples = self._start_frames() * self.hop_length
         """Length of a stream's first piece from which it equals one pass on those frames:
         one frame with ``"zeros"``; with ``"reflect"``, enough that every conv's input is
@@ -135,12 +162,12 @@ class Encoder(nn.Module):
         carried = iter(state.layers) if state is not None else None
         layers: list[LayerState] = []
         x = wav.unsqueeze(1)
-        for layer in [*self.downsample, self.lstm, *self.project]:
-            if isinstance(layer, nn.ELU):
+        for layer in [*self.downsample, self.lstm, F.elu, self.project.conv]:
+            if isinstance(layer, _STATEFUL):
+                x, layer_state = layer(x, next(carried) if carried else None, final)
+                layers.append(layer_state)
+            else:  # ELU
                 x = layer(x)
-                continue
-            x, layer_state = layer(x, next(carried) if carried else None, final)
-            layers.append(layer_state)
         return x, EncoderState(layers)
 
     @torch.no_grad()

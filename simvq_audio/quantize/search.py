@@ -26,12 +26,16 @@ for CUDA tensors when it imports, torch otherwise. Triton is imported only when 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from simvq_audio.errors import UserInputError
+
+if TYPE_CHECKING:
+    from simvq_audio.quantize.triton_search import TritonTiles
 
 CANDIDATES = 4
 """Best-scoring codes kept per row during the float32 pass."""
@@ -58,7 +62,8 @@ class SearchResult:
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
                  code_transform: CodeTransform | None = None,
                  tile_elements: int = TILE_ELEMENTS, backend: str = "auto",
-                 fast: bool = False) -> SearchResult:
+                 fast: bool = False, triton_tiles: Sequence[TritonTiles] | None = None
+                 ) -> SearchResult:
     """Find the nearest code of every row of ``z``.
 
     Args:
@@ -73,6 +78,9 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
             the minimum, ``t = (2^-8 + (d + 2) 2^-24) (M^2 + 2 ||z|| M)`` (``M`` the largest
             code norm; TF32 keeps 10 mantissa bits), but need not be the exact arg-min;
             ``distances`` are recomputed in float32 for the returned codes.
+        triton_tiles: Triton back end only: the kernel's launch shapes
+            (:class:`~simvq_audio.quantize.triton_search.TritonTiles`) to autotune over;
+            ``None``: its ``PRODUCTION_TILES``. Under ``TRITON_INTERPRET=1`` pass one.
 
     Returns:
         :class:`SearchResult` with ``indices [N]`` and ``distances [N]``.
@@ -85,8 +93,10 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
         if not use_triton:
             scores, candidates, max_code_norm = _float32_pass(z32, codes, tile_elements)
         else:
-            from simvq_audio.quantize.triton_search import fused_pass
-            scores, candidates, max_code_norm = fused_pass(z32, codes, tile_elements, fast)
+            from simvq_audio.quantize.triton_search import PRODUCTION_TILES, fused_pass
+            tiles = PRODUCTION_TILES if triton_tiles is None else triton_tiles
+            scores, candidates, max_code_norm = fused_pass(z32, codes, tile_elements, fast,
+                                                           tiles)
             if fast:
                 best = candidates[:, 0]
                 return SearchResult(best, (z32 - codes.gather(best)).pow(2).sum(1))

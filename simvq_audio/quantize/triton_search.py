@@ -12,18 +12,28 @@ Precision: ``exact`` mode multiplies in IEEE float32 (``input_precision="ieee"``
 scores obey the same float32 error bound as the torch pass. ``fast`` mode uses TF32 tensor-core
 products (10-bit mantissa); see :func:`~simvq_audio.quantize.search.nearest_code` for what it
 guarantees. Under ``TRITON_INTERPRET=1`` (set before this module is imported) the kernel runs on
-CPU tensors, with numpy products, for tests.
+CPU tensors, with numpy products, for tests; the interpreter cannot autotune, so a caller there
+passes one tile shape (``tiles=``, small ones so that small test shapes cross every tile
+boundary).
+
+Tile shapes (:class:`TritonTiles`) are an argument of :func:`fused_pass`; by default the kernel is
+autotuned over :data:`PRODUCTION_TILES` for each ``dim`` and precision.
 
 Importing this module imports triton: only the dispatch in ``search.py`` does, lazily.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 import triton
 import triton.language as tl
+
+from simvq_audio.errors import UserInputError
 
 if TYPE_CHECKING:
     from simvq_audio.quantize.search import CodeSource
@@ -38,15 +48,36 @@ STATE_INDICES = 2
 
 _NO_INDEX = tl.constexpr(2 ** 31 - 1)
 
-if INTERPRETED:  # small tiles, so that small test shapes still cross every tile boundary
-    _CONFIGS = [triton.Config({"BLOCK_N": 16, "BLOCK_K": 32, "BLOCK_D": 16})]
-else:
-    _CONFIGS = [triton.Config({"BLOCK_N": bn, "BLOCK_K": bk, "BLOCK_D": 32}, num_warps=w,
-                              num_stages=2)
-                for bn, bk, w in ((64, 64, 4), (64, 128, 4), (128, 64, 8), (128, 128, 8))]
+_MIN_BLOCK = 16
+"""``tl.dot``'s smallest operand side."""
 
 
-@triton.autotune(configs=_CONFIGS, key=["dim", "PRECISION"])
+@dataclass(frozen=True)
+class TritonTiles:
+    """One launch shape of the kernel: ``block_n`` rows of ``z`` per program, ``block_k``
+    codes per score tile, ``block_d`` dimensions per ``tl.dot`` step (each a power of two,
+    at least 16); ``num_warps`` and ``num_stages`` as in ``triton.Config`` (the interpreter
+    ignores them)."""
+
+    block_n: int
+    block_k: int
+    block_d: int
+    num_warps: int = 4
+    num_stages: int = 2
+
+    def __post_init__(self):
+        for name in ("block_n", "block_k", "block_d"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= _MIN_BLOCK and value & (value - 1) == 0):
+                raise UserInputError(f"TritonTiles.{name} must be a power of two >= "
+                                     f"{_MIN_BLOCK}, got {value!r}")
+
+
+PRODUCTION_TILES = (TritonTiles(64, 64, 32), TritonTiles(64, 128, 32),
+                    TritonTiles(128, 64, 32, num_warps=8), TritonTiles(128, 128, 32, num_warps=8))
+"""The shapes the kernel is autotuned over on a GPU, for each ``dim`` and precision."""
+
+
 @triton.jit
 def _fold_codes_kernel(z_ptr, codes_ptr, code_sq_ptr, prev_scores_ptr, prev_idx_ptr,
                        scores_ptr, idx_ptr, n_rows, n_codes, dim, index_base,
@@ -116,8 +147,29 @@ def _fold_codes_kernel(z_ptr, codes_ptr, code_sq_ptr, prev_scores_ptr, prev_idx_
     tl.store(idx_ptr + rows * 2 + 1, i2.to(tl.int64), mask=row_ok)
 
 
+@functools.cache
+def _tuned_kernel(tiles: tuple[TritonTiles, ...]) -> triton.runtime.Autotuner:
+    """The kernel autotuned over ``tiles`` (one shape: used as it is, nothing is timed)."""
+    configs = [triton.Config({"BLOCK_N": t.block_n, "BLOCK_K": t.block_k, "BLOCK_D": t.block_d},
+                             num_warps=t.num_warps, num_stages=t.num_stages) for t in tiles]
+    return triton.autotune(configs=configs, key=["dim", "PRECISION"])(_fold_codes_kernel)
+
+
+def check_tiles(tiles: Sequence[TritonTiles]) -> tuple[TritonTiles, ...]:
+    """``tiles`` as a tuple; :class:`UserInputError` unless it holds :class:`TritonTiles`, one
+    of them under the interpreter (which cannot time several)."""
+    tiles = tuple(tiles)
+    if not tiles or not all(isinstance(t, TritonTiles) for t in tiles):
+        raise UserInputError(f"triton tiles must be one or more TritonTiles, got {tiles!r}")
+    if INTERPRETED and len(tiles) > 1:
+        raise UserInputError(f"under TRITON_INTERPRET=1 the kernel cannot be autotuned: pass "
+                             f"one tile shape, got {len(tiles)}")
+    return tiles
+
+
 def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, index_base: int,
-               scores: torch.Tensor, candidates: torch.Tensor, fast: bool = False
+               scores: torch.Tensor, candidates: torch.Tensor, fast: bool = False,
+               tiles: Sequence[TritonTiles] = PRODUCTION_TILES
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Update a search state with one block of codes (one kernel launch).
 
@@ -129,6 +181,7 @@ def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, inde
         scores: ``[N, 3]`` float32 ascending state (``inf`` where empty).
         candidates: ``[N, 2]`` int64 indices of ``scores[:, :2]``.
         fast: TF32 products instead of IEEE float32.
+        tiles: the launch shapes to autotune over (see :func:`check_tiles`).
 
     Returns:
         The updated ``(scores [N, 3], candidates [N, 2])`` (new tensors).
@@ -138,13 +191,14 @@ def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, inde
     if n == 0:
         return new_scores, new_candidates
     grid = lambda meta: (triton.cdiv(n, meta["BLOCK_N"]),)  # noqa: E731
-    _fold_codes_kernel[grid](z, codes, code_sq, scores, candidates, new_scores, new_candidates,
-                             n, codes.shape[0], d, index_base,
-                             PRECISION="tf32" if fast else "ieee")
+    _tuned_kernel(check_tiles(tiles))[grid](
+        z, codes, code_sq, scores, candidates, new_scores, new_candidates, n, codes.shape[0], d,
+        index_base, PRECISION="tf32" if fast else "ieee")
     return new_scores, new_candidates
 
 
-def fused_pass(z: torch.Tensor, codes: CodeSource, tile_elements: int, fast: bool = False
+def fused_pass(z: torch.Tensor, codes: CodeSource, tile_elements: int, fast: bool = False,
+               tiles: Sequence[TritonTiles] = PRODUCTION_TILES
                ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """The Triton replacement of the torch float32 pass of ``search.py``.
 
@@ -154,12 +208,16 @@ def fused_pass(z: torch.Tensor, codes: CodeSource, tile_elements: int, fast: boo
     Args:
         z: ``[N, d]`` float32 queries.
         codes: the code source (raw codebook and optional row-wise transform).
+        tile_elements: codes per launch x ``d``.
+        fast: TF32 products instead of IEEE float32.
+        tiles: the launch shapes to autotune over (see :func:`check_tiles`).
 
     Returns:
         ``scores [N, 3]`` float32 ascending, ``candidates [N, 2]`` int64 (the codes of the first
         two scores) and the largest code norm.
     """
     n, d = z.shape
+    tiles = check_tiles(tiles)
     z = z.contiguous()
     scores = z.new_full((n, STATE_SCORES), float("inf"), dtype=torch.float32)
     candidates = torch.zeros(n, STATE_INDICES, dtype=torch.long, device=z.device)
@@ -169,5 +227,5 @@ def fused_pass(z: torch.Tensor, codes: CodeSource, tile_elements: int, fast: boo
         e = codes.rows(start, start + block).contiguous()
         e_sq = (e * e).sum(1)
         max_sq = torch.maximum(max_sq, e_sq.max())
-        scores, candidates = fold_codes(z, e, e_sq, start, scores, candidates, fast)
+        scores, candidates = fold_codes(z, e, e_sq, start, scores, candidates, fast, tiles)
     return scores, candidates, float(max_sq.sqrt())

@@ -7,18 +7,26 @@ is filled exactly once, by a tensor of its shape. Nothing is hard-coded to the p
 
 Name map (theirs -> ours; ``L`` is the index of their encoder's LSTM):
 
-* ``encoder.model.{i<L}.….conv.conv.*`` -> ``encoder.downsample.{i}.….conv.*`` (same Sequential
-  indices: conv, then per stage residual units, ELU, strided conv); ``model.{L}.lstm`` ->
-  ``encoder.lstm.lstm``; ``model.{L+2}`` -> ``encoder.project.1``. Old weight-norm
-  ``weight_g``/``weight_v`` -> ``parametrizations.weight.original0``/``original1``.
+* ``encoder.model.{i<L}.….conv.conv.*`` -> ``encoder.downsample.{i}.….conv.*`` (the same
+  sequence, so the same indices: conv, then per stage residual units, ELU, strided conv);
+  inside a residual unit (``SEANetResnetBlock``) ``block.1``/``block.3`` -> our parts
+  ``block.dilated_conv``/``block.pointwise_conv`` and ``shortcut`` -> ``shortcut``;
+  ``model.{L}.lstm`` -> ``encoder.lstm.lstm``; ``model.{L+2}`` -> ``encoder.project.conv``.
+  Old weight-norm ``weight_g``/``weight_v`` -> ``parametrizations.weight.original0``/
+  ``original1``.
 * ``quantize.embedding.weight`` (frozen C) -> ``quantizer.codebook``;
   ``quantize.embedding_proj`` (W, b) -> ``quantizer.linear``.
 * ``backbone.pos_net.{i}`` -> ``decoder.backbone.context.{i}``: ResnetBlock ``norm1``,
-  ``conv1``, ``norm2``, ``conv2`` -> ``block.0``, ``block.2``, ``block.3``, ``block.6``;
-  attention ``norm``, ``q``+``k``+``v`` -> ``qkv`` (concatenated on dim 0), ``proj_out`` ->
-  ``proj``; the last GroupNorm keeps its index.
-* ``backbone.convnext.{i}.pwconv1``/``pwconv2`` -> ``mlp.0``/``mlp.2``;
+  ``conv1``, ``norm2``, ``conv2`` -> our parts of the same names in ``block``; attention
+  ``norm``, ``q``+``k``+``v`` -> ``qkv`` (concatenated on dim 0), ``proj_out`` -> ``proj``;
+  the last GroupNorm keeps its index.
+* ``backbone.convnext.{i}.pwconv1``/``pwconv2`` -> our parts of the same names in ``mlp``;
   ``backbone.final_layer_norm`` -> ``final_norm``; ``head.out`` -> ``decoder.head.out``.
+
+Our parts are named in code (:class:`~simvq_audio.codec.named_parts.NamedParts`); each is saved
+under the state-dict name its container's ``SAVED_AS`` table gives (e.g. ``block.conv2`` is
+saved as ``block.6``), and this module reads those tables, so a part renamed in code fails the
+import of this module and a part saved elsewhere moves with it.
 
 Dropped: the unused SEANet ``decoder.*``, ``loss.*`` (discriminators, mel buffers),
 ``head.istft.window`` and the EMA bookkeeping. The EMA copy of a tensor is
@@ -42,6 +50,8 @@ from simvq_audio.codec.config import (
     ModelConfig,
     config_from_dict,
 )
+from simvq_audio.codec.decoder import ConvNeXtLayers, ResnetLayers
+from simvq_audio.codec.encoder import ProjectionLayers, ResidualLayers
 from simvq_audio.config_loader import config_to_dict
 from simvq_audio.errors import UserInputError, quote
 from simvq_audio.quantize.factory import QuantizerConfig
@@ -60,14 +70,21 @@ _MAX_LISTED = 8
 _MAX_NAME = 200
 """Longest tensor name accepted (the reference's are under 60 characters)."""
 
+_RESNET_PARTS = ("norm1", "conv1", "norm2", "conv2")
+"""The reference ResnetBlock's layers: our :class:`ResnetLayers` parts of the same names."""
+_CONVNEXT_PARTS = ("pwconv1", "pwconv2")
+"""The reference ConvNeXt MLP's layers: our :class:`ConvNeXtLayers` parts of the same names."""
+_RESIDUAL_PARTS = {"1": "dilated_conv", "3": "pointwise_conv"}
+"""The reference SEANet residual unit's ``block.{i}`` convs -> our :class:`ResidualLayers`
+parts."""
+
 _RULES = [(re.compile(pattern), target) for pattern, target in [
     (r"quantize\.embedding\.weight", "quantizer.codebook"),
     (r"quantize\.embedding_proj\.(weight|bias)", r"quantizer.linear.\1"),
     (r"backbone\.embed\.(weight|bias)", r"decoder.backbone.embed.\1"),
-    (r"backbone\.pos_net\.(\d+)\.norm1\.(weight|bias)", r"decoder.backbone.context.\1.block.0.\2"),
-    (r"backbone\.pos_net\.(\d+)\.conv1\.(weight|bias)", r"decoder.backbone.context.\1.block.2.\2"),
-    (r"backbone\.pos_net\.(\d+)\.norm2\.(weight|bias)", r"decoder.backbone.context.\1.block.3.\2"),
-    (r"backbone\.pos_net\.(\d+)\.conv2\.(weight|bias)", r"decoder.backbone.context.\1.block.6.\2"),
+    *[(rf"backbone\.pos_net\.(\d+)\.{part}\.(weight|bias)",
+       rf"decoder.backbone.context.\1.block.{ResnetLayers.SAVED_AS[part]}.\2")
+      for part in _RESNET_PARTS],
     (r"backbone\.pos_net\.(\d+)\.norm\.(weight|bias)", r"decoder.backbone.context.\1.norm.\2"),
     (r"backbone\.pos_net\.(\d+)\.proj_out\.(weight|bias)", r"decoder.backbone.context.\1.proj.\2"),
     (r"backbone\.pos_net\.(\d+)\.(weight|bias)", r"decoder.backbone.context.\1.\2"),
@@ -75,10 +92,9 @@ _RULES = [(re.compile(pattern), target) for pattern, target in [
     (r"backbone\.convnext\.(\d+)\.gamma", r"decoder.backbone.convnext.\1.gamma"),
     (r"backbone\.convnext\.(\d+)\.(dwconv|norm)\.(weight|bias)",
      r"decoder.backbone.convnext.\1.\2.\3"),
-    (r"backbone\.convnext\.(\d+)\.pwconv1\.(weight|bias)",
-     r"decoder.backbone.convnext.\1.mlp.0.\2"),
-    (r"backbone\.convnext\.(\d+)\.pwconv2\.(weight|bias)",
-     r"decoder.backbone.convnext.\1.mlp.2.\2"),
+    *[(rf"backbone\.convnext\.(\d+)\.{part}\.(weight|bias)",
+       rf"decoder.backbone.convnext.\1.mlp.{ConvNeXtLayers.SAVED_AS[part]}.\2")
+      for part in _CONVNEXT_PARTS],
     (r"backbone\.final_layer_norm\.(weight|bias)", r"decoder.backbone.final_norm.\1"),
     (r"head\.out\.(weight|bias)", r"decoder.head.out.\1"),
 ]]
@@ -260,19 +276,34 @@ def _our_name(name: str, lstm: int) -> tuple[str, int] | None:
         return f"decoder.backbone.context.{match[1]}.qkv.{match[3]}", "qkv".index(match[2])
     match = _ENCODER.fullmatch(name)
     if match:
-        index, rest = int(match[1]), match[2]
-        if index == lstm:
-            return f"encoder.lstm.{rest}", 0
-        rest = re.sub(r"(^|\.)conv\.conv\.", r"\1conv.", rest)
-        head, _, leaf = rest.rpartition(".")
-        rest = f"{head}.{_WEIGHT_NORM.get(leaf, leaf)}" if head else rest
-        place = f"downsample.{index}" if index < lstm else f"project.{index - lstm - 1}"
-        return f"encoder.{place}.{rest}", 0
+        return _our_encoder_name(int(match[1]), match[2], lstm)
     for pattern, target in _RULES:
         match = pattern.fullmatch(name)
         if match:
             return match.expand(target), 0
     return None
+
+
+def _our_encoder_name(index: int, rest: str, lstm: int) -> tuple[str, int] | None:
+    """Our name of their ``encoder.model.{index}.{rest}`` (``lstm``: their LSTM's index), or
+    None where our encoder has no such part."""
+    if index == lstm:
+        return f"encoder.lstm.{rest}", 0
+    if index < lstm:
+        place = f"downsample.{index}"
+        unit = re.fullmatch(r"block\.(\d+)\.(.+)", rest)
+        if unit:  # a conv of a residual unit's branch
+            if unit[1] not in _RESIDUAL_PARTS:
+                return None
+            rest = f"block.{ResidualLayers.SAVED_AS[_RESIDUAL_PARTS[unit[1]]]}.{unit[2]}"
+    elif index == lstm + 2:  # after the LSTM: ELU, then the last conv
+        place = f"project.{ProjectionLayers.SAVED_AS['conv']}"
+    else:
+        return None
+    rest = re.sub(r"(^|\.)conv\.conv\.", r"\1conv.", rest)
+    head, _, leaf = rest.rpartition(".")
+    rest = f"{head}.{_WEIGHT_NORM.get(leaf, leaf)}" if head else rest
+    return f"encoder.{place}.{rest}", 0
 
 
 def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names: list[str],

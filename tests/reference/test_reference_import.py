@@ -155,6 +155,35 @@ def test_ema_weights_are_taken_and_qkv_fused(codec, reference_state):
     assert torch.equal(ours["quantizer.codebook"], reference_state["quantize.embedding.weight"])
 
 
+def test_the_reference_parts_fill_our_parts_of_the_same_names(codec, reference_state):
+    """Reached by name in our model, not by state-dict name: a part renamed or moved in code
+    still receives the reference tensor it stands for."""
+    encoder, backbone = codec.model.encoder, codec.model.decoder.backbone
+    weight = "parametrizations.weight.original1"
+    pairs = {
+        "encoder.model.1.block.1.conv.conv.weight_v":
+            encoder.downsample[1].block.dilated_conv.conv.get_parameter(weight),
+        "encoder.model.10.block.3.conv.conv.weight_v":
+            encoder.downsample[10].block.pointwise_conv.conv.get_parameter(weight),
+        "encoder.model.15.conv.conv.weight_v": encoder.project.conv.conv.get_parameter(weight),
+        **{f"backbone.pos_net.4.{part}.weight": getattr(backbone.context[4].block, part).weight
+           for part in ("norm1", "conv1", "norm2", "conv2")},
+        **{f"backbone.convnext.1.{part}.bias": getattr(backbone.convnext[1].mlp, part).bias
+           for part in ("pwconv1", "pwconv2")}}
+    for their_name, ours in pairs.items():
+        ema = reference_state[f"model_ema.{their_name.replace('.', '')}"]
+        assert torch.equal(ours, ema), their_name
+
+
+def test_imported_weights_keep_their_hashes(model_dir, codec):
+    """The weights' digest and the model hash of the authors' checkpoint as imported before the
+    parts had names: state-dict names, dtypes, shapes and bytes all unchanged."""
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["weights_sha256"] == ("d2173a06af1333f55988ab2a1f3a77a0"
+                                        "a48a7c2026c179594eda02686c2d83d7")
+    assert codec.model_hash == "4f1f5dd75ccc95b6c31c18852e7a6708"
+
+
 def test_model_card_and_config(model_dir):
     card = (model_dir / "README.md").read_text()
     digest = hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
@@ -252,6 +281,12 @@ BAD = {
     "unknown tensor": (lambda tmp: _edited_checkpoint(
         tmp / "c.ckpt", _replace("backbone.extra.weight", torch.zeros(3))),
         r"does not know \(1\): backbone.extra.weight"),
+    "residual unit layer we lack": (lambda tmp: _edited_checkpoint(
+        tmp / "c.ckpt", _replace("encoder.model.1.block.2.conv.conv.weight_v", torch.zeros(3))),
+        r"does not know \(1\): encoder.model.1.block.2.conv.conv.weight_v"),
+    "weights on the ELU after the LSTM": (lambda tmp: _edited_checkpoint(
+        tmp / "c.ckpt", _replace("encoder.model.14.weight", torch.zeros(3))),
+        r"does not know \(1\): encoder.model.14.weight"),
     "wrong shape": (lambda tmp: _edited_checkpoint(
         tmp / "c.ckpt", lambda r: (_replace("backbone.convnext.1.pwconv1.weight",
                                             torch.zeros(100, 96))(r),

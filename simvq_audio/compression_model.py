@@ -25,22 +25,19 @@ import contextlib
 import importlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
-from torch.nn.modules.module import (
-    register_module_buffer_registration_hook,
-    register_module_parameter_registration_hook,
-)
 
 from simvq_audio import validate
 from simvq_audio.config_loader import config_to_dict
-from simvq_audio.errors import UserInputError
+from simvq_audio.errors import UserInputError, cut
 from simvq_audio.model_dir import (
     CONFIG_NAME,
+    check_shapes,
     check_state_dict,
     load_model_dir,
     model_hash,
@@ -48,6 +45,7 @@ from simvq_audio.model_dir import (
     read_modality,
     save_model_dir,
 )
+from simvq_audio.quantize.search import check_backend
 
 ConfigT = TypeVar("ConfigT")
 ModelT = TypeVar("ModelT", bound="CompressionModel")
@@ -62,8 +60,9 @@ class CompressionModel(ABC, Generic[ConfigT]):
     """A network (:attr:`model`, in eval mode, its parameters frozen) with the ``model:``
     config section it was built from (:attr:`config`, saved with it).
 
-    Subclasses set :attr:`modality` and :attr:`kind` and say how a config is read and a model
-    built (:meth:`model_config`, :meth:`recipe_model_config`, :meth:`build_model`).
+    Subclasses set :attr:`modality` and :attr:`kind` and say how a config is read, which
+    tensors its model holds and how the model is built (:meth:`model_config`,
+    :meth:`recipe_model_config`, :meth:`weight_shapes`, :meth:`build_model`).
     """
 
     modality: ClassVar[str]
@@ -94,6 +93,13 @@ class CompressionModel(ABC, Generic[ConfigT]):
     def build_model(cls, config: ConfigT, search_backend: str = "auto") -> nn.Module:
         """The untrained network ``config`` describes, its quantizer searching with
         ``search_backend``."""
+
+    @classmethod
+    @abstractmethod
+    def weight_shapes(cls, config: ConfigT) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of each tensor of :meth:`build_model`'s state dict for ``config``,
+        from the config alone (lazily, nothing built or allocated): what
+        :meth:`from_pretrained` checks a directory's weights against before it builds."""
 
     def identity_settings(self) -> str | None:
         """Settings that change the tokens without changing a weight (hashed with the weights
@@ -127,7 +133,9 @@ class CompressionModel(ABC, Generic[ConfigT]):
         """Load a model directory that :meth:`save_pretrained` (or an export) wrote.
 
         A directory of the other modality, a config that is not this model's, weights that do
-        not fit it or a damaged file is refused with one :class:`UserInputError`."""
+        not fit it or a damaged file is refused with one :class:`UserInputError`. The weights
+        are checked against the shapes its config implies (:meth:`weight_shapes`) before the
+        model is built, once, so a config cannot make it allocate more than the file holds."""
         path = Path(validate.file_path(path, "path"))
         data, state = load_model_dir(path)
         where = str(path / CONFIG_NAME)
@@ -141,18 +149,15 @@ class CompressionModel(ABC, Generic[ConfigT]):
             raise UserInputError(f"{where} is not {cls.kind} config: expected the keys 'model' "
                                  f"(and optionally 'modality', 'training'), found {sorted(data)}")
         config = cls.model_config(data["model"], where)
-        try:
-            with torch.device("meta"), _tensor_budget(4 * len(state) + 64, where):
-                skeleton = cls.build_model(config)  # shapes only: the config cannot allocate
+        # read up to a few times the file's tensors: a near miss is listed name by name
+        check_shapes(_expected_shapes(cls.weight_shapes(config), 4 * len(state) + 64, where),
+                     state, f"{path}: the weights do not fit its config.json")
+        check_backend(search_backend)  # a bad argument, not a config that cannot be built
+        try:  # the weights fit: building allocates what the file holds, once more
+            model = cls.build_model(config, search_backend)
         except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:
             raise UserInputError(f"{where} describes a model that cannot be built "
-                                 f"({type(error).__name__}: {error})") from None
-        try:
-            check_state_dict(skeleton, state)
-        except UserInputError as error:
-            raise UserInputError(f"{path}: the weights do not fit its config.json: {error}"
-                                 ) from None
-        model = cls.build_model(config, search_backend)
+                                 f"({type(error).__name__}: {cut(str(error), 200)})") from None
         model.load_state_dict(state)
         return cls(model, config, compute_dtype=dtype).to(device)
 
@@ -254,23 +259,15 @@ def _compute_dtype(dtype: object) -> torch.dtype:
     return dtype
 
 
-@contextlib.contextmanager
-def _tensor_budget(limit: int, where: str) -> Iterator[None]:
-    """Stop a model's construction once it has registered more than ``limit`` tensors, so that a
-    config asking for absurd depths is refused instead of building forever."""
-    count = 0
-
-    def count_tensor(module, name, tensor):
-        nonlocal count
-        count += 1
-        if count > limit:
+def _expected_shapes(shapes: Iterable[tuple[str, tuple[int, ...]]], limit: int,
+                     where: str) -> dict[str, tuple[int, ...]]:
+    """``shapes`` (a config's :meth:`~CompressionModel.weight_shapes`) as a dict, read no
+    further than ``limit`` tensors: a config asking for absurd depths is refused at once instead
+    of being walked layer by layer."""
+    expected = {}
+    for name, shape in shapes:
+        if len(expected) == limit:
             raise UserInputError(f"{where} describes a model far larger than its weights file "
                                  "(more tensors than it holds)")
-
-    handles = [register_module_parameter_registration_hook(count_tensor),
-               register_module_buffer_registration_hook(count_tensor)]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+        expected[name] = shape
+    return expected

@@ -29,7 +29,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import safetensors
@@ -142,20 +142,27 @@ def read_modality(config: Mapping, where: str = CONFIG_NAME) -> str:
 def check_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
     """Raise one :class:`UserInputError` listing every missing key, unexpected key and shape
     mismatch between ``state_dict`` and ``module.state_dict()``; return quietly when they fit."""
-    expected = module.state_dict()
+    check_shapes({name: tensor.shape for name, tensor in module.state_dict().items()},
+                 state_dict, "the weights do not fit the model built from its config")
+
+
+def check_shapes(expected: Mapping[str, Sequence[int]], state_dict: Mapping[str, torch.Tensor],
+                 what: str) -> None:
+    """Raise one :class:`UserInputError`, ``"<what>: "`` and a list of every missing key,
+    unexpected key and shape mismatch between ``state_dict`` and ``expected`` (name -> shape,
+    sizes of any magnitude: a config's, shown bounded); return quietly when they fit."""
     problems = []
     missing = sorted(expected.keys() - state_dict.keys())
     unexpected = sorted(state_dict.keys() - expected.keys())
-    mismatched = [f"{name} (file {list(state_dict[name].shape)}, model {list(tensor.shape)})"
-                  for name, tensor in sorted(expected.items())
-                  if name in state_dict and state_dict[name].shape != tensor.shape]
+    mismatched = [f"{name} (file {list(state_dict[name].shape)}, model {quote(list(shape))})"
+                  for name, shape in sorted(expected.items())
+                  if name in state_dict and tuple(state_dict[name].shape) != tuple(shape)]
     for label, names in (("missing", missing), ("unexpected", unexpected),
                          ("shape mismatch", mismatched)):
         if names:
             problems.append(f"{label} ({len(names)}): {_short_list(names)}")
     if problems:
-        raise UserInputError("the weights do not fit the model built from its config: "
-                             + "; ".join(problems))
+        raise UserInputError(f"{what}: " + "; ".join(problems))
 
 
 def model_hash(state_dict: Mapping[str, torch.Tensor], behaviour: str | None = None) -> str:

@@ -5,41 +5,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import weight_norm
+from torch.nn.utils import parametrizations
 
 PADDING_MODES = ("zeros", "reflect")
 
 
 def wn_conv1d(*args, **kwargs) -> nn.Module:
     """``nn.Conv1d`` with weight normalisation."""
-    return _weight_normalised(nn.Conv1d(*args, **kwargs))
+    return parametrizations.weight_norm(nn.Conv1d(*args, **kwargs))
 
 
 def wn_conv2d(*args, **kwargs) -> nn.Module:
     """``nn.Conv2d`` with weight normalisation."""
-    return _weight_normalised(nn.Conv2d(*args, **kwargs))
-
-
-class _MetaWeightNorm(nn.Module):
-    """Weight normalisation's tensors (``original0`` = g ``[out, 1, ...]``, ``original1`` = v)
-    for a conv on the meta device, where only shapes exist: torch's ``weight_norm`` computes g
-    there through a Python decomposition whose import of ``torch._dynamo`` costs most of a second
-    (the shapes-only skeleton that ``from_pretrained`` checks a model directory against)."""
-
-    def forward(self, g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("this conv was built on the meta device as a shapes-only skeleton; "
-                           "build the model on a real device to compute with it")
-
-    def right_inverse(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return weight.new_empty((weight.shape[0],) + (1,) * (weight.dim() - 1)), weight
-
-
-def _weight_normalised(conv: nn.Module) -> nn.Module:
-    if conv.weight.is_meta:
-        parametrize.register_parametrization(conv, "weight", _MetaWeightNorm(), unsafe=True)
-        return conv
-    return weight_norm(conv)
+    return parametrizations.weight_norm(nn.Conv2d(*args, **kwargs))
 
 
 def reflect_pad(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
@@ -81,7 +59,7 @@ class CausalConv1d(nn.Module):
             raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
         conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, dilation=dilation,
                          groups=groups)
-        self.conv = _weight_normalised(conv) if weight_norm else conv
+        self.conv = parametrizations.weight_norm(conv) if weight_norm else conv
         self.stride = stride
         self.padding = padding
         self.left_padding = (kernel_size - 1) * dilation - (stride - 1)

@@ -46,10 +46,7 @@ class InverseSTFT(nn.Module):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.pad = same_padding(n_fft, hop_length)
-        window = torch.empty(n_fft)  # on the meta device (a shapes-only skeleton) that is all:
-        if not window.is_meta:       # hann_window there imports torch._dynamo (most of a second)
-            window = torch.hann_window(n_fft)
-        self.register_buffer("window", window, persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         """One pass: a stream of all the frames at once, then its end."""

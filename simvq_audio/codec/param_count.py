@@ -1,4 +1,7 @@
-"""Parameter counts of each part of a codec config, built on the meta device (no memory)."""
+"""Parameter counts of each part of a codec config, built on the meta device (shapes only, so
+any config is counted without memory). Torch's weight norm on the meta device imports
+torch._dynamo (about a second); ``simvq-audio params`` is informational and pays it, where
+``from_pretrained`` builds nothing on the meta device."""
 
 from __future__ import annotations
 

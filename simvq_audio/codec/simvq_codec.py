@@ -23,7 +23,7 @@ a :class:`~simvq_audio.errors.UserInputError` saying what was expected, never an
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ from simvq_audio.compression_model import CompressionModel
 from simvq_audio.data.audio_io import open_audio, output_format, resample
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
+from simvq_audio.weight_shapes import codec_shapes
 
 
 class SimVQCodec(CompressionModel[ModelConfig]):
@@ -85,6 +86,10 @@ class SimVQCodec(CompressionModel[ModelConfig]):
     @classmethod
     def build_model(cls, config: ModelConfig, search_backend: str = "auto") -> CodecModel:
         return CodecModel.from_hparams(config, search_backend)
+
+    @classmethod
+    def weight_shapes(cls, config: ModelConfig) -> Iterator[tuple[str, tuple[int, ...]]]:
+        return codec_shapes(config)
 
     def identity_settings(self) -> str | None:
         """The encoder's padding unless it is ``zeros``: the same weights with the reference's

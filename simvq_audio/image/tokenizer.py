@@ -10,6 +10,7 @@ clear message.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -17,6 +18,7 @@ from simvq_audio.compression_model import CompressionModel
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import ImageModelConfig, config_from_dict, load_config
 from simvq_audio.image.model import ImageAutoencoder
+from simvq_audio.weight_shapes import image_shapes
 
 
 class SimVQImageTokenizer(CompressionModel[ImageModelConfig]):
@@ -48,6 +50,10 @@ class SimVQImageTokenizer(CompressionModel[ImageModelConfig]):
     def build_model(cls, config: ImageModelConfig, search_backend: str = "auto"
                     ) -> ImageAutoencoder:
         return ImageAutoencoder.from_hparams(config, search_backend)
+
+    @classmethod
+    def weight_shapes(cls, config: ImageModelConfig) -> Iterator[tuple[str, tuple[int, ...]]]:
+        return image_shapes(config)
 
     @property
     def num_codes(self) -> int:

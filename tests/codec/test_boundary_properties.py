@@ -249,7 +249,8 @@ def test_mutated_weights_are_refused_or_unchanged(model_dir, tmp_path_factory, p
     st.lists(st.integers(-1, 9), max_size=3)))
 def test_mutated_configs_are_refused_or_load(codec, model_dir, tmp_path_factory, leaf, value):
     """One value of ``config.json`` replaced: a model that fits its weights, or a refusal (and
-    never an allocation the config alone asks for: shapes are checked on the meta device)."""
+    never an allocation the config alone asks for: shapes are checked before anything is
+    built)."""
     config = json.loads((model_dir / CONFIG_NAME).read_text())
     leaves = list(_leaves(config))
     container, key = leaves[leaf % len(leaves)]

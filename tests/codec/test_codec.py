@@ -253,22 +253,15 @@ def test_decode_refuses_inconsistent_tokens(codec):
 
 
 def test_loading_a_model_directory_imports_no_compiler(tmp_path):
-    """from_pretrained checks the directory against a meta-device skeleton; built with torch's
-    own weight norm and hann_window that imported torch._dynamo, most of a second of every CLI
-    start. The skeleton's tensors must also match the real model's, name for name."""
+    """from_pretrained checks the directory against shapes computed from its config and builds
+    the model once, on its device. The shapes-only meta-device skeleton it built before
+    imported sympy (``randn`` on meta) and, with torch's own weight norm and hann_window,
+    torch._dynamo: most of a second of every CLI start."""
     script = ("import sys, torch; from simvq_audio.codec import SimVQCodec; "
               f"SimVQCodec.from_config({str(TINY_RECIPE)!r}).save_pretrained(sys.argv[1]); "
-              "SimVQCodec.from_pretrained(sys.argv[1]); print('torch._dynamo' in sys.modules)")
+              "SimVQCodec.from_pretrained(sys.argv[1]); "
+              "print([name for name in ('torch._dynamo', 'sympy') if name in sys.modules])")
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
-    config = SimVQCodec.recipe_model_config(TINY_RECIPE)
-    with torch.device("meta"):
-        skeleton = SimVQCodec.build_model(config)
-    real = SimVQCodec.build_model(config)
-    assert {k: v.shape for k, v in skeleton.state_dict().items()} == {
-        k: v.shape for k, v in real.state_dict().items()}
-    skeleton.to_empty(device="cpu")  # a materialised skeleton refuses to compute: never garbage
-    with pytest.raises(RuntimeError, match="shapes-only skeleton"):
-        skeleton.encoder(torch.zeros(1, 640))
+    assert result.stdout.strip() == "[]"

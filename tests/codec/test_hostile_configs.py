@@ -12,11 +12,13 @@ import torch
 
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
+from simvq_audio.compression_model import load_pretrained
 from simvq_audio.errors import UserInputError
+from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
 
 from hostile_helpers import MAX_MESSAGE, MEMORY_LIMIT_MB, assert_refused, run_limited
-from repo_paths import REPO, TINY_RECIPE
+from repo_paths import RECIPES, REPO, TINY_RECIPE
 
 SECRET = "SECRETHASH0123456789"
 
@@ -191,3 +193,59 @@ def test_config_json_round_trip_still_loads(saved, tmp_path):
     (model / CONFIG_NAME).write_text(text)
     codec = SimVQCodec.from_pretrained(model)
     assert codec.config.sample_rate == json.loads(text)["model"]["sample_rate"]
+
+
+_FROM_PRETRAINED = """
+import resource, sys
+limit = int(sys.argv[1]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from simvq_audio.compression_model import load_pretrained
+from simvq_audio.errors import UserInputError
+for path in sys.argv[2:]:
+    try:
+        load_pretrained(path)
+        print("loaded")
+    except UserInputError as error:
+        print(error)
+"""
+
+
+@pytest.mark.parametrize("recipe, doctor, fragment", [
+    # each would allocate gigabytes (or build a billion layers) if it were built to be checked
+    ("tiny.yaml", {"quantizer": {"num_codes": 2**24, "dim": 4096}}, "model [96, 4096, 7]"),
+    ("tiny.yaml", {"quantizer": {"num_codes": 2**30}},
+     "quantizer.codebook (file [1024, 8], model [1073741824, 8])"),
+    ("tiny.yaml", {"decoder": {"dim": 10**6}}, "model [1000000, 1000000, 3]"),
+    ("tiny.yaml", {"encoder": {"channels": 10**6}}, "model [1000000, 1, 7]"),
+    ("tiny.yaml", {"decoder": {"n_fft": 10**9}},
+     "decoder.head.out.bias (file [1282], model [1000000002])"),
+    ("tiny.yaml", {"decoder": {"num_layers": 10**9}}, "far larger than its weights file"),
+    ("image_tiny.yaml", {"channels": 10**6}, "model [2000000, 32, 3, 3]"),
+    ("image_tiny.yaml", {"res_blocks": 10**9}, "far larger than its weights file"),
+])
+def test_an_oversized_config_is_refused_before_anything_is_built(tmp_path, recipe, doctor,
+                                                                 fragment):
+    """The weights are checked against shapes computed from the config, so none of these
+    allocates what its config asks for (the child runs under the tests' address-space limit)
+    nor builds layer after layer: the model is built only once its shapes fit the file."""
+    cls = SimVQImageTokenizer if recipe.startswith("image") else SimVQCodec
+    built = cls.from_config(RECIPES / recipe)
+    good = built.save_pretrained(tmp_path / "good")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    os.symlink(good / WEIGHTS_NAME, bad / WEIGHTS_NAME)
+    config = json.loads((good / CONFIG_NAME).read_text())
+    for section, values in doctor.items():
+        if isinstance(values, dict):
+            config["model"][section].update(values)
+        else:
+            config["model"][section] = values
+    (bad / CONFIG_NAME).write_text(json.dumps(config))
+    result = subprocess.run([sys.executable, "-c", _FROM_PRETRAINED, str(MEMORY_LIMIT_MB),
+                             good, bad], capture_output=True, text=True, timeout=300, cwd=REPO,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded, refused = result.stdout.splitlines()
+    assert loaded == "loaded"  # the same weights under their own config, in the same limit
+    assert CONFIG_NAME in refused and fragment in refused, refused
+    assert load_pretrained(good).model_hash == built.model_hash

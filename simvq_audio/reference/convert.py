@@ -57,6 +57,7 @@ from simvq_audio.errors import UserInputError, quote
 from simvq_audio.quantize.factory import QuantizerConfig
 from simvq_audio.reference.safe_pickle import Placeholder, StoredTensor
 from simvq_audio.validate import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from simvq_audio.weight_shapes import codec_shapes
 
 EMA_PREFIX = "model_ema."
 DEFAULT_SAMPLE_RATE = 24000
@@ -339,11 +340,8 @@ def _pick_sources(state: Mapping[str, StoredTensor], names: list[str], ema_names
 def _fill(config: ModelConfig, plan: dict[str, dict[int, str]],
           sources: Mapping[str, tuple[str, StoredTensor]]) -> dict[str, torch.Tensor]:
     """Read, fuse and check the tensors: every one of ours once, with its shape."""
-    from simvq_audio.codec.model import CodecModel
-
     try:
-        with torch.device("meta"):  # shapes only: nothing allocated
-            expected = {k: v.shape for k, v in CodecModel.from_hparams(config).state_dict().items()}
+        expected = dict(codec_shapes(config))  # from the config alone: nothing built
     except UserInputError:
         raise
     except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as error:

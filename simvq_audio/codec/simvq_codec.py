@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from simvq_audio import outputs, validate
-from simvq_audio.atomic import write_bytes
+from simvq_audio import validate
+from simvq_audio.codec import encode_files, files
 from simvq_audio.codec.config import ModelConfig, config_from_dict, load_config
 from simvq_audio.codec.model import CodecModel
 from simvq_audio.codec.streaming_decoder import StreamingDecoder
@@ -43,7 +42,7 @@ from simvq_audio.codec.streaming_encoder import (
 from simvq_audio.codec.tokens import TokenRow, Tokens
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.compression_model import CompressionModel
-from simvq_audio.data.audio_io import open_audio, output_format, resample
+from simvq_audio.data.audio_io import resample
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
 from simvq_audio.weight_shapes import codec_shapes
@@ -167,11 +166,10 @@ class SimVQCodec(CompressionModel[ModelConfig]):
 
     def encode_file(self, path: str | os.PathLike, block_seconds: float = 30.0) -> Tokens:
         """Encode an audio file (any format soundfile reads) in bounded memory: it is read,
-        downmixed and resampled block by block; the tokens equal ``encode`` of the whole file."""
-        path = validate.file_path(path, "path")
-        block_seconds = validate.positive_seconds(block_seconds, "block_seconds")
-        with open_audio(path) as audio:
-            return self.encode_blocks(audio.mono_blocks(block_seconds), audio.sample_rate)
+        downmixed and resampled block by block; the tokens equal ``encode`` of the whole file
+        (:func:`simvq_audio.codec.encode_files.encode_file`)."""
+        return encode_files.encode_file(self, validate.file_path(path, "path"),
+                                        validate.positive_seconds(block_seconds, "block_seconds"))
 
     def encode_blocks(self, blocks: Iterable[torch.Tensor | np.ndarray],
                       sample_rate: int) -> Tokens:
@@ -263,21 +261,10 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         16-bit ``.wav``/``.flac``, ``.ogg``/``.oga``, ``.opus``, ``.mp3``), under the output
         policy of :mod:`simvq_audio.outputs`: never over ``codes``; an existing file is kept
         when it already is this decode, replaced when it is an earlier decode of the same
-        ``.codes`` path, and otherwise refused unless ``overwrite``."""
-        codes = validate.file_path(codes, "codes")
-        audio_path = validate.file_path(audio_path, "audio_path")
-        output_format(audio_path)
-        outputs.check_not_inputs([audio_path], [codes])
-        with outputs.open_input(codes) as opened:  # one read: the tag names what is decoded
-            tokens = self.load_codes(opened.handle, force, what=opened.name)
-            source = opened.identity()
-        state = outputs.audio_state(audio_path, self.model_hash, source,
-                                    int(tokens.num_samples[0]), self.sample_rate)
-        outputs.refuse_foreign([(audio_path, state)], overwrite)
-        if state.kind is not outputs.Kind.DONE:
-            write_bytes(audio_path, outputs.decoded_audio(
-                self.decode(tokens)[0], self.sample_rate, Path(audio_path).suffix.lower(),
-                self.model_hash, source))
+        ``.codes`` path, and otherwise refused unless ``overwrite``
+        (:func:`simvq_audio.codec.files.decode_file`: the policy of ``simvq-audio decode``)."""
+        files.decode_file(self, validate.file_path(codes, "codes"),
+                          validate.file_path(audio_path, "audio_path"), force, overwrite)
 
     # -- helpers --------------------------------------------------------------------------------
     def _decode_ids(self, ids: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ SEARCH_BACKEND_ENV = "SIMVQ_SEARCH_BACKEND"
 
 def search_backend() -> str:
     """The back end :data:`SEARCH_BACKEND_ENV` names (``auto`` when unset), checked."""
+    # Imported here, not at the top: it imports torch, and every command imports this package,
+    # --help included (1.5 s of start-up, docs/benchmarks.md).
     from simvq_audio.quantize.search import BACKENDS
 
     name = os.environ.get(SEARCH_BACKEND_ENV, "auto")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from simvq_audio.atomic import atomic_path
 from simvq_audio.commands.arg_types import non_negative_int
+from simvq_audio.errors import UserInputError
 
 NAME = "compare"
 HELP = "put several systems' summary.json side by side (markdown table, listening page)"
@@ -26,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.atomic import atomic_path
-    from simvq_audio.errors import UserInputError
+    # Imported here, not at the top: they import torch, which `compare --help` must not (1.5 s
+    # of start-up, docs/benchmarks.md).
     from simvq_audio.metrics.compare import compare_table
     from simvq_audio.metrics.score_dirs import read_score_dir, read_summary
 

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from simvq_audio.errors import UserInputError
+
 NAME = "export"
 HELP = "export a training run to a model dir, or a model to ONNX"
 
@@ -32,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simvq_audio.errors import UserInputError
-
+    # Each form imports its modules where it runs: they import torch, which `export --help` must
+    # not (1.5 s of start-up, docs/benchmarks.md).
     if args.exp_dir and args.out and not (args.model or args.onnx):
         from simvq_audio.codec.export import export_model
 

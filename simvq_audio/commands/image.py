@@ -12,10 +12,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+from simvq_audio.atomic import atomic_path
 from simvq_audio.commands import search_backend
 from simvq_audio.commands.arg_types import positive_int
+from simvq_audio.errors import UserInputError
 
 NAME = "image"
 HELP = "image tokenizer: sample patches, train, export, encode, decode, score"
@@ -64,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Each action imports its modules where it runs: they import torch, which `image ACTION
+    # --help` must not (1.5 s of start-up, docs/benchmarks.md).
     return {"patches": _patches, "train": _train, "export": _export, "encode": _encode,
             "decode": _decode, "score": _score}[args.image_command](args)
 
@@ -120,7 +125,6 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from simvq_audio.errors import UserInputError
     from simvq_audio.image.image_io import write_image
     from simvq_audio.image.token_files import TOKEN_SUFFIXES, load_tokens
     from simvq_audio.image.tokenizer import SimVQImageTokenizer
@@ -138,11 +142,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    import json
-
     from torch.utils.data import DataLoader
 
-    from simvq_audio.atomic import atomic_path
     from simvq_audio.image.dataset import ImageFolderDataset
     from simvq_audio.image.image_io import find_images
     from simvq_audio.image.metrics import format_scores, rfid_status, score_batches

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: it imports torch, which `import-reference --help` must not
+    # (1.5 s of start-up, docs/benchmarks.md).
     from simvq_audio.reference import import_reference_checkpoint
 
     path = import_reference_checkpoint(args.checkpoint, args.out_dir, raw=args.raw,

@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: they import torch, which `params --help` must not (1.5 s of
+    # start-up, docs/benchmarks.md).
     from simvq_audio.codec.config import load_config
     from simvq_audio.codec.param_count import count_parameters
 

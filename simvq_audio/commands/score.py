@@ -28,8 +28,10 @@ import json
 import os
 from pathlib import Path
 
+from simvq_audio.atomic import atomic_path
 from simvq_audio.commands.arg_types import non_negative_int, positive_float, positive_int
-from simvq_audio.metrics.scorers import SCORERS
+from simvq_audio.errors import UserInputError
+from simvq_audio.metrics.scorers import SCORERS, ScorerOptions
 
 NAME = "score"
 HELP = ("score reconstructions against references (PESQ, STOI, V/UV F1, DNSMOS, speaker "
@@ -88,8 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here and in the helpers below, not at the top: they import torch (reference_cache
+    # numpy), which `score --help` must not (1.5 s of start-up, docs/benchmarks.md).
     from simvq_audio.data.utterances import list_utterances
-    from simvq_audio.errors import UserInputError
     from simvq_audio.metrics import numba_cache, plots
     from simvq_audio.metrics.batch import score_files
     from simvq_audio.metrics.report_html import write_report
@@ -139,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
 def _model_metric_names(spec: str) -> tuple[list[str], set[str]]:
     """``(names to load, names the user asked for by name)`` from ``--model-metrics``: a
     scorer asked for by name that cannot run is an error; under ``auto`` it is reported."""
-    from simvq_audio.errors import UserInputError
-
     if spec == "auto":
         return list(SCORERS), set()
     if spec == "none":
@@ -153,9 +154,8 @@ def _model_metric_names(spec: str) -> tuple[list[str], set[str]]:
     return [name for name in SCORERS if name in names], set(names)
 
 
-def _scorer_options(args: argparse.Namespace):
+def _scorer_options(args: argparse.Namespace) -> ScorerOptions:
     from simvq_audio.metrics.reference_cache import default_folder
-    from simvq_audio.metrics.scorers import ScorerOptions
 
     cache = None if args.no_reference_cache else str(args.reference_cache or default_folder())
     return ScorerOptions(utmos_checkpoint=args.utmos_checkpoint, whisper_model=args.whisper_model,
@@ -221,8 +221,6 @@ def _check_outputs(out: Path, inputs: dict, audio: list[Path], overwrite: bool) 
     from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
 
     if out.exists() and not out.is_dir():
-        from simvq_audio.errors import UserInputError
-
         raise UserInputError(f"--out {out} exists and is not a directory")
     files = [out / name for name in OUTPUTS]
     check_not_inputs(files, audio)
@@ -235,7 +233,6 @@ def _check_outputs(out: Path, inputs: dict, audio: list[Path], overwrite: bool) 
 
 def _codebook(args: argparse.Namespace, utt_ids: list[str]):
     """``(CodeUsage, report dict)`` of the tokens in ``--codes``; their ids must be ``utt_ids``."""
-    from simvq_audio.errors import UserInputError
     from simvq_audio.metrics.codebook import codebook_report, count_tokens
     from simvq_audio.metrics.inputs import require_same_ids
     from simvq_audio.metrics.token_sets import read_token_dir
@@ -255,7 +252,6 @@ def _codebook(args: argparse.Namespace, utt_ids: list[str]):
 
 
 def _write_csv(rows: list[dict], scorers, path: Path) -> None:
-    from simvq_audio.atomic import atomic_path
     from simvq_audio.metrics.utterance import METRICS
 
     columns = ["utt_id", "ref_seconds", "hyp_seconds", *(metric.name for metric in METRICS),
@@ -269,8 +265,6 @@ def _write_csv(rows: list[dict], scorers, path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from simvq_audio.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -19,12 +19,13 @@ was tokenized (or ``--verify`` found nothing wrong), 1 when some failed or a sha
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simvq_audio.commands.arg_types import positive_float, positive_int
-from simvq_audio.commands.model_arguments import add_model_arguments
+from simvq_audio.commands.model_arguments import add_model_arguments, load_codec
 from simvq_audio.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -77,9 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from simvq_audio.commands.codec_jobs import load_codec
+    # Imported here, not at the top: they import torch, which `tokenize --help` must not (1.5 s
+    # of start-up, docs/benchmarks.md); so do those of _verify and _join_processes.
     from simvq_audio.tokenize.finalize import check_output_dir, finalize
     from simvq_audio.tokenize.index import RunIdentity, open_output
     from simvq_audio.tokenize.plan import plan_hash, plan_shards

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: they import torch, which `train --help` must not (1.5 s of
+    # start-up, docs/benchmarks.md).
     from simvq_audio.codec.config import load_config
     from simvq_audio.codec.training import CodecTask
     from simvq_audio.train.trainer import GanTrainer, RunOptions

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: it imports torch, which `validate-data --help` must not
+    # (1.5 s of start-up, docs/benchmarks.md).
     from simvq_audio.data.kaldi_dir import validate_data_dir
 
     problems = validate_data_dir(args.data_dir, check_audio=not args.no_audio_check)

@@ -132,11 +132,16 @@ def thread_setting(text: str) -> str:
 @contextmanager
 def busy_load(count: int) -> Iterator[list[int]]:
     """``count`` busy-loop processes while the block runs; yields their pids. They are killed and
-    reaped when the block ends, however it ends."""
+    reaped when the block ends, however it ends.
+
+    Each loop runs in a session of its own, as independent jobs do. Where the kernel groups
+    processes by session for scheduling (``/proc/sys/kernel/sched_autogroup_enabled``), loops
+    sharing one session would together get one session's share of the CPUs, however many they
+    are: the recipe (in its own session) would then meet a load of 1, not of ``count``."""
     processes: list[subprocess.Popen] = []
     try:
         for _ in range(count):
-            processes.append(subprocess.Popen(["bash", "-c", BUSY_LOOP]))
+            processes.append(subprocess.Popen(["bash", "-c", BUSY_LOOP], start_new_session=True))
         yield [process.pid for process in processes]
     finally:
         for process in processes:

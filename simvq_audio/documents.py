@@ -80,22 +80,33 @@ def read_json_document(path: str | os.PathLike, max_bytes: int = MAX_DOCUMENT_BY
         UserInputError: see :func:`read_bytes`, invalid UTF-8 or JSON, or a document beyond the
         limits.
     """
-    data = read_bytes(path, max_bytes, what)
+    return parse_json(read_bytes(path, max_bytes, what), str(path), allow_non_finite)
+
+
+def parse_json(data: bytes, where: str, allow_non_finite: bool = False) -> Any:
+    """The JSON value in the UTF-8 bytes ``data``, within the limits of this module (at most
+    ``len(data)`` values: a JSON value takes a byte at least); ``where`` (a file, or
+    ``file:line``) starts every message. ``allow_non_finite`` as in
+    :func:`read_json_document`.
+
+    Raises:
+        UserInputError: invalid UTF-8 or JSON, or a value beyond the limits.
+    """
     hooks = {"parse_int": _json_int, "parse_float": _json_float}
     if not allow_non_finite:
         hooks["parse_constant"] = _json_constant
     try:
         document = json.loads(data.decode("utf-8"), **hooks)
-        _check_document(document, max_values=max_bytes)  # a JSON value takes a byte at least
+        _check_document(document, max_values=max(len(data), 1))
     except UnicodeDecodeError:
-        raise UserInputError(f"{path}: not valid JSON (not UTF-8 text)") from None
+        raise UserInputError(f"{where}: not valid JSON (not UTF-8 text)") from None
     except json.JSONDecodeError as error:
-        raise UserInputError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}, "
+        raise UserInputError(f"{where}: not valid JSON ({error.msg} at line {error.lineno}, "
                              f"column {error.colno})") from None
     except RecursionError:
-        raise UserInputError(f"{path}: {_too_deep()}") from None
+        raise UserInputError(f"{where}: {_too_deep()}") from None
     except _Refused as error:
-        raise UserInputError(f"{path}: {error}") from None
+        raise UserInputError(f"{where}: {error}") from None
     return document
 
 

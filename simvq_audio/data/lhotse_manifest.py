@@ -50,8 +50,6 @@ with :func:`~simvq_audio.input_files.open_regular`.
 from __future__ import annotations
 
 import gzip
-import json
-import math
 import os
 import zlib
 from collections.abc import Iterator, Sequence
@@ -60,7 +58,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from simvq_audio.data.kaldi_dir import Utterance, _c_order
-from simvq_audio.documents import MAX_INTEGER_DIGITS
+from simvq_audio.documents import parse_json
 from simvq_audio.errors import UserInputError, quote
 from simvq_audio.input_files import open_regular
 
@@ -424,37 +422,10 @@ def _decode(path: str, number: int, line: bytes) -> dict:
     if not line.strip():
         raise UserInputError(f"{where}: a blank line; a lhotse manifest holds one JSON object "
                              "per line")
-    try:
-        record = json.loads(line.decode("utf-8"), parse_int=_json_int, parse_float=_json_float,
-                            parse_constant=_json_constant)
-    except UnicodeDecodeError:
-        raise UserInputError(f"{where}: not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise UserInputError(f"{where}: not valid JSON ({error.msg} at column {error.colno})"
-                             ) from None
-    except RecursionError:
-        raise UserInputError(f"{where}: JSON nested too deep for a lhotse record") from None
-    except _Bad as error:
-        raise UserInputError(f"{where}: {error}") from None
+    record = parse_json(line, where)
     if not isinstance(record, dict):
         raise UserInputError(f"{where}: {_json_type(record)}, not a JSON object; a lhotse "
                              "manifest holds one object per line")
     return record
 
 
-def _json_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise _Bad(f"an integer of {len(text.lstrip('-'))} digits (at most "
-                   f"{MAX_INTEGER_DIGITS})")
-    return int(text)
-
-
-def _json_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Bad(f"a number too large for a float ({quote(text, 40)})")
-    return value
-
-
-def _json_constant(name: str) -> float:
-    raise _Bad(f"{name}, which is not a JSON number")

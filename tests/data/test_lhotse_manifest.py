@@ -195,9 +195,9 @@ def test_damaged_lines_and_repeated_ids_are_refused(tmp_path):
         ([cuts[0], "[1, 2]"], ":2: a list, not a JSON object"),
         ([cuts[0], ""], ":2: a blank line"),
         ([cuts[0], '{"id": "x", "type": '], ":2: not valid JSON"),
-        ([json.dumps(cuts[0]).replace('"start": 0', '"start": NaN', 1)], ":1: NaN, which is not"),
+        ([json.dumps(cuts[0]).replace('"start": 0', '"start": NaN', 1)], ":1: holds NaN, which is not"),
         ([json.dumps(cuts[0]).replace('"start": 0', '"start": 1' + "0" * 40, 1)],
-         ":1: an integer of 41 digits"),
+         ":1: holds an integer of 41 digits"),
         ([cuts[0], {"id": "x"}], ":2: not a lhotse cut, recording or supervision"),
         ([cuts[0], records("recordings")[0]], ":2: a recording, but line 1 is a cut"),
         ([cuts[0], dict(cuts[0], id="other")],
@@ -214,7 +214,7 @@ def test_damaged_lines_and_repeated_ids_are_refused(tmp_path):
     (tmp_path / "empty.jsonl").write_bytes(b"")
     refusal([tmp_path / "empty.jsonl"], "empty.jsonl: holds no records")
     (tmp_path / "latin1.jsonl").write_bytes(b'{"id": "caf\xe9"}\n')
-    refusal([tmp_path / "latin1.jsonl"], "latin1.jsonl:1: not UTF-8 text")
+    refusal([tmp_path / "latin1.jsonl"], "latin1.jsonl:1: not valid JSON (not UTF-8 text)")
 
 
 def test_recording_and_supervision_manifests_must_match(tmp_path):

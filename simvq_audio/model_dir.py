@@ -2,7 +2,7 @@
 
 This is what ``from_pretrained`` reads and ``save_pretrained``/export writes, for both
 modalities: ``config.json`` holds ``{"modality": "audio" | "image", "model": {...}}``
-(:func:`read_modality`; see :mod:`simvq_audio.compression_model`). Weights are read
+(:func:`read_modality`; see :mod:`simvq_audio.pretrained_tokenizer`). Weights are read
 with safetensors only, so loading a model never unpickles or executes anything; a file that is
 not what its name claims is refused with one clear :class:`~simvq_audio.errors.UserInputError`.
 :func:`model_hash` gives the weights' identity that ``.codes`` files record.

@@ -239,7 +239,7 @@ def codes_state(path: str | os.PathLike, model_hash: str, source: SourceId) -> E
     Done: a valid ``.codes`` file (checksums pass) of this model recording this input's size and
     content. Redo: one of this model recording the same input path with other content.
     """
-    early = present(path)
+    early = state_unless_file(path)
     if early is not None:
         return early
     try:
@@ -259,7 +259,7 @@ def audio_state(path: str | os.PathLike, model_hash: str, source: SourceId, num_
     holds ``num_samples`` samples at ``sample_rate`` whose digest is the one the tag records
     (so that damage to the samples is seen). Audio tagged by an earlier version, without that
     digest, cannot be verified: it is redone."""
-    early = present(path)
+    early = state_unless_file(path)
     if early is not None:
         return early
     try:
@@ -349,9 +349,10 @@ def _compare_source(recorded: SourceId | None, source: SourceId, unrecorded: str
     return Existing(Kind.FOREIGN, "made from another input")
 
 
-def present(path: str | os.PathLike) -> Existing | None:
-    """NEW or BLOCKED when ``path`` holds no regular file; None when it does (then the
-    ``*_state`` functions say what it is)."""
+def state_unless_file(path: str | os.PathLike) -> Existing | None:
+    """The state of ``path`` when it holds no regular file: NEW when nothing is there, BLOCKED
+    when something else is (a directory, a device, an unreadable path). None when a regular
+    file or a dangling link is there: only the ``*_state`` functions can say what that is."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

@@ -44,3 +44,18 @@ def _no_user_cache(tmp_path_factory, monkeypatch):
     """Commands that keep files in the user's cache (score's reference cache) write into a
     temporary folder, never the home directory."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
+@pytest.fixture
+def opened_files(monkeypatch) -> list[str]:
+    """Every path ``os.open`` opens from now on in the test, in order (``monkeypatch.undo()``
+    stops the counting)."""
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    return opened

@@ -101,11 +101,11 @@ def test_the_readme_python_example_encodes_decodes_and_imports_the_authors_weigh
 
     wav, _ = soundfile.read(reference / "input_24000.wav", dtype="float32")
     tokens, audio = names["tokens"], names["audio"]
-    assert torch.equal(tokens.tokens, codec.encode(wav, sample_rate=24000).tokens)
-    assert tokens.tokens.shape == (1, 75) and audio.shape == (1, 75 * 320)
+    assert torch.equal(tokens.ids, codec.encode(wav, sample_rate=24000).ids)
+    assert tokens.ids.shape == (1, 75) and audio.shape == (1, 75 * 320)
     expected = codec.decode(tokens)
     torch.testing.assert_close(audio, expected, rtol=0, atol=1e-6 * expected.abs().max().item())
     authors = names["authors"].encode(names["wav"], sample_rate=names["rate"])
     their_ids = np.load(reference / "expected.npz")["24000.ids"]
-    assert np.array_equal(authors.tokens[0].numpy(), their_ids)
+    assert np.array_equal(authors.ids[0].numpy(), their_ids)
     assert names["authors"].codebook_size == 1024

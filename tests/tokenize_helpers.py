@@ -74,7 +74,7 @@ def expected_tokens(codec: SimVQCodec, data: Path) -> dict[str, np.ndarray]:
         utt_id, path = line.split(" ", 1)
         if utt_id != CORRUPT:
             wav, rate = soundfile.read(path, dtype="float32", always_2d=True)
-            result[utt_id] = codec.encode(wav.T, rate)[0].tokens[0].numpy()
+            result[utt_id] = codec.encode(wav.T, rate)[0].ids[0].numpy()
     return result
 
 

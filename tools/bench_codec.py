@@ -65,7 +65,7 @@ def child(config: str, path: str, prefix_seconds: float) -> None:
     codec = SimVQCodec.from_config(config)
     reset_peak_rss()  # the process's whole peak during encode_file, model included
     start = time.perf_counter()
-    tokens = codec.encode_file(path).tokens[0]
+    tokens = codec.encode_file(path).ids[0]
     elapsed = time.perf_counter() - start
     peak_mb = peak_rss_mb()
     prefix, _ = soundfile.read(path, frames=round(prefix_seconds * RATE), dtype="float32")

@@ -377,7 +377,9 @@ def main() -> None:
                                                        or torch.get_num_threads(),
                                                        args.matmul_seconds)
                     run.load_average = os.getloadavg()[0]
-                    print(f"# {run.label}: {shlex.join(run.command)}", flush=True)
+                    # each run's total as soon as it ends: a tool stopped later keeps it
+                    print(f"# {run.label} ({run.wall_seconds:.1f} s): {shlex.join(run.command)}",
+                          flush=True)
     except RecipeFailed as failure:
         sys.exit(str(failure))
     except KeyboardInterrupt:

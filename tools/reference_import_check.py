@@ -116,7 +116,7 @@ def compare(model, codec, wav: torch.Tensor) -> dict:
     codes = model.quantize.embedding_proj(model.quantize.embedding.weight).double()
     exact = torch.cat([((z ** 2).sum(1, keepdim=True) + (codes ** 2).sum(1) - 2 * z @ codes.T
                         ).argmin(1) for z in latents.split(64)])
-    ours = codec.encode(wav[0], SAMPLE_RATE).tokens[0]
+    ours = codec.encode(wav[0], SAMPLE_RATE).ids[0]
     gaps = [0.0]
     for frame in (ours != ids).nonzero().flatten().tolist():
         distance = ((codes - latents[frame]) ** 2).sum(1)

@@ -231,7 +231,7 @@ def encode_state(codec: SimVQCodec, job: Job, stdin: Input | None) -> Existing |
     read. The input is hashed only when a file is there to compare it with."""
     if job.target is None:
         return Existing(Kind.NEW)
-    early = outputs.present(job.target)
+    early = outputs.state_unless_file(job.target)
     if early is not None:
         return early
     try:
@@ -399,8 +399,8 @@ def _open_input(source: str | None, stdin: Input | None):
 
 
 def _joined(items: list[Tokens], sample_rate: int) -> Tokens:
-    """Items of one item each (``tokens [1, T'_i]``) as one padded batch ``[B, max T'_i]``."""
-    ids, lengths = pad_batch([item.tokens[0] for item in items])
+    """Items of one item each (``ids [1, T'_i]``) as one padded batch ``[B, max T'_i]``."""
+    ids, lengths = pad_batch([item.ids[0] for item in items])
     return Tokens(ids, lengths, torch.cat([item.num_samples for item in items]), sample_rate)
 
 

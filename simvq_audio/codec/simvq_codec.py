@@ -41,16 +41,16 @@ from simvq_audio.codec.streaming_encoder import (
 )
 from simvq_audio.codec.tokens import TokenRow, Tokens
 from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
-from simvq_audio.compression_model import CompressionModel
 from simvq_audio.data.audio_io import resample
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.errors import UserInputError
+from simvq_audio.pretrained_tokenizer import PretrainedTokenizer
 from simvq_audio.weight_shapes import codec_shapes
 
 
-class SimVQCodec(CompressionModel[ModelConfig]):
+class SimVQCodec(PretrainedTokenizer[ModelConfig]):
     """A trained (or, from :meth:`from_config`, untrained) codec, ready for inference: the
-    audio :class:`~simvq_audio.compression_model.CompressionModel`.
+    audio :class:`~simvq_audio.pretrained_tokenizer.PretrainedTokenizer`.
 
     Args:
         model: the codec model; put in eval mode with gradients off.
@@ -202,7 +202,7 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         header = CodesHeader(self.model_hash, self.codebook_size, self.sample_rate,
                              self.hop_length, int(item.num_samples[0]), channels, (frames,),
                              source)
-        write_codes(target, item.tokens[0, :frames], header)
+        write_codes(target, item.ids[0, :frames], header)
 
     def load_codes(self, source, force: bool = False, what: str | None = None) -> Tokens:
         """Read a ``.codes`` path or binary stream written by this model (``force``: any model
@@ -234,7 +234,7 @@ class SimVQCodec(CompressionModel[ModelConfig]):
         squeeze = isinstance(tokens, TokenRow) or (
             isinstance(tokens, (torch.Tensor, np.ndarray)) and tokens.ndim == 1)
         tokens = self._as_tokens(tokens, lengths)
-        ids = tokens.tokens.to(self.device)
+        ids = tokens.ids.to(self.device)
         items: dict[int, torch.Tensor] = {}
         frames = tokens.lengths.tolist()
         for length in sorted(set(frames)):
@@ -307,9 +307,9 @@ class SimVQCodec(CompressionModel[ModelConfig]):
                                  f"Hz, the model at {self.sample_rate} Hz")
         if tokens.lengths is None:
             raise UserInputError("Tokens.lengths must give the valid frames of each item")
-        ids, frames = validate.token_ids(tokens.tokens, tokens.lengths, self.codebook_size)
-        if getattr(tokens.tokens, "ndim", None) != 2:
-            raise UserInputError("Tokens.tokens must be ids [B, T']")
+        ids, frames = validate.token_ids(tokens.ids, tokens.lengths, self.codebook_size)
+        if getattr(tokens.ids, "ndim", None) != 2:
+            raise UserInputError("Tokens.ids must be ids [B, T']")
         num_samples = validate.sample_counts(tokens.num_samples, frames, self.hop_length)
         return Tokens(ids, frames, num_samples, self.sample_rate)
 

@@ -28,8 +28,8 @@ from simvq_audio import validate
 from simvq_audio.codec.decoder import DecoderState
 from simvq_audio.codec.model import CodecModel
 from simvq_audio.codec.tokens import Tokens
-from simvq_audio.compression_model import inference
 from simvq_audio.errors import UserInputError
+from simvq_audio.pretrained_tokenizer import inference
 
 PAPER_LOOKAHEAD_FRAMES = 10
 """The paper decoder's default lookahead (133 ms at 75 frames/s; docs/streaming.md: deviations)."""
@@ -156,7 +156,7 @@ class StreamingDecoder:
         self._check_open()
         num_codes = self.model.quantizer.num_codes
         if isinstance(tokens, Tokens):
-            ids, frames = validate.token_ids(tokens.tokens, tokens.lengths, num_codes)
+            ids, frames = validate.token_ids(tokens.ids, tokens.lengths, num_codes)
             if not bool((frames == ids.shape[-1]).all()):
                 raise UserInputError(f"feed takes items of equal length; these Tokens have "
                                      f"lengths {frames.tolist()[:8]}: end the shorter items "

@@ -21,9 +21,9 @@ import torch
 from simvq_audio import validate
 from simvq_audio.codec.encoder import EncoderState
 from simvq_audio.codec.model import CodecModel
-from simvq_audio.compression_model import inference
 from simvq_audio.data.audio_io import StreamResampler
 from simvq_audio.errors import UserInputError
+from simvq_audio.pretrained_tokenizer import inference
 
 DEFAULT_CHUNK_SECONDS = 30.0
 """Largest piece run through the encoder at once: bounds activation memory."""
@@ -48,6 +48,7 @@ def encode_piece(model: CodecModel, wav: torch.Tensor, state: EncoderState | Non
         stop = min(start + chunk, wav.shape[-1])
         last = final and stop == wav.shape[-1]
         if state is None and not last and stop < model.encoder.start_samples:
+            # StreamingEncoder.feed holds samples back until there are enough: a caller's bug
             raise ValueError(f"the first piece of a stream needs at least "
                              f"{model.encoder.start_samples} samples, got {stop}")
         z, state = model.encoder.stream(wav[:, start:stop], state, final=last)

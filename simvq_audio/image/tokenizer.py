@@ -1,7 +1,7 @@
 """The image tokenizer API: images in [0, 1] <-> token grids, and its model directory.
 
-:class:`SimVQImageTokenizer` is the image :class:`~simvq_audio.compression_model.
-CompressionModel`: its model directory's ``config.json`` holds ``{"modality": "image",
+:class:`SimVQImageTokenizer` is the image :class:`~simvq_audio.pretrained_tokenizer.
+PretrainedTokenizer`: its model directory's ``config.json`` holds ``{"modality": "image",
 "model": <ImageModelConfig as a dict>}`` and ``model.safetensors`` the weights
 (:mod:`simvq_audio.model_dir`), so an audio model directory is recognised and refused with a
 clear message.
@@ -14,14 +14,14 @@ from collections.abc import Iterator
 
 import torch
 
-from simvq_audio.compression_model import CompressionModel
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.config import ImageModelConfig, config_from_dict, load_config
 from simvq_audio.image.model import ImageAutoencoder
+from simvq_audio.pretrained_tokenizer import PretrainedTokenizer
 from simvq_audio.weight_shapes import image_shapes
 
 
-class SimVQImageTokenizer(CompressionModel[ImageModelConfig]):
+class SimVQImageTokenizer(PretrainedTokenizer[ImageModelConfig]):
     """``encode(images [B, 3, H, W] in [0, 1]) -> tokens [B, h, w]`` and
     ``decode(tokens [B, h, w] or [h, w]) -> images [B, 3, H, W]`` in [0, 1].
 

@@ -100,7 +100,7 @@ def measure(codec: SimVQCodec, waveforms: Sequence[torch.Tensor],
     ``latency_ms``; ``backbone_frames_per_frame``; ``stream_rtf`` and ``one_pass_rtf``
     (decode seconds per second of audio)."""
     rate, causal = codec.sample_rate, codec.model.decoder.causal
-    ids = [codec.encode(wav, rate).tokens[0] for wav in waveforms]
+    ids = [codec.encode(wav, rate).ids[0] for wav in waveforms]
     audio_seconds = sum(len(item) for item in ids) * codec.hop_length / rate
     start = time.perf_counter()
     one_pass = [codec.decode(item).numpy() for item in ids]

@@ -6,7 +6,7 @@ comes back trimmed to each utterance's own length::
     from simvq_audio.tokenize import read_tokens
 
     codec = SimVQCodec.from_pretrained("exp/tiny/model")
-    for row in read_tokens("dump/train"):           # row.utt_id, .tokens [T'], .text, ...
+    for row in read_tokens("dump/train"):           # row.utt_id, .ids [T'], .text, ...
         wav = codec.decode(row)                     # [row.num_samples]
 
 The rows come from the dump's parquet shards, shard by shard (one shard in memory at a time), in

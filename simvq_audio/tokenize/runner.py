@@ -94,7 +94,7 @@ def _tokenize_shard(codec: SimVQCodec, out: Path, shard: Shard, identity: RunIde
                 failures[utt.utt_id] = result
                 continue
             num_samples = int(result.tokens.num_samples[0])
-            records.append(TokenRecord(utt.utt_id, result.tokens.tokens[0].numpy().astype(np.int32),
+            records.append(TokenRecord(utt.utt_id, result.tokens.ids[0].numpy().astype(np.int32),
                                        num_samples, utt.text, utt.speaker))
             batch_samples += num_samples
         progress.advance(len(batch), batch_samples / codec.sample_rate)

@@ -16,7 +16,7 @@ class EMA:
     """
 
     def __init__(self, model: nn.Module, decay: float):
-        if not 0.0 <= decay < 1.0:
+        if not 0.0 <= decay < 1.0:  # configs are checked on load: a caller's bug
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.module = copy.deepcopy(model).eval().requires_grad_(False)

@@ -44,4 +44,6 @@ def run_config_problems(train: RunConfig) -> list[tuple[bool, str]]:
     """The ``(ok, message)`` checks of a ``train:`` section's values (for
     :func:`~simvq_audio.config_loader.check_values`), shared by every modality."""
     return [(len(train.betas) == 2, "train.betas must have two values"),
-            (train.quantizer_lr_scale > 0, "train.quantizer_lr_scale must be > 0")]
+            (train.quantizer_lr_scale > 0, "train.quantizer_lr_scale must be > 0"),
+            (0 <= train.ema_decay < 1, "train.ema_decay must lie in [0, 1): the weight an "
+             "average keeps at each step")]

@@ -97,7 +97,7 @@ def test_encode_round_trips_or_refuses(codec, case):
     expected = [math.floor(n * RATE / rate + 0.5) for n in given_lengths]  # soxr: halves up
     assert tokens.num_samples.tolist() == expected
     assert tokens.lengths.tolist() == [math.ceil(n / HOP) for n in expected]
-    assert tokens.tokens.dtype == torch.int64 and int(tokens.tokens.max()) < K
+    assert tokens.ids.dtype == torch.int64 and int(tokens.ids.max()) < K
     audio = codec.decode(tokens)
     assert audio.shape == (len(tokens), max(expected)) and torch.isfinite(audio).all()
 

@@ -12,7 +12,7 @@ import pytest
 import soundfile
 import torch
 
-from simvq_audio.codec import SimVQCodec, Tokens
+from simvq_audio.codec import SimVQCodec, TokenRow, Tokens
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME, model_hash
@@ -35,19 +35,19 @@ def test_round_trip_every_rate_and_channel_count(codec, rate, channels):
     tokens = codec.encode(wav, rate)
     samples = round(rate // 5 * 24000 / rate)
     assert tokens.num_samples.tolist() == [samples]
-    assert tokens.lengths.tolist() == [math.ceil(samples / HOP)] == [tokens.tokens.shape[-1]]
-    assert tokens.tokens.dtype == torch.int64 and int(tokens.tokens.max()) < 1024
+    assert tokens.lengths.tolist() == [math.ceil(samples / HOP)] == [tokens.ids.shape[-1]]
+    assert tokens.ids.dtype == torch.int64 and int(tokens.ids.max()) < 1024
     audio = codec.decode(tokens)
     assert audio.shape == (1, samples) and torch.isfinite(audio).all()
 
 
 def test_layouts_give_the_same_tokens(codec):
     mono = torch.randn(4000) * 0.1
-    reference = codec.encode(mono, 24000).tokens
-    assert torch.equal(codec.encode(mono[None], 24000).tokens, reference)
-    assert torch.equal(codec.encode(mono[None, None].numpy(), 24000).tokens, reference)
+    reference = codec.encode(mono, 24000).ids
+    assert torch.equal(codec.encode(mono[None], 24000).ids, reference)
+    assert torch.equal(codec.encode(mono[None, None].numpy(), 24000).ids, reference)
     stereo = torch.stack([mono, mono])
-    assert torch.equal(codec.encode(stereo, 24000).tokens, reference)
+    assert torch.equal(codec.encode(stereo, 24000).ids, reference)
     assert codec.decode(reference[0]).shape == (4000 // HOP * HOP + HOP,)
     assert codec.decode(reference).shape == (1, reference.shape[-1] * HOP)
 
@@ -61,9 +61,9 @@ def test_padded_batch_equals_items(codec):
     assert audio.shape == (3, int(tokens.num_samples.max()))
     for i, size in enumerate(sizes):
         alone = codec.encode(batch[i:i + 1], 16000, lengths=[size])
-        assert torch.equal(tokens[i].tokens, alone.tokens)
-        assert torch.equal(tokens.tokens[i, tokens.lengths[i]:], torch.zeros_like(
-            tokens.tokens[i, tokens.lengths[i]:]))
+        assert torch.equal(tokens[i].ids, alone.ids)
+        assert torch.equal(tokens.ids[i, tokens.lengths[i]:], torch.zeros_like(
+            tokens.ids[i, tokens.lengths[i]:]))
         count = int(alone.num_samples[0])
         assert int(tokens.num_samples[i]) == count
         torch.testing.assert_close(audio[i, :count], codec.decode(alone)[0])
@@ -84,7 +84,7 @@ def test_encoding_takes_the_quantizers_ids_only_path(codec, monkeypatch):
 
     monkeypatch.setattr(VectorQuantizer, "forward", forbidden)
     tokens = codec.encode_signals(signals)
-    assert torch.equal(tokens.tokens, expected.tokens)
+    assert torch.equal(tokens.ids, expected.ids)
     assert tokens.lengths.tolist() == [16, 4] and tokens.num_samples.tolist() == [5000, 1200]
     with pytest.raises(UserInputError, match="list of float tensors"):
         codec.encode_signals(torch.zeros(2, 100))
@@ -110,7 +110,7 @@ def test_decode_is_the_lookup_of_the_effective_codes(codec):
 def test_encoding_is_deterministic_and_silence_is_fine(codec):
     silence = torch.zeros(2, 4800)
     first, second = codec.encode(silence, 24000), codec.encode(silence, 24000)
-    assert torch.equal(first.tokens, second.tokens)
+    assert torch.equal(first.ids, second.ids)
     assert torch.isfinite(codec.decode(first)).all()
 
 
@@ -119,7 +119,7 @@ def test_pretrained_round_trip(codec, tmp_path):
     loaded = SimVQCodec.from_pretrained(path, device="cpu")
     assert loaded.model_hash == codec.model_hash
     wav = torch.randn(3000) * 0.1
-    assert torch.equal(loaded.encode(wav, 24000).tokens, codec.encode(wav, 24000).tokens)
+    assert torch.equal(loaded.encode(wav, 24000).ids, codec.encode(wav, 24000).ids)
     assert json.loads((path / CONFIG_NAME).read_text())["model"]["quantizer"]["num_codes"] == 1024
 
 
@@ -138,7 +138,7 @@ def test_padding_is_saved_and_a_config_without_it_means_zeros(codec, tmp_path, p
     assert old.config.encoder.padding == "zeros"
     wav = torch.randn(1000) * 0.1  # zeros: the input is zero-padded once to whole frames
     padded = torch.nn.functional.pad(wav, (0, 4 * HOP - 1000))
-    assert torch.equal(old.encode(wav, 24000).tokens, old.encode(padded, 24000).tokens)
+    assert torch.equal(old.encode(wav, 24000).ids, old.encode(padded, 24000).ids)
 
 
 def test_model_identity_covers_the_padding(codec, tmp_path):
@@ -186,18 +186,18 @@ def test_file_helpers_and_codes(codec, tmp_path):
     tokens = codec.encode_file(tmp_path / "in.flac", block_seconds=0.1)
     audio, rate = read_audio(tmp_path / "in.flac")
     expected = codec.encode(audio, rate)
-    assert torch.equal(tokens.tokens, expected.tokens)
+    assert torch.equal(tokens.ids, expected.ids)
     assert torch.equal(tokens.num_samples, expected.num_samples)
     codec.save_codes(tokens, tmp_path / "x.codes")
     loaded = codec.load_codes(tmp_path / "x.codes")
-    assert torch.equal(loaded.tokens, tokens.tokens) and loaded.num_samples.tolist() == [24000]
+    assert torch.equal(loaded.ids, tokens.ids) and loaded.num_samples.tolist() == [24000]
     codec.decode_file(tmp_path / "x.codes", tmp_path / "out.wav")
     info = soundfile.info(tmp_path / "out.wav")
     assert (info.samplerate, info.frames, info.subtype) == (24000, 24000, "PCM_16")
     stream = io.BytesIO()
     codec.save_codes(tokens, stream)
     stream.seek(0)
-    assert torch.equal(codec.load_codes(stream).tokens, tokens.tokens)
+    assert torch.equal(codec.load_codes(stream).ids, tokens.ids)
 
 
 def test_codes_from_another_model_are_refused_unless_forced(codec, tmp_path):
@@ -250,6 +250,18 @@ def test_decode_refuses_inconsistent_tokens(codec):
         codec.decode(tokens)
     with pytest.raises(UserInputError, match="lengths"):
         codec.decode(torch.zeros(2, 4, dtype=torch.long), lengths=[4, 5])
+
+
+def test_tokens_is_the_deprecated_name_of_ids(codec):
+    """``Tokens.tokens`` and ``TokenRow.tokens`` were renamed ``ids``: the old name still gives
+    the same tensor, with a DeprecationWarning, so users' code keeps working."""
+    tokens = codec.encode(torch.linspace(-0.5, 0.5, 2000), 24000)
+    row = TokenRow("a", tokens.ids[0], 2000, 24000, None, None, codec.model_hash)
+    for owner, value in (("Tokens", tokens), ("TokenRow", row)):
+        with pytest.warns(DeprecationWarning, match=rf"{owner}\.tokens .* renamed {owner}\.ids"):
+            old = value.tokens
+        assert old is value.ids
+    assert torch.equal(codec.decode(row), codec.decode(tokens)[0])
 
 
 def test_loading_a_model_directory_imports_no_compiler(tmp_path):

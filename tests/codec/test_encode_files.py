@@ -1,7 +1,6 @@
 """encode_files, the one path from many audio files to tokens (CLI encode and tokenize): each file
 opened once, tokens equal to encoding it alone, per-file errors."""
 
-import os
 
 import numpy as np
 import pytest
@@ -31,24 +30,17 @@ def write(path, seconds, rate=16000, channels=1, value=None):
 
 
 def test_each_file_is_opened_once_and_gives_the_tokens_of_encoding_it_alone(codec, tmp_path,
-                                                                             monkeypatch):
+                                                                             monkeypatch, request):
     paths = [write(tmp_path / "short.wav", 0.3, channels=2), write(tmp_path / "tiny.wav", 0.05),
              write(tmp_path / "long.wav", 1.2, rate=22050)]
-    opened = []
-    real_open = os.open
-
-    def counting_open(file, *args, **kwargs):
-        opened.append(os.fspath(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counting_open)
+    opened = request.getfixturevalue("opened_files")  # counted from here on
     results = encode_files(codec, paths, stream_seconds=1.0)  # long.wav is streamed
     monkeypatch.undo()
     names = {str(path) for path in paths}
     assert sorted(name for name in opened if name in names) == sorted(names)
     for path, result in zip(paths, results):
         alone = codec.encode_file(path)
-        assert torch.equal(result.tokens.tokens, alone.tokens)
+        assert torch.equal(result.tokens.ids, alone.ids)
         assert torch.equal(result.tokens.num_samples, alone.num_samples)
         assert result.source == outputs.input_id(path)
     assert [result.channels for result in results] == [2, 1, 1]
@@ -63,7 +55,7 @@ def test_a_bad_file_is_its_message_and_the_others_go_on(codec, tmp_path):
                                    long_nan], stream_seconds=0.4)
     assert results[0] == f"{tmp_path / 'text.wav'}: not a readable audio file (Format not " \
                          "recognised.)"
-    assert torch.equal(results[1].tokens.tokens, codec.encode_file(good).tokens)
+    assert torch.equal(results[1].tokens.ids, codec.encode_file(good).ids)
     assert results[2].startswith(f"{nan}: the audio contains NaN")
     assert results[3] == f"{tmp_path / 'gone.wav'}: no such audio file"
     assert "NaN" in results[4]
@@ -73,7 +65,7 @@ def test_bytes_from_stdin_are_one_more_source(codec, tmp_path):
     path = write(tmp_path / "a.wav", 0.2)
     (from_file,), (from_bytes,) = (encode_files(codec, [source], 60.0)
                                    for source in (path, path.read_bytes()))
-    assert torch.equal(from_file.tokens.tokens, from_bytes.tokens.tokens)
+    assert torch.equal(from_file.tokens.ids, from_bytes.tokens.ids)
     assert from_bytes.source == outputs.stream_id(path.read_bytes())
     assert encode_files(codec, [b"junk"], 60.0) == ["stdin: not a readable audio file (Format "
                                                     "not recognised.)"]

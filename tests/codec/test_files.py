@@ -3,7 +3,6 @@ what it writes is what the codec's own calls make, each ``.codes`` file is read 
 Python call prints nothing."""
 
 import io
-import os
 
 import pytest
 import torch
@@ -49,21 +48,14 @@ def test_decoded_files_are_the_tagged_audio_of_each_decode_alone(model, tmp_path
         assert (tmp_path / "wav" / f"{name}.wav").read_bytes() == expected
 
 
-def test_decode_reads_each_codes_file_once(model, tmp_path, monkeypatch):
+def test_decode_reads_each_codes_file_once(model, tmp_path, request):
     """Before: a rerun opened each ``.codes`` file twice to classify its output (once to hash
     it, once to check its header), and a third time to decode it when it was not done."""
     codec, path = model
     for name in ("a", "b"):
         codec.save_codes(codec.encode(torch.randn(3000) * 0.1, codec.sample_rate),
                          tmp_path / "codes" / f"{name}.codes")
-    opened = []
-    real_open = os.open
-
-    def counting_open(file, *args, **kwargs):
-        opened.append(os.fspath(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counting_open)
+    opened = request.getfixturevalue("opened_files")  # counted from here on
     for run in ("first", "rerun: all done"):
         opened.clear()
         assert cli("decode", "--model", path, tmp_path / "codes", tmp_path / "wav") == 0, run

@@ -75,9 +75,9 @@ def test_row_3_channels_last_arrays_are_read_as_soundfile_returns_them(model):
     stereo = np.random.default_rng(0).standard_normal((2 * RATE, 2)).astype(np.float32) * 0.1
     tokens = codec.encode(stereo, RATE)
     assert tokens.lengths.tolist() == [150]
-    assert torch.equal(tokens.tokens, codec.encode(stereo.T, RATE).tokens)
+    assert torch.equal(tokens.ids, codec.encode(stereo.T, RATE).ids)
     batch = np.stack([stereo, stereo])  # [B, T, C]
-    assert torch.equal(codec.encode(batch, RATE).tokens[1], tokens.tokens[0])
+    assert torch.equal(codec.encode(batch, RATE).ids[1], tokens.ids[0])
     with pytest.raises(UserInputError, match="cannot tell channels from time"):
         codec.encode(np.zeros((4, 4), np.float32), RATE)
     with pytest.raises(UserInputError, match="cannot tell channels from time"):
@@ -180,8 +180,8 @@ def test_row_7_done_means_verified_done(model, other_model, tmp_path, capsys):
     capsys.readouterr()
     assert cli("encode", "--model", path, tmp_path / "in", out) == 0
     assert "1 of 2 files (1 already done)" in capsys.readouterr().err
-    assert torch.equal(codec.load_codes(out / "b.codes").tokens,
-                       codec.encode_file(tmp_path / "in" / "b.wav").tokens)
+    assert torch.equal(codec.load_codes(out / "b.codes").ids,
+                       codec.encode_file(tmp_path / "in" / "b.wav").ids)
 
 
 def test_row_8_implausible_sample_rates_are_refused_at_once(model):
@@ -194,7 +194,7 @@ def test_row_8_implausible_sample_rates_are_refused_at_once(model):
             codec.encode(wav[:10], rate)  # 10 samples: the code before encodes 240000 at 1 Hz
     with pytest.raises(UserInputError, match="sample_rate"):
         codec.streaming_encoder(sample_rate=10)
-    assert torch.equal(codec.encode(wav, 16000.0).tokens, codec.encode(wav, 16000).tokens)
+    assert torch.equal(codec.encode(wav, 16000.0).ids, codec.encode(wav, 16000).ids)
     assert codec.encode(wav, np.int64(768000)).lengths.tolist() == [3]
 
 
@@ -231,7 +231,7 @@ def test_row_10_inputs_that_require_grad_are_fine(model):
     """Before: an autograd view error."""
     codec, _ = model
     wav = (torch.randn(2, 3000) * 0.1).requires_grad_()
-    assert torch.equal(codec.encode(wav, RATE).tokens, codec.encode(wav.detach(), RATE).tokens)
+    assert torch.equal(codec.encode(wav, RATE).ids, codec.encode(wav.detach(), RATE).ids)
 
 
 def test_row_11_model_files_are_world_readable(model, tmp_path):

@@ -12,10 +12,10 @@ import torch
 
 from simvq_audio.cli import main
 from simvq_audio.codec import SimVQCodec
-from simvq_audio.compression_model import load_pretrained
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import CONFIG_NAME, WEIGHTS_NAME
+from simvq_audio.pretrained_tokenizer import load_pretrained
 
 from hostile_helpers import MAX_MESSAGE, MEMORY_LIMIT_MB, assert_refused, run_limited
 from repo_paths import RECIPES, REPO, TINY_RECIPE
@@ -199,7 +199,7 @@ _FROM_PRETRAINED = """
 import resource, sys
 limit = int(sys.argv[1]) * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from simvq_audio.compression_model import load_pretrained
+from simvq_audio.pretrained_tokenizer import load_pretrained
 from simvq_audio.errors import UserInputError
 for path in sys.argv[2:]:
     try:

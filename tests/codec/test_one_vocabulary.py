@@ -46,13 +46,13 @@ def test_a_2d_batch_with_lengths_is_mono_signals(model):
         batch[row, size:] = 3.0  # padding must not matter
     tokens = codec.encode(batch, 16000, lengths=sizes)
     as_channels = codec.encode(batch[:, None], 16000, lengths=sizes)
-    assert torch.equal(tokens.tokens, as_channels.tokens)
+    assert torch.equal(tokens.ids, as_channels.ids)
     assert torch.equal(tokens.lengths, as_channels.lengths)
     for row, size in enumerate(sizes):
         alone = codec.encode(batch[row, :size], 16000)
-        assert torch.equal(tokens[row].tokens, alone.tokens)
-    assert torch.equal(codec.encode(batch.numpy(), 16000, lengths=np.array(sizes)).tokens,
-                       tokens.tokens)
+        assert torch.equal(tokens[row].ids, alone.ids)
+    assert torch.equal(codec.encode(batch.numpy(), 16000, lengths=np.array(sizes)).ids,
+                       tokens.ids)
 
 
 def test_other_layouts_keep_their_meaning(model):
@@ -60,11 +60,11 @@ def test_other_layouts_keep_their_meaning(model):
     channels-last, ``[T]`` with lengths is one item."""
     codec, _ = model
     stereo = torch.randn(2, 4000) * 0.1
-    mono = codec.encode(stereo.mean(dim=0), 24000).tokens
-    assert torch.equal(codec.encode(stereo, 24000).tokens, mono)
-    assert torch.equal(codec.encode(stereo.T.contiguous(), 24000).tokens, mono)
-    assert torch.equal(codec.encode(stereo[0], 24000, lengths=[4000]).tokens,
-                       codec.encode(stereo[0], 24000).tokens)
+    mono = codec.encode(stereo.mean(dim=0), 24000).ids
+    assert torch.equal(codec.encode(stereo, 24000).ids, mono)
+    assert torch.equal(codec.encode(stereo.T.contiguous(), 24000).ids, mono)
+    assert torch.equal(codec.encode(stereo[0], 24000, lengths=[4000]).ids,
+                       codec.encode(stereo[0], 24000).ids)
 
 
 @pytest.mark.parametrize("call", [
@@ -184,6 +184,6 @@ def test_provenance_has_its_own_key_and_old_directories_still_load(imported, tmp
     new_codec, old_codec = SimVQCodec.from_pretrained(imported), SimVQCodec.from_pretrained(old)
     assert old_codec.model_hash == new_codec.model_hash
     wav = torch.randn(5000) * 0.1
-    assert torch.equal(old_codec.encode(wav, 24000).tokens, new_codec.encode(wav, 24000).tokens)
+    assert torch.equal(old_codec.encode(wav, 24000).ids, new_codec.encode(wav, 24000).ids)
     import_reference_checkpoint(REFERENCE, old)  # still recognised as this import: replaced
     assert json.loads((old / "config.json").read_text())["training"] == training

@@ -100,7 +100,7 @@ def test_version_1_codes_are_read_and_count_as_not_verified(codec, tmp_path):
     (tmp_path / "old.codes").write_bytes(data)
     header, _ = read_codes(tmp_path / "old.codes")
     assert (header.version, header.source) == (1, None)
-    assert torch.equal(codec.load_codes(tmp_path / "old.codes").tokens, tokens.tokens)
+    assert torch.equal(codec.load_codes(tmp_path / "old.codes").ids, tokens.ids)
     state = outputs.codes_state(tmp_path / "old.codes", codec.model_hash,
                                 outputs.stream_id(b"x"))
     assert state.kind is outputs.Kind.FOREIGN and "records no input" in state.reason

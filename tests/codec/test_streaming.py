@@ -122,8 +122,8 @@ def test_codec_encode_batch_equals_items_with_reflect_padding():
     tokens = codec.encode(wav, 24000, lengths=sizes)
     for row, size in enumerate(sizes):
         alone = codec.encode(wav[row, :, :size], 24000)
-        assert torch.equal(tokens[row].tokens, alone.tokens)
-        assert torch.equal(alone.tokens, one_pass(codec, wav[row, :, :size]))
+        assert torch.equal(tokens[row].ids, alone.ids)
+        assert torch.equal(alone.ids, one_pass(codec, wav[row, :, :size]))
 
 
 def test_streaming_resampler_equals_encode_at_that_rate(codec):
@@ -132,7 +132,7 @@ def test_streaming_resampler_equals_encode_at_that_rate(codec):
     tokens = torch.cat([stream.feed(wav[i:i + 4001]) for i in range(0, wav.shape[-1], 4001)]
                        + [stream.flush()], dim=-1)
     expected = codec.encode(wav, 16000)
-    assert torch.equal(tokens[0], expected.tokens[0])
+    assert torch.equal(tokens[0], expected.ids[0])
     assert stream.num_samples == int(expected.num_samples[0])
 
 

@@ -121,9 +121,9 @@ def test_feed_takes_ids_of_any_integer_dtype_tokens_and_empty_pieces():
     tokens = CAUSAL.encode(wav, 24000)
     stream = CAUSAL.streaming_decoder(batch_size=2)
     pieces = [stream.feed(tokens), stream.feed(torch.zeros(2, 0, dtype=torch.int16)),
-              stream.feed(tokens.tokens.numpy().astype("uint16")), stream.flush()]
+              stream.feed(tokens.ids.numpy().astype("uint16")), stream.flush()]
     streamed = torch.cat(pieces, dim=-1)
-    assert_equal_to_rounding(streamed, CAUSAL.decode(tokens.tokens.repeat(1, 2)))
+    assert_equal_to_rounding(streamed, CAUSAL.decode(tokens.ids.repeat(1, 2)))
 
 
 # -- latency ------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_file_round_trip_matches_the_api(model, tmp_path):
     wav = write_wav(tmp_path / "a.wav", channels=2, rate=44100)
     assert cli("encode", "--model", path, wav, tmp_path / "a.codes") == 0
     loaded = codec.load_codes(tmp_path / "a.codes")
-    assert torch.equal(loaded.tokens, codec.encode_file(wav).tokens)
+    assert torch.equal(loaded.ids, codec.encode_file(wav).ids)
     assert cli("decode", "--model", path, tmp_path / "a.codes", tmp_path / "b.wav") == 0
     info = soundfile.info(tmp_path / "b.wav")
     assert (info.samplerate, info.frames, info.channels) == (24000, 4800, 1)

@@ -69,8 +69,8 @@ def test_a_long_stdin_is_spooled_and_encoded_as_the_file_is(model, tmp_path, mon
                tmp_path / "a.codes") == 0
     header, _ = read_codes(tmp_path / "a.codes")
     assert header.source == outputs.stream_id(data)
-    assert torch.equal(codec.load_codes(tmp_path / "a.codes").tokens,
-                       codec.encode_file(wav).tokens)
+    assert torch.equal(codec.load_codes(tmp_path / "a.codes").ids,
+                       codec.encode_file(wav).ids)
 
 
 # -- 2. what is recorded is what was encoded --------------------------------------------------
@@ -98,18 +98,18 @@ def test_the_recorded_hash_is_that_of_the_bytes_encoded(model, tmp_path, monkeyp
     wav = wav_file(tmp_path / "a.wav", seed=1)
     first = wav.read_bytes()
     second = wav_file(tmp_path / "b.wav", seed=2).read_bytes()  # same length, other samples
-    expected = codec.encode_file(wav).tokens
+    expected = codec.encode_file(wav).ids
     rewrite_after_reading(monkeypatch, wav, second)
     assert cli("encode", "--model", path, wav, tmp_path / "a.codes") == 0
     monkeypatch.undo()
     header, _ = read_codes(tmp_path / "a.codes")
     assert header.source.sha256 == hashlib.sha256(first).hexdigest()[:32]
-    assert torch.equal(codec.load_codes(tmp_path / "a.codes").tokens, expected)
+    assert torch.equal(codec.load_codes(tmp_path / "a.codes").ids, expected)
     capsys.readouterr()
     assert cli("encode", "--model", path, wav, tmp_path / "a.codes") == 0  # now content B
     assert "redoing 1 earlier output(s)" in capsys.readouterr().err
-    assert torch.equal(codec.load_codes(tmp_path / "a.codes").tokens,
-                       codec.encode_file(wav).tokens)
+    assert torch.equal(codec.load_codes(tmp_path / "a.codes").ids,
+                       codec.encode_file(wav).ids)
 
 
 def test_a_large_file_changed_while_read_is_refused(model, tmp_path, monkeypatch, capsys):

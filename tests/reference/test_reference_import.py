@@ -67,8 +67,8 @@ def assert_audio_close(ours: np.ndarray, theirs: np.ndarray) -> None:
 def test_ids_equal_the_reference_on_every_frame(codec, tag):
     tokens = codec.encode(read_input(tag), 24000)
     expected = EXPECTED[f"{tag}.ids"]
-    assert tokens.tokens.shape == (1, expected.size)
-    assert np.array_equal(tokens.tokens[0].numpy(), expected)
+    assert tokens.ids.shape == (1, expected.size)
+    assert np.array_equal(tokens.ids[0].numpy(), expected)
 
 
 @pytest.mark.parametrize("tag", TAGS)
@@ -111,7 +111,7 @@ def test_raw_weights_give_one_token(tmp_path, capsys, reference_state):
     assert main(["import-reference", str(FIXTURE), str(out), "--raw"]) == 0
     raw = SimVQCodec.from_pretrained(out)
     for tag in TAGS:
-        tokens = raw.encode(read_input(tag), 24000).tokens
+        tokens = raw.encode(read_input(tag), 24000).ids
         assert tokens.unique().numel() == 1
     linear = raw.model.quantizer.linear.weight
     assert torch.equal(linear, reference_state["quantize.embedding_proj.weight"])

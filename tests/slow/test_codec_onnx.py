@@ -22,7 +22,7 @@ def test_onnx_encoder_and_decoder_match_torch(tmp_path, capsys, recipe):
                 ) == 0
     assert "0 of 450 tokens differ" in capsys.readouterr().err
     wav = torch.randn(1, 24000 + 320) * 0.1  # whole frames: both paddings agree with torch
-    tokens = codec.encode(wav, 24000).tokens
+    tokens = codec.encode(wav, 24000).ids
     encoder = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "encoder.onnx"))
     assert np.array_equal(encoder.run(None, {"wav": wav.numpy()})[0], tokens.numpy())
     decoder = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "decoder.onnx"))

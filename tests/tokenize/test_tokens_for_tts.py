@@ -96,19 +96,19 @@ def test_rows_read_back_decode_to_their_own_length(corpus, dump):
     for row in rows:
         wav, rate = soundfile.read(paths[row.utt_id], dtype="float32", always_2d=True)
         tokens = codec.encode(wav.T, rate)
-        assert row.tokens.dtype == torch.int64
-        assert torch.equal(row.tokens, tokens.tokens[0])
+        assert row.ids.dtype == torch.int64
+        assert torch.equal(row.ids, tokens.ids[0])
         assert row.num_samples == int(tokens.num_samples[0])
         expected = codec.decode(tokens)[0]
         decoded = codec.decode(row)
         assert decoded.shape == (row.num_samples,)
         torch.testing.assert_close(decoded, expected, rtol=0,
                                    atol=1e-5 * float(expected.abs().max()))
-    assert rows[0].num_samples < len(rows[0].tokens) * codec.hop_length  # 2400 < 8 x 320
+    assert rows[0].num_samples < len(rows[0].ids) * codec.hop_length  # 2400 < 8 x 320
     batch = Tokens.from_rows(rows)
-    assert batch.lengths.tolist() == [len(row.tokens) for row in rows]
+    assert batch.lengths.tolist() == [len(row.ids) for row in rows]
     assert batch.num_samples.tolist() == [row.num_samples for row in rows]
-    assert all(int(batch.tokens[i, len(row.tokens):].abs().sum()) == 0
+    assert all(int(batch.ids[i, len(row.ids):].abs().sum()) == 0
                for i, row in enumerate(rows))  # padded with 0
     wavs = codec.decode(rows)
     assert wavs.shape == (3, max(row.num_samples for row in rows))
@@ -163,4 +163,4 @@ def test_the_readme_snippet_reads_a_dump(corpus, dump, tmp_path, monkeypatch):
     assert names["wavs"].shape == (3, max(row.num_samples for row in rows))
     assert names["table"]["utt_id"].tolist() == [row.utt_id for row in rows]
     assert names["dataset"]["text"] == [row.text for row in rows]
-    assert np.array_equal(names["table"]["tokens"][1], rows[1].tokens.numpy())
+    assert np.array_equal(names["table"]["tokens"][1], rows[1].ids.numpy())

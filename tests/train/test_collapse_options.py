@@ -92,6 +92,7 @@ def test_codec_task_initialises_the_encoder_from_the_same_crops_everywhere(tmp_p
 
 @pytest.mark.parametrize("section, changes, message", [
     ("train", {"quantizer_lr_scale": 0.0}, "train.quantizer_lr_scale must be > 0"),
+    ("train", {"ema_decay": 1.0}, r"train.ema_decay must lie in \[0, 1\)"),
     ("train", {"encoder_init": "kmeans"}, "encoder_init"),
     ("quantizer", {"code_fit": "kmeans"}, "code_fit"),
     ("quantizer", {"fit_decay": 1.0}, r"model.quantizer.fit_decay must lie in \[0, 1\)"),

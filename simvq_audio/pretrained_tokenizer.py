@@ -1,8 +1,10 @@
-"""The one interface of the audio codec and the image tokenizer (after Moshi's
-``CompressionModel``): how a model is built, loaded, saved, identified and run.
+"""The one interface of the audio codec and the image tokenizer: a wrapper around a pretrained
+network (not the ``nn.Module`` itself, unlike Moshi's ``CompressionModel``): how a model is
+built, loaded, saved, identified and run.
 
 Both :class:`~simvq_audio.codec.SimVQCodec` and
-:class:`~simvq_audio.image.tokenizer.SimVQImageTokenizer` are a :class:`CompressionModel`:
+:class:`~simvq_audio.image.tokenizer.SimVQImageTokenizer` are a
+:class:`PretrainedTokenizer`:
 
 * ``from_config(recipe YAML path or model config)``: an untrained model (tests, benchmarks);
 * ``from_pretrained(model directory, device=, dtype=)`` and ``save_pretrained(directory)``;
@@ -10,7 +12,7 @@ Both :class:`~simvq_audio.codec.SimVQCodec` and
   quantizer's nearest-code search, fixed when the model is built;
 * ``encode`` and ``decode`` (signatures per modality), always in eval mode, without gradients
   (``torch.inference_mode``), under autocast to ``compute_dtype`` unless it is float32;
-* :attr:`~CompressionModel.model_hash`: the identity ``.codes`` files record, recomputed
+* :attr:`~PretrainedTokenizer.model_hash`: the identity ``.codes`` files record, recomputed
   whenever a weight changed.
 
 A model directory (:mod:`simvq_audio.model_dir`) holds ``config.json`` =
@@ -48,7 +50,7 @@ from simvq_audio.model_dir import (
 from simvq_audio.quantize.search import check_backend
 
 ConfigT = TypeVar("ConfigT")
-ModelT = TypeVar("ModelT", bound="CompressionModel")
+ModelT = TypeVar("ModelT", bound="PretrainedTokenizer")
 
 MODEL_CLASSES = {"audio": "simvq_audio.codec.SimVQCodec",
                  "image": "simvq_audio.image.tokenizer.SimVQImageTokenizer"}
@@ -56,7 +58,7 @@ MODEL_CLASSES = {"audio": "simvq_audio.codec.SimVQCodec",
 COMPUTE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
-class CompressionModel(ABC, Generic[ConfigT]):
+class PretrainedTokenizer(ABC, Generic[ConfigT]):
     """A network (:attr:`model`, in eval mode, its parameters frozen) with the ``model:``
     config section it was built from (:attr:`config`, saved with it).
 
@@ -119,7 +121,8 @@ class CompressionModel(ABC, Generic[ConfigT]):
     def from_config(cls: type[ModelT], config: str | os.PathLike | ConfigT,
                     device: str | torch.device | None = None,
                     dtype: torch.dtype | None = None, search_backend: str = "auto") -> ModelT:
-        """An untrained model of a recipe YAML (its ``model:`` section) or of a model config."""
+        """An untrained model of a recipe YAML (its ``model:`` section) or of a model config,
+        on ``device``, running under autocast to ``dtype`` (:meth:`set_compute_dtype`)."""
         if isinstance(config, (str, os.PathLike)):
             config = cls.recipe_model_config(config)
         return cls(cls.build_model(config, search_backend), config, compute_dtype=dtype
@@ -130,7 +133,9 @@ class CompressionModel(ABC, Generic[ConfigT]):
                         device: str | torch.device | None = None,
                         dtype: torch.dtype | None = None, search_backend: str = "auto"
                         ) -> ModelT:
-        """Load a model directory that :meth:`save_pretrained` (or an export) wrote.
+        """Load a model directory that :meth:`save_pretrained` (or an export) wrote, onto
+        ``device``; ``dtype`` is the compute dtype (:meth:`set_compute_dtype`: the weights stay
+        float32).
 
         A directory of the other modality, a config that is not this model's, weights that do
         not fit it or a damaged file is refused with one :class:`UserInputError`. The weights
@@ -192,20 +197,30 @@ class CompressionModel(ABC, Generic[ConfigT]):
             config["training"] = training
         return save_model_dir(path, config, self.model.state_dict(), card)
 
-    def to(self: ModelT, device: str | torch.device | torch.dtype | None = None,
+    def to(self: ModelT, device: str | torch.device | None = None,
            dtype: torch.dtype | None = None) -> ModelT:
-        """Move to ``device`` and/or set the compute dtype (``model.to("cuda")``,
-        ``model.to(torch.bfloat16)``); the weights stay float32. Returns the model."""
-        if isinstance(device, torch.dtype):
-            device, dtype = None, device
-        if dtype is not None:
-            self.compute_dtype = _compute_dtype(dtype)
+        """Move the weights to ``device`` (``model.to("cuda")``). They stay float32, so a
+        ``dtype`` (here or in place of ``device``) is refused: :meth:`set_compute_dtype`
+        chooses the autocast dtype encode and decode run under. Returns the model."""
+        if isinstance(device, torch.dtype) or dtype is not None:
+            wanted = device if isinstance(device, torch.dtype) else dtype
+            raise UserInputError(
+                f"{type(self).__name__}.to moves the model between devices only (its weights "
+                f"stay float32); call .set_compute_dtype({wanted}) to run encode and decode "
+                "under autocast to that dtype")
         if device is not None:
             device = validate.device(device)
             try:
                 self.model.to(device)
             except (AssertionError, RuntimeError) as error:  # no such device in this build
                 raise UserInputError(f"cannot use device {device}: {error}") from None
+        return self
+
+    def set_compute_dtype(self: ModelT, dtype: torch.dtype) -> ModelT:
+        """Run :meth:`encode` and :meth:`decode` under autocast to ``dtype`` (bfloat16 or
+        float16), or without autocast (float32); the weights stay float32 either way. Returns
+        the model."""
+        self.compute_dtype = _compute_dtype(dtype)
         return self
 
     # -- properties -------------------------------------------------------------------------
@@ -233,7 +248,7 @@ class CompressionModel(ABC, Generic[ConfigT]):
 
 def load_pretrained(path: str | os.PathLike, device: str | torch.device | None = None,
                     dtype: torch.dtype | None = None, search_backend: str = "auto"
-                    ) -> CompressionModel:
+                    ) -> PretrainedTokenizer:
     """Load a model directory of either modality with the class its ``modality`` names
     (:data:`MODEL_CLASSES`)."""
     path = Path(validate.file_path(path, "path"))
@@ -261,7 +276,7 @@ def _compute_dtype(dtype: object) -> torch.dtype:
 
 def _expected_shapes(shapes: Iterable[tuple[str, tuple[int, ...]]], limit: int,
                      where: str) -> dict[str, tuple[int, ...]]:
-    """``shapes`` (a config's :meth:`~CompressionModel.weight_shapes`) as a dict, read no
+    """``shapes`` (a config's :meth:`~PretrainedTokenizer.weight_shapes`) as a dict, read no
     further than ``limit`` tensors: a config asking for absurd depths is refused at once instead
     of being walked layer by layer."""
     expected = {}

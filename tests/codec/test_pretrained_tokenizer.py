@@ -9,25 +9,25 @@ import pytest
 import torch
 
 from simvq_audio.codec import SimVQCodec
-from simvq_audio.compression_model import CompressionModel, load_pretrained
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.model_dir import CONFIG_NAME, model_hash, read_modality
+from simvq_audio.pretrained_tokenizer import PretrainedTokenizer, load_pretrained
 
 from repo_paths import RECIPES
 
 
 @dataclass
 class Case:
-    cls: type[CompressionModel]
+    cls: type[PretrainedTokenizer]
     recipe: str
-    encode: Callable[[CompressionModel], torch.Tensor]
+    encode: Callable[[PretrainedTokenizer], torch.Tensor]
     """Tokens of a fixed input."""
 
 
 CASES = {
     "audio": Case(SimVQCodec, "tiny.yaml",
-                  lambda model: model.encode(torch.linspace(-0.5, 0.5, 2000), 24000).tokens),
+                  lambda model: model.encode(torch.linspace(-0.5, 0.5, 2000), 24000).ids),
     "image": Case(SimVQImageTokenizer, "image_tiny.yaml",
                   lambda model: model.encode(torch.linspace(0, 1, 3 * 32 * 32).reshape(1, 3, 32,
                                                                                       32))),
@@ -132,3 +132,30 @@ def test_the_search_backend_is_fixed_when_the_model_is_built(case, model, tmp_pa
     assert model.model.quantizer.search_backend == "auto"
     with pytest.raises(UserInputError, match="backend must be one of"):
         case.cls.from_pretrained(path, search_backend="gpu")
+
+
+def test_to_only_moves_and_set_compute_dtype_chooses_the_autocast_dtype(case, model):
+    """``.to(torch.bfloat16)`` used to set the autocast dtype while the weights stayed float32:
+    it is refused, naming the call that does that."""
+    fresh = case.cls(case.cls.build_model(model.config), model.config)
+    for call in (lambda: fresh.to(torch.bfloat16), lambda: fresh.to("cpu", dtype=torch.float16)):
+        with pytest.raises(UserInputError, match=r"\.set_compute_dtype\(torch\.(bfloat|float)16"):
+            call()
+    assert fresh.compute_dtype == torch.float32
+    assert fresh.to("cpu") is fresh and fresh.device == torch.device("cpu")
+    assert fresh.set_compute_dtype(torch.bfloat16) is fresh
+    assert fresh.compute_dtype == torch.bfloat16
+    assert {p.dtype for p in fresh.model.parameters()} == {torch.float32}
+    autocast = []
+    hooks = [part.register_forward_pre_hook(
+        lambda module, args: autocast.append(torch.get_autocast_dtype("cpu")
+                                             if torch.is_autocast_enabled("cpu") else None))
+        for part in fresh.model.modules()]
+    try:
+        case.encode(fresh)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert autocast and set(autocast) == {torch.bfloat16}
+    with pytest.raises(UserInputError, match="compute dtype must be float32, bfloat16"):
+        fresh.set_compute_dtype(torch.int8)

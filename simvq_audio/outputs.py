@@ -52,6 +52,8 @@ from simvq_audio.errors import UserInputError
 from simvq_audio.input_files import open_regular
 
 STDIO = "-"
+STDIN_NAME = "stdin"
+"""How standard input is named in messages."""
 _LISTED = 5
 """How many problems one message names."""
 _TAG = re.compile(r"simvq-audio decode: model ([0-9a-f]{32}), input (\d+) ([0-9a-f]{32}) "
@@ -155,6 +157,18 @@ def open_input(path: str | os.PathLike, kind: str = "file") -> Iterator[Input]:
         yield Input(handle, name, location=_location(name), stamp=stamp)
 
 
+def open_source(source: str | os.PathLike | bytes | Input, kind: str = "file"):
+    """``source`` as an :class:`Input` at its start, for one read, in a ``with``: a path
+    (:func:`open_input`; ``kind`` as there), the bytes a stream held (named ``stdin``), or an
+    input already open (rewound, as :func:`spool` gives stdin)."""
+    if isinstance(source, Input):
+        source.handle.seek(0)
+        return contextlib.nullcontext(source)
+    if isinstance(source, bytes):
+        return contextlib.nullcontext(Input(io.BytesIO(source), STDIN_NAME, stream_id(source)))
+    return open_input(source, kind)
+
+
 def spool(stream: BinaryIO | None, name: str, check_start: Callable[[bytes], None]) -> Input:
     """Read a stream (stdin) into an unnamed temporary file, hashing it on the way, in bounded
     memory whatever its length (the disk holds it). ``check_start`` sees the first bytes
@@ -213,7 +227,7 @@ def check_not_inputs(outputs: Iterable[str | os.PathLike],
         if hit is None:
             hit = by_file.get(_file_identity(output))
         if hit is not None:
-            shown = "stdin" if os.fspath(hit) == STDIO else os.fspath(hit)
+            shown = STDIN_NAME if os.fspath(hit) == STDIO else os.fspath(hit)
             raise UserInputError(f"{os.fspath(output)} is also an input ({shown}): refusing to "
                                  "write over an input, even with --overwrite")
 

@@ -15,8 +15,6 @@ cannot be read or encoded yields its error message instead, and the others go on
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ if TYPE_CHECKING:
 
 BLOCK_SECONDS = 30.0
 """Block size of a streamed file."""
-STDIN_NAME = "stdin"
 
 
 @dataclass
@@ -59,7 +56,8 @@ def encode_files(codec: SimVQCodec,
     batch: list[tuple[int, torch.Tensor, int, SourceId]] = []  # signal [T] at the model rate
     for position, source in enumerate(sources):
         try:
-            with _opened(source) as opened, open_audio(opened.handle, opened.name) as audio:
+            with (outputs.open_source(source, "audio file") as opened,
+                  open_audio(opened.handle, opened.name) as audio):
                 channels = audio.info.channels
                 if audio.info.duration > stream_seconds:
                     tokens = _streamed(codec, audio, BLOCK_SECONDS)
@@ -92,17 +90,6 @@ def encode_file(codec: SimVQCodec, path: str | os.PathLike,
 def _streamed(codec: SimVQCodec, audio: AudioFile, block_seconds: float) -> Tokens:
     """An open audio file encoded block by block (:meth:`SimVQCodec.encode_blocks`)."""
     return codec.encode_blocks(audio.mono_blocks(block_seconds), audio.sample_rate)
-
-
-def _opened(source: str | os.PathLike | bytes | outputs.Input):
-    """``source`` as an :class:`~simvq_audio.outputs.Input` at its start, in a ``with``."""
-    if isinstance(source, outputs.Input):
-        source.handle.seek(0)
-        return contextlib.nullcontext(source)
-    if isinstance(source, bytes):
-        return contextlib.nullcontext(outputs.Input(io.BytesIO(source), STDIN_NAME,
-                                                    outputs.stream_id(source)))
-    return outputs.open_input(source, "audio file")
 
 
 def _signal(audio: AudioFile, sample_rate: int) -> torch.Tensor:

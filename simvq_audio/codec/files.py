@@ -32,7 +32,6 @@ compare it with (its identity is what tells done from redo).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
@@ -55,7 +54,7 @@ from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.padding import pad_batch
 from simvq_audio.data.utterances import files_under, list_utterances, names_many, output_path
 from simvq_audio.errors import UserInputError
-from simvq_audio.outputs import STDIO, Existing, Input, Kind
+from simvq_audio.outputs import STDIN_NAME, STDIO, Existing, Input, Kind
 
 if TYPE_CHECKING:
     from simvq_audio.codec.simvq_codec import SimVQCodec
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
 CODES_SUFFIX = ".codes"
 DECODED_SUFFIX = ".wav"
 """The format of each decoded file in directory mode, and of decoded audio on stdout."""
-STDIN = "stdin"
 _STDOUT = "standard output"
 
 
@@ -222,7 +220,7 @@ def read_stdin(check: Callable[[bytes, str], None]) -> Input:
     bounded memory, hashed on the way; ``check(first_bytes, "stdin")`` refuses what does not
     start as the expected format before the rest is read. An empty stdin is refused."""
     stream = None if sys.stdin is None else sys.stdin.buffer
-    return outputs.spool(stream, STDIN, lambda head: check(head, STDIN))
+    return outputs.spool(stream, STDIN_NAME, lambda head: check(head, STDIN_NAME))
 
 
 def encode_state(codec: SimVQCodec, job: Job, stdin: Input | None) -> Existing | str:
@@ -249,7 +247,7 @@ def decode_state(codec: SimVQCodec, job: Job, stdin: Input | None) -> Existing |
     if job.target is None or not os.path.lexists(job.target):
         return Existing(Kind.NEW)
     try:
-        with _open_input(job.source, stdin) as opened:
+        with outputs.open_source(stdin if job.source is None else job.source) as opened:
             header = verify_codes(opened.handle, opened.name)
             identity = opened.identity()
     except UserInputError as error:
@@ -337,7 +335,7 @@ def decode_batch(codec: SimVQCodec, jobs: list[Job], stdin: Input | None,
     loaded: dict[int, tuple[Tokens, SourceId]] = {}
     for index, job in enumerate(jobs):
         try:
-            with _open_input(job.source, stdin) as opened:
+            with outputs.open_source(stdin if job.source is None else job.source) as opened:
                 tokens = codec.load_codes(opened.handle, any_model, what=opened.name)
                 loaded[index] = tokens, opened.identity()
         except UserInputError as error:
@@ -387,15 +385,6 @@ def write_stdout(data: bytes) -> None:
     except OSError as error:
         raise UserInputError(f"cannot write to {_STDOUT}: "
                              f"{error.strerror or 'the write failed'}") from None
-
-
-def _open_input(source: str | None, stdin: Input | None):
-    """The input ``source`` (None: ``stdin``, from its start) opened for one read, in a
-    ``with``."""
-    if source is None:
-        stdin.handle.seek(0)
-        return contextlib.nullcontext(stdin)
-    return outputs.open_input(source)
 
 
 def _joined(items: list[Tokens], sample_rate: int) -> Tokens:

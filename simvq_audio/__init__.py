@@ -18,6 +18,7 @@ _LAZY = {name: "simvq_audio.quantize" for name in __all__}
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
+        # here, not at the top: it takes 25 ms, which only __version__ needs
         from importlib import metadata
 
         try:

@@ -22,6 +22,7 @@ import importlib
 import os
 import sys
 
+import simvq_audio
 from simvq_audio import threads
 from simvq_audio.commands.arg_types import positive_int
 from simvq_audio.errors import UserInputError, os_error_message
@@ -51,8 +52,6 @@ def build_parser(complete: bool = True) -> argparse.ArgumentParser:
     """The ``simvq-audio`` parser. With ``complete=False`` a subcommand's options are added only
     when argparse selects that subcommand (what :func:`main` uses: the top-level ``--help`` then
     imports no command module)."""
-    import simvq_audio
-
     parser = argparse.ArgumentParser(prog="simvq-audio", description="SimVQ speech codec toolkit")
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {simvq_audio.__version__}")

@@ -48,6 +48,7 @@ from simvq_audio.model_dir import (
     save_model_dir,
 )
 from simvq_audio.quantize.search import check_backend
+from simvq_audio.train import checkpoint as ckpt
 
 ConfigT = TypeVar("ConfigT")
 ModelT = TypeVar("ModelT", bound="PretrainedTokenizer")
@@ -170,8 +171,6 @@ class PretrainedTokenizer(ABC, Generic[ConfigT]):
     def from_checkpoint(cls: type[ModelT], path: str | os.PathLike) -> ModelT:
         """The model of a training checkpoint folder (its ``config`` document's ``model``
         section) with the checkpoint's EMA weights, what export ships and validation measures."""
-        from simvq_audio.train import checkpoint as ckpt
-
         path = Path(path)
         config = cls.model_config(ckpt.read_document(path, "config")["model"],
                                   f"{path}/config.json")

@@ -121,6 +121,7 @@ def check_decoder(path: Path, graph: DecoderGraph, codebook_size: int) -> str:
 
 def _run(path: Path, inputs: dict):
     try:
+        # optional packages (the onnx extra): imported when exporting
         import onnxruntime
     except ImportError:
         return None

@@ -38,6 +38,7 @@ def decode_g722(data: bytes) -> torch.Tensor:
         UserInputError: the ``g722`` package is not installed.
     """
     try:
+        # optional (the mini extra): imported when the corpus is decoded
         import G722
     except ImportError:
         raise UserInputError(f"the G.722 decoder is not installed: {INSTALL_HINT}") from None

@@ -117,6 +117,7 @@ def read_hf_dataset(path: str | os.PathLike, split: str | None = None,
 def _load(path: Path, split: str | None):
     """The ``datasets.Dataset`` of ``path`` (one split of it)."""
     try:
+        # optional (the tts extra): imported when a dataset is read
         import datasets
     except ImportError:
         raise UserInputError("--hf-dataset needs the datasets package: pip install "
@@ -151,6 +152,7 @@ def _load(path: Path, split: str | None):
 def _undecoded(dataset, column: str, path: str | os.PathLike):
     """``dataset`` with its audio ``column`` cast to ``Audio(decode=False)`` (rows give
     ``{"bytes", "path"}``), or a UserInputError when the column holds no audio."""
+    # optional (the tts extra): imported when a dataset is read
     import datasets
 
     feature = dataset.features[column]

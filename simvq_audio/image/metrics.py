@@ -28,6 +28,7 @@ def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
 def ssim(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     """Per-image SSIM (scikit-image, 7x7 window, channels averaged) of ``[B, 3, H, W]`` images
     in [0, 1] -> ``[B]``; needs H, W >= 7."""
+    # optional (the image extra): imported when used
     from skimage.metrics import structural_similarity
 
     pairs = zip(reference.float().cpu().numpy(), estimate.float().cpu().numpy())

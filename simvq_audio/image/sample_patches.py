@@ -22,6 +22,7 @@ VALID_FRACTION = 0.2
 def sample_photographs() -> dict[str, torch.Tensor]:
     """The bundled scikit-image RGB photographs as ``[3, H, W]`` float tensors in [0, 1]."""
     try:
+        # optional (the image extra): imported when used
         from skimage import data
     except ImportError:
         raise UserInputError("sample images need scikit-image: pip install "

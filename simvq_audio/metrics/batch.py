@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import torch
 from tqdm import tqdm
 
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics import numba_cache
 from simvq_audio.metrics.scorers import LoadedScorers, ScorerOptions, load_scorers
+from simvq_audio.metrics.synthetic import speech_like
 from simvq_audio.metrics.utterance import ALL, score_pair
 
 
@@ -56,10 +59,6 @@ def score_file_pair(job: ScoreJob, scorers: LoadedScorers | None = None) -> dict
 def warm_up() -> None:
     """Score one second of synthetic speech with the signal metrics, so the one-time work
     (numba compiling pYIN, or loading it from the cache) is done before the first utterance."""
-    import numpy as np
-
-    from simvq_audio.metrics.synthetic import speech_like
-
     wav = speech_like(1.0, 16000, np.random.default_rng(0))
     score_pair(wav, 0.5 * wav, 16000)
 
@@ -103,8 +102,6 @@ _worker_scorers: list[LoadedScorers] = []    # this worker's, once loaded
 def _start_worker(names: list[str], options: ScorerOptions | None, run_folder: Path) -> None:
     """A private numba cache (before anything imports librosa), one torch thread, this
     process's own copy of the scorers, and the warm-up."""
-    import torch
-
     numba_cache.isolate_worker(run_folder)
     torch.set_num_threads(1)
     if options is not None:

@@ -113,6 +113,7 @@ class P808Features:
     """The P.808 model's input: a dB-scaled mel spectrogram of one window."""
 
     def __init__(self):
+        # optional (the eval extra): imported when the scorer loads
         import librosa
 
         self.window = np.hanning(P808_N_FFT + 1)[:-1]   # periodic Hann of P808_N_FFT points
@@ -136,6 +137,7 @@ class DNSMOS:
     """The two DNSMOS models in onnxruntime sessions on one thread each."""
 
     def __init__(self, p835_path: Path, p808_path: Path):
+        # optional (the eval extra): imported when the scorer loads
         import onnxruntime
 
         options = onnxruntime.SessionOptions()

@@ -15,6 +15,7 @@ def wideband_pesq(ref: np.ndarray, hyp: np.ndarray, sample_rate: int) -> float:
     Both are resampled to 16 kHz first. Raises :class:`MetricSkipped` where the ``pesq`` package
     finds no speech or too little audio.
     """
+    # optional (the metrics extra): imported when used
     import pesq
 
     try:

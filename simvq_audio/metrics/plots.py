@@ -25,7 +25,7 @@ SPECTROGRAM_N_FFT, SPECTROGRAM_HOP = 1024, 256
 
 def pyplot():
     """``matplotlib.pyplot`` on the Agg backend (imported on first use: drawing needs no
-    display, and commands that draw nothing never import matplotlib)."""
+    display, and commands that draw nothing never import matplotlib; the metrics extra)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,6 +87,7 @@ def plot_code_usage(counts: torch.Tensor, path: str | Path) -> None:
 def read_scalars(logdir: str | Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     """``(steps [N], values [N])`` of scalar ``tag`` from all TensorBoard event files under
     ``logdir`` (recursively), sorted by step."""
+    # optional (the metrics extra): imported when reading training logs
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     points = []

@@ -93,6 +93,7 @@ class ScoreInput:
 
     def at(self, rate: int) -> tuple[np.ndarray, np.ndarray]:
         """``(ref [T'], hyp [T'])`` at ``rate`` (soxr HQ), computed once per rate."""
+        # here, not at the top: it imports torch/numpy, and `score --help` reads this module
         from simvq_audio.metrics.pairs import at_rate
 
         if rate not in self._resampled:
@@ -166,6 +167,7 @@ class LoadedScorers:
 
     @property
     def reference_cache(self) -> ReferenceCache | None:
+        # here, not at the top: it imports torch/numpy, and `score --help` reads this module
         from simvq_audio.metrics.reference_cache import ReferenceCache
 
         folder = self.options.reference_cache

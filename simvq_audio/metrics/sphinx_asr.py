@@ -18,6 +18,8 @@ seconds per second of clean speech on one thread, 0.25 on noisy speech.
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import numpy as np
 
 from simvq_audio.metrics.asr import ASR_RATE, TranscriptScorer
@@ -41,6 +43,7 @@ class SphinxRecognizer:
     """A PocketSphinx decoder with the packaged US-English models, one utterance per call."""
 
     def __init__(self):
+        # optional (the eval extra): imported when the scorer loads
         from pocketsphinx import Decoder, get_model_path
 
         self.decoder = Decoder(hmm=get_model_path(ACOUSTIC_MODEL),
@@ -66,9 +69,7 @@ def load(options: ScorerOptions) -> TranscriptScorer:
         ScorerUnavailable: ``pocketsphinx`` is not installed or its models do not load.
     """
     try:
-        from importlib.metadata import version
-
-        import pocketsphinx  # noqa: F401
+        import pocketsphinx  # noqa: F401  (optional: the eval extra)
     except ImportError:
         raise ScorerUnavailable(f"PocketSphinx is not installed: {INSTALL}") from None
     try:

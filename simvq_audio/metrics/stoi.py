@@ -18,6 +18,7 @@ def stoi(ref: np.ndarray, hyp: np.ndarray, sample_rate: int, extended: bool = Fa
     gives ESTOI. Raises :class:`MetricSkipped` where pystoi would silently return 1e-5 because
     fewer than 30 speech frames remain after its silent-frame removal.
     """
+    # optional (the metrics extra): imported when used
     from pystoi import stoi as pystoi_stoi
 
     with warnings.catch_warnings(record=True) as caught:

@@ -55,6 +55,7 @@ def mean_ci95(values: list[float]) -> tuple[float | None, float | None]:
     mean = float(np.mean(values))
     if len(values) < 2:
         return mean, None
+    # optional (the metrics extra); `compare` runs without it
     from scipy.stats import t
 
     half_width = t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))

@@ -28,6 +28,7 @@ BAND_ORDER = 4
 
 def voiced_frames(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """pYIN voicing decisions of ``wav [T]``: bool ``[1 + T' // 320]`` at 16 kHz (T' samples)."""
+    # optional (the metrics extra): imported when used
     import librosa
     from scipy.signal import butter, sosfiltfilt
 

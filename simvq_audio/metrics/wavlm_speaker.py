@@ -40,6 +40,7 @@ UNUSED_PREFIXES = ("objective.", "classifier.", "wavlm.masked_spec_embed")
 def hub_offline() -> bool:
     """Whether the environment puts the Hugging Face hub in offline mode (read now, not at
     import)."""
+    # optional (the paper-eval extra): imported when the scorer loads
     import huggingface_hub.constants
 
     return (huggingface_hub.constants.HF_HUB_OFFLINE
@@ -116,6 +117,7 @@ def load(options: ScorerOptions) -> WavLMSpeakerScorer:
             has no trained WavLM x-vector weights (the message says what to do).
     """
     try:
+        # optional (the paper-eval extra): imported when the scorer loads
         from transformers import AutoFeatureExtractor, WavLMForXVector
     except ImportError as error:
         raise ScorerUnavailable(f"WavLM speaker similarity needs transformers ({error}): "

@@ -93,6 +93,7 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor,
         if not use_triton:
             scores, candidates, max_code_norm = _float32_pass(z32, codes, tile_elements)
         else:
+            # optional (the gpu extra): CUDA tensors only
             from simvq_audio.quantize.triton_search import PRODUCTION_TILES, fused_pass
             tiles = PRODUCTION_TILES if triton_tiles is None else triton_tiles
             scores, candidates, max_code_norm = fused_pass(z32, codes, tile_elements, fast,
@@ -120,6 +121,7 @@ def search_backend(backend: str, z: torch.Tensor, codebook: torch.Tensor) -> str
                                                or codebook.shape[0] >= 2 ** 31)):
         return "torch"
     try:
+        # optional (the gpu extra): CUDA tensors only
         from simvq_audio.quantize import triton_search
     except ImportError as error:
         if name == "auto":

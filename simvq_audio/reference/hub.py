@@ -44,6 +44,7 @@ def download(file: HubFile) -> Path:
     repository, revision or file does not exist, or the file is neither cached nor reachable.
     """
     try:
+        # optional (the hub extra): imported when downloading
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise UserInputError(f"{file} names a Hugging Face file, but huggingface_hub is not "

@@ -22,17 +22,15 @@ import hashlib
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from simvq_audio.codec import SimVQCodec
 from simvq_audio.errors import UserInputError, quote
 from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, training_record
 from simvq_audio.outputs import Existing, Kind, check_not_inputs, files_state, refuse_foreign
 from simvq_audio.reference import hub
 from simvq_audio.reference.convert import Converted, convert_state
 from simvq_audio.reference.safe_pickle import TorchCheckpoint
-
-if TYPE_CHECKING:
-    from simvq_audio.codec import SimVQCodec
 
 UPSTREAM = "github youngsheen/SimVQ, Hugging Face zyx123/SimVQ"
 _MODEL_FILES = (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME)
@@ -184,8 +182,6 @@ def _sha256(path: Path) -> str:
 
 def _loaded_codec(converted: Converted) -> SimVQCodec:
     """Our codec with the converted tensors loaded (strict)."""
-    from simvq_audio.codec import SimVQCodec
-
     codec = SimVQCodec.from_config(converted.config)
     codec.load_weights(converted.state_dict)
     return codec

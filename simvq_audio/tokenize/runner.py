@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from simvq_audio.codec import SimVQCodec
 from simvq_audio.codec.encode_files import encode_files
@@ -55,8 +56,6 @@ class _Progress:
     """A tqdm bar of utterances (it shows utterances/s) with audio-hours/s as its postfix."""
 
     def __init__(self, total: int, description: str):
-        from tqdm import tqdm
-
         self.bar = tqdm(total=total, unit="utt", desc=description, file=sys.stderr)
         self.start = time.monotonic()
         self.audio_seconds = 0.0

@@ -83,6 +83,7 @@ def make_folder(path: Path) -> None:
 
 def read_ark(path: Path) -> list[tuple[str, np.ndarray]]:
     """``(utt-id, tokens [T'])`` per record of an ark, in file order."""
+    # optional (the tokenize extra): imported for this shard format only
     import kaldiio
 
     return [(utt_id, np.asarray(tokens)) for utt_id, tokens in kaldiio.load_ark(str(path))]
@@ -90,6 +91,7 @@ def read_ark(path: Path) -> list[tuple[str, np.ndarray]]:
 
 def read_parquet(path: Path):
     """A shard's parquet file as a ``pyarrow.Table``."""
+    # optional (the tokenize extra): imported for this shard format only
     import pyarrow.parquet as pq
 
     return pq.read_table(path)
@@ -97,6 +99,7 @@ def read_parquet(path: Path):
 
 def _write_ark(ark: Path, scp: Path, records: list[TokenRecord]) -> None:
     """The ark and its scp, whose lines name the final ark path."""
+    # optional (the tokenize extra): imported for this shard format only
     import kaldiio
 
     with atomic_path(ark) as tmp_ark, atomic_path(scp) as tmp_scp:
@@ -111,6 +114,7 @@ def _write_ark(ark: Path, scp: Path, records: list[TokenRecord]) -> None:
 
 def _write_parquet(path: Path, records: list[TokenRecord], model_hash: str,
                    sample_rate: int) -> None:
+    # optional (the tokenize extra): imported for this shard format only
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -43,6 +43,7 @@ class TrainingMonitor:
         self.bar = None
         self.log_dir = Path(exp_dir) / "tensorboard"
         if accelerator.is_main_process:
+            # optional (the train extra): imported when logging
             from torch.utils.tensorboard import SummaryWriter
 
             with self._writing():

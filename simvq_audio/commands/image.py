@@ -7,18 +7,20 @@
   of images -> a folder of token files, ``--format``).
 * ``image decode --model MODEL IN OUT``: ``.codes``/``.npy`` -> PNG/JPEG (file or folder).
 * ``image score --model MODEL --images DIR``: PSNR, SSIM, utilisation (rFID: not available).
+
+This module parses the arguments; the work is that of :mod:`simvq_audio.image.sample_patches`,
+:func:`simvq_audio.image.training.train_image_tokenizer`, :mod:`simvq_audio.image.export` and
+the file API :mod:`simvq_audio.image.files`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-from simvq_audio.atomic import atomic_path
 from simvq_audio.commands import search_backend
 from simvq_audio.commands.arg_types import positive_int
-from simvq_audio.errors import UserInputError
 
 NAME = "image"
 HELP = "image tokenizer: sample patches, train, export, encode, decode, score"
@@ -67,10 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Each action imports its modules where it runs: they import torch, which `image ACTION
-    # --help` must not (1.5 s of start-up, docs/benchmarks.md).
     return {"patches": _patches, "train": _train, "export": _export, "encode": _encode,
             "decode": _decode, "score": _score}[args.image_command](args)
+
+
+# Each action imports its module where it runs, not at the top: they import torch, which
+# `image ACTION --help` must not (1.5 s of start-up, docs/benchmarks.md).
 
 
 def _patches(args: argparse.Namespace) -> int:
@@ -82,15 +86,10 @@ def _patches(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from simvq_audio.image.config import load_config
-    from simvq_audio.image.training import ImageTask
-    from simvq_audio.train.trainer import GanTrainer, RunOptions
+    from simvq_audio.image.training import train_image_tokenizer
 
-    config = load_config(args.config)
-    if args.max_steps is not None:
-        config.train.max_steps = args.max_steps
-    options = RunOptions(args.exp_dir, args.train_dir, args.valid_dir, args.resume, args.cpu)
-    return GanTrainer(ImageTask(config), options).run()
+    return train_image_tokenizer(args.config, args.exp_dir, args.train_dir, args.valid_dir,
+                                 args.resume, args.cpu, args.max_steps)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -100,67 +99,29 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pairs(source: Path, target: Path, inputs: list[Path], suffix: str) -> list[tuple[Path, Path]]:
-    """(input, output) files: one pair for a file, else each input's path under ``target``."""
-    if source.is_dir():
-        return [(path, (target / path.relative_to(source)).with_suffix(suffix))
-                for path in inputs]
-    return [(source, target)]
-
-
 def _encode(args: argparse.Namespace) -> int:
-    from simvq_audio.image.image_io import center_square, find_images, read_image
-    from simvq_audio.image.token_files import save_tokens
-    from simvq_audio.image.tokenizer import SimVQImageTokenizer
+    from simvq_audio.image import files
 
-    tokenizer = SimVQImageTokenizer.from_pretrained(args.model, search_backend=search_backend())
-    inputs = find_images(args.input) if args.input.is_dir() else []
-    for source, target in _pairs(args.input, args.output, inputs, f".{args.format}"):
-        image = read_image(source)
-        if args.resize:
-            image = center_square(image, tokenizer.config.resolution)
-        save_tokens(target, tokenizer.encode(image)[0], tokenizer)
-    print(f"encoded {max(len(inputs), 1)} image(s) into {args.output}")
+    tokenizer = files.load_tokenizer(args.model, search_backend())
+    count = files.encode_images(tokenizer, args.input, args.output, args.format, args.resize)
+    print(f"encoded {count} image(s) into {args.output}")
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from simvq_audio.image.image_io import write_image
-    from simvq_audio.image.token_files import TOKEN_SUFFIXES, load_tokens
-    from simvq_audio.image.tokenizer import SimVQImageTokenizer
+    from simvq_audio.image import files
 
-    tokenizer = SimVQImageTokenizer.from_pretrained(args.model, search_backend=search_backend())
-    inputs = []
-    if args.input.is_dir():
-        inputs = sorted(p for p in args.input.rglob("*") if p.suffix.lower() in TOKEN_SUFFIXES)
-        if not inputs:
-            raise UserInputError(f"no {' or '.join(TOKEN_SUFFIXES)} files under {args.input}")
-    for source, target in _pairs(args.input, args.output, inputs, ".png"):
-        write_image(target, tokenizer.decode(load_tokens(source, tokenizer, args.force))[0])
-    print(f"decoded {max(len(inputs), 1)} token file(s) into {args.output}")
+    tokenizer = files.load_tokenizer(args.model, search_backend())
+    count = files.decode_token_files(tokenizer, args.input, args.output, args.force)
+    print(f"decoded {count} token file(s) into {args.output}")
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    from torch.utils.data import DataLoader
+    from simvq_audio.image import files
 
-    from simvq_audio.image.dataset import ImageFolderDataset
-    from simvq_audio.image.image_io import find_images
-    from simvq_audio.image.metrics import format_scores, rfid_status, score_batches
-    from simvq_audio.image.tokenizer import SimVQImageTokenizer
-
-    rfid = rfid_status(args.inception_weights)
-    tokenizer = SimVQImageTokenizer.from_pretrained(args.model, search_backend=search_backend())
-    dataset = ImageFolderDataset(find_images(args.images), tokenizer.config.resolution, False)
-    scores = score_batches(tokenizer.encode, tokenizer.decode,
-                           DataLoader(dataset, batch_size=max(args.batch_size, 1)),
-                           tokenizer.num_codes)
-    table = format_scores(scores, rfid)
-    print(table)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name, text in (("summary.json", json.dumps({**scores, "rfid": rfid}, indent=2)),
-                           ("summary.md", table)):
-            with atomic_path(args.out / name) as tmp:
-                tmp.write_text(text + "\n", encoding="utf-8")
+    files.rfid_status(args.inception_weights)  # refuses --inception-weights before the model loads
+    tokenizer = files.load_tokenizer(args.model, search_backend())
+    files.score_folder(tokenizer, args.images, args.batch_size, args.inception_weights, args.out,
+                       log=sys.stdout)
     return 0

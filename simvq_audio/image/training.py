@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from simvq_audio.data.sampler import DistributedBatchSampler
-from simvq_audio.image.config import ImageConfig
+from simvq_audio.image.config import ImageConfig, load_config
 from simvq_audio.image.dataset import ImageFolderDataset
 from simvq_audio.image.discriminator import PatchDiscriminator
 from simvq_audio.image.image_io import find_images
@@ -28,6 +28,7 @@ from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.image.train_step import ImageGanStep
 from simvq_audio.train.step import GanUpdates, StepResult
 from simvq_audio.train.task import ThroughputUnit, TrainingData, TrainStep
+from simvq_audio.train.trainer import GanTrainer, RunOptions
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
@@ -104,3 +105,18 @@ class ImageTask:
             scalars = {f"valid/{name}": scores[name] for name in ("psnr", "ssim", "utilisation")}
         accelerator.wait_for_everyone()
         return scalars
+
+
+def train_image_tokenizer(config_path: str | Path, exp_dir: Path, train_dir: Path,
+                          valid_dir: Path | None = None, resume: bool = False,
+                          cpu: bool = False, max_steps: int | None = None) -> int:
+    """Train the image tokenizer of the YAML config ``config_path`` on the images under
+    ``train_dir`` (validated on those under ``valid_dir``, if given) with checkpoints and logs
+    under ``exp_dir``, ``max_steps`` (if given) replacing ``train.max_steps``; ``resume``: go on
+    from the newest checkpoint; ``cpu``: train on the CPU. Returns the exit status: 0 when
+    done, 128 + the signal number when stopped by a signal (after a checkpoint)."""
+    config = load_config(config_path)
+    if max_steps is not None:
+        config.train.max_steps = max_steps
+    options = RunOptions(exp_dir, train_dir, valid_dir, resume, cpu)
+    return GanTrainer(ImageTask(config), options).run()

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from simvq_audio.cli import main
-from simvq_audio.commands import tokenize as tokenize_command
 from simvq_audio.data.kaldi_dir import Utterance, write_data_dir
 from simvq_audio.errors import UserInputError
+from simvq_audio.tokenize import corpus as corpus_api
 from simvq_audio.tokenize import runner
 from simvq_audio.tokenize.plan import plan_batches, plan_shards, rank_shards
 
@@ -170,7 +170,7 @@ def test_two_ranks_write_the_same_bytes_as_one(corpus, reference, tmp_path, monk
     _, model, data = corpus
     out = tmp_path / "dump"
     for rank in (0, 1):
-        monkeypatch.setattr(tokenize_command, "_join_processes", lambda args, r=rank: (r, 2))
+        monkeypatch.setattr(corpus_api, "join_processes", lambda device, r=rank: (r, 2, device))
         assert tokenize(model, data, out) == (0 if rank == 0 else 1)
     err = capsys.readouterr().err
     assert "[rank 0/2]: 2 of my 2 shards" in err and "other processes are still writing" in err

@@ -1,11 +1,15 @@
 """Export a trained model: the EMA generator of a run's newest complete checkpoint becomes a
-model directory (``config.json`` + ``model.safetensors`` + ``README.md`` model card).
+model directory (``config.json`` + ``model.safetensors`` + ``README.md`` model card)
+(:func:`export_model`), and a model directory becomes ``encoder.onnx`` + ``decoder.onnx``
+(:func:`export_onnx_files`, by :mod:`simvq_audio.codec.onnx_export`).
 
 ``SimVQCodec.save_pretrained`` writes it: ``config.json`` holds ``{"modality": "audio",
 "model": <model config>, "training": <what produced it>}``; ``SimVQCodec.from_pretrained``
 loads it. Output policy
 (:mod:`simvq_audio.outputs`): a directory exported earlier from the same run is replaced; one
 holding other model files is refused unless ``overwrite``; a checkpoint's own files never are.
+ONNX files already in the output directory are refused unless ``overwrite``; the model
+directory's own files never are.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 import time
 from pathlib import Path
 
+from simvq_audio.codec.onnx_export import export_onnx
 from simvq_audio.codec.simvq_codec import SimVQCodec
 from simvq_audio.errors import UserInputError
 from simvq_audio.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, training_record
@@ -56,6 +61,23 @@ def export_model(exp_dir: str | Path, out_dir: str | Path,
                 "train": config["train"]}
     return SimVQCodec.from_checkpoint(path).save_pretrained(
         out_dir, card=_model_card(config, training), training=training)
+
+
+def export_onnx_files(model_dir: str | Path, onnx_dir: str | Path,
+                      overwrite: bool = False) -> list[tuple[Path, str]]:
+    """Write ``encoder.onnx`` and ``decoder.onnx`` of the model directory ``model_dir`` into
+    ``onnx_dir``; returns ``(path, check result)`` per file.
+
+    Raises:
+        UserInputError: an ONNX file would overwrite a file of ``model_dir``, or ``onnx_dir``
+            already holds ONNX files (without ``overwrite``); the model does not load; the onnx
+            extra is not installed.
+    """
+    model_dir, onnx_dir = Path(model_dir), Path(onnx_dir)
+    files = [onnx_dir / "encoder.onnx", onnx_dir / "decoder.onnx"]
+    check_not_inputs(files, sorted(model_dir.glob("*")))
+    refuse_foreign([(onnx_dir, files_state(files, ours=False))], overwrite)
+    return export_onnx(SimVQCodec.from_pretrained(model_dir), onnx_dir)
 
 
 def _exported_from(out_dir: Path, exp_dir: Path) -> bool:

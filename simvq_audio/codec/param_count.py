@@ -5,12 +5,13 @@ torch._dynamo (about a second); ``simvq-audio params`` is informational and pays
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from simvq_audio.codec.config import Config
+from simvq_audio.codec.config import Config, load_config
 from simvq_audio.codec.discriminators import MultiDiscriminator
 from simvq_audio.codec.model import CodecModel
 
@@ -45,3 +46,17 @@ def count_parameters(config: Config) -> list[PartCount]:
                   for name, family in discriminator.families.items()})
     parts["discriminators"] = discriminator
     return [PartCount(name, _trainable(m), _frozen(m)) for name, m in parts.items()]
+
+
+def parameter_table(config_path: str | os.PathLike) -> str:
+    """The text ``simvq-audio params`` prints for the YAML config ``config_path``: the quantizer
+    and frame rate, then one line per :func:`count_parameters` row."""
+    config = load_config(config_path)
+    quantizer = config.model.quantizer
+    lines = [f"{config_path}: {quantizer.type}, K = {quantizer.num_codes}, d = {quantizer.dim}, "
+             f"hop {config.model.hop_length} at {config.model.sample_rate} Hz",
+             f"{'part':<34} {'trainable':>14} {'frozen':>14}"]
+    for row in count_parameters(config):
+        frozen = f"{row.frozen:,}" if row.frozen else "-"
+        lines.append(f"{row.part:<34} {row.trainable:>14,} {frozen:>14}")
+    return "\n".join(lines) + "\n"

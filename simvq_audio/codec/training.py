@@ -14,7 +14,7 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from simvq_audio.codec.config import Config
+from simvq_audio.codec.config import Config, load_config
 from simvq_audio.codec.discriminators import MultiDiscriminator
 from simvq_audio.codec.losses import GeneratorLoss
 from simvq_audio.codec.model import CodecModel
@@ -30,6 +30,7 @@ from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.segments import SegmentBatch, ValidationDataset, collate_segments
 from simvq_audio.train.step import GanUpdates, StepResult
 from simvq_audio.train.task import ThroughputUnit, TrainingData, TrainStep
+from simvq_audio.train.trainer import GanTrainer, RunOptions
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
@@ -111,3 +112,23 @@ class CodecTask:
             write_examples(writer, model, self.valid_set, self.valid_clips, step,
                            accelerator.device)
         return scalars
+
+
+def train_codec(config_path: str | Path, exp_dir: Path, train_dir: Path,
+                valid_dir: Path | None = None, *, resume: bool = False, cpu: bool = False,
+                max_steps: int | None = None, batch_size: int | None = None,
+                max_bad_steps: int = 10, usage_window: int = 1000,
+                valid_utterances: int = 100) -> int:
+    """Train the codec of the YAML config ``config_path`` on the Kaldi data dir ``train_dir``
+    (validated on the first ``valid_utterances`` of ``valid_dir``, if given), with checkpoints
+    and logs under ``exp_dir``; ``max_steps`` and ``batch_size`` (per process), if given,
+    replace the config's. The other arguments are :class:`~simvq_audio.train.trainer.
+    RunOptions`'. Returns the exit status: 0 when done, 128 + the signal number when stopped
+    by a signal (after a checkpoint)."""
+    config = load_config(config_path)
+    if max_steps is not None:
+        config.train.max_steps = max_steps
+    if batch_size is not None:
+        config.train.batch_size = batch_size
+    options = RunOptions(exp_dir, train_dir, valid_dir, resume, cpu, max_bad_steps, usage_window)
+    return GanTrainer(CodecTask(config, valid_utterances=valid_utterances), options).run()

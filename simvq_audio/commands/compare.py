@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from simvq_audio.atomic import atomic_path
 from simvq_audio.commands.arg_types import non_negative_int
-from simvq_audio.errors import UserInputError
 
 NAME = "compare"
 HELP = "put several systems' summary.json side by side (markdown table, listening page)"
@@ -28,25 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top: they import torch, which `compare --help` must not (1.5 s
-    # of start-up, docs/benchmarks.md).
-    from simvq_audio.metrics.compare import compare_table
-    from simvq_audio.metrics.score_dirs import read_score_dir, read_summary
+    # Imported here, not at the top: it imports torch, which `compare --help` must not (1.5 s of
+    # start-up, docs/benchmarks.md).
+    from simvq_audio.metrics.compare import compare_runs
 
-    if args.names and len(args.names) != len(args.summaries):
-        raise UserInputError(f"--names has {len(args.names)} name(s) for "
-                             f"{len(args.summaries)} summaries")
-    summaries = [read_summary(path) for path in args.summaries]
-    names = args.names or [summary.get("name") or path
-                           for summary, path in zip(summaries, args.summaries)]
-    table = compare_table(summaries, names)
-    if args.html:
-        from simvq_audio.metrics.report_html import write_comparison
-
-        systems = [(name, *read_score_dir(path)[1:]) for name, path in zip(names, args.summaries)]
-        write_comparison(args.html, systems, max_spectrograms=args.report_spectrograms)
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(table, encoding="utf-8")
-    print(table, end="")
+    print(compare_runs(args.summaries, args.names, args.html, args.out,
+                       args.report_spectrograms), end="")
     return 0

@@ -34,24 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Each form imports its modules where it runs: they import torch, which `export --help` must
-    # not (1.5 s of start-up, docs/benchmarks.md).
-    if args.exp_dir and args.out and not (args.model or args.onnx):
-        from simvq_audio.codec.export import export_model
+    to_model_dir = args.exp_dir and args.out and not (args.model or args.onnx)
+    to_onnx = args.model and args.onnx and not (args.exp_dir or args.out or args.checkpoint)
+    if not (to_model_dir or to_onnx):
+        raise UserInputError("use either --exp-dir X --out DIR (training run -> model dir) or "
+                             "--model DIR --onnx OUT_DIR (model -> ONNX)")
+    # Imported here, not at the top: it imports torch, which `export --help` must not (1.5 s of
+    # start-up, docs/benchmarks.md).
+    from simvq_audio.codec import export
 
-        path = export_model(args.exp_dir, args.out, args.checkpoint, args.overwrite)
+    if to_model_dir:
+        path = export.export_model(args.exp_dir, args.out, args.checkpoint, args.overwrite)
         print(f"simvq-audio: exported {args.exp_dir} to {path}", file=sys.stderr)
         return 0
-    if args.model and args.onnx and not (args.exp_dir or args.out or args.checkpoint):
-        from simvq_audio.codec import SimVQCodec
-        from simvq_audio.codec.onnx_export import export_onnx
-        from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
-
-        files = [args.onnx / "encoder.onnx", args.onnx / "decoder.onnx"]
-        check_not_inputs(files, sorted(args.model.glob("*")))
-        refuse_foreign([(args.onnx, files_state(files, ours=False))], args.overwrite)
-        for path, note in export_onnx(SimVQCodec.from_pretrained(args.model), args.onnx):
-            print(f"simvq-audio: wrote {path} ({note})", file=sys.stderr)
-        return 0
-    raise UserInputError("use either --exp-dir X --out DIR (training run -> model dir) or "
-                         "--model DIR --onnx OUT_DIR (model -> ONNX)")
+    for path, note in export.export_onnx_files(args.model, args.onnx, args.overwrite):
+        print(f"simvq-audio: wrote {path} ({note})", file=sys.stderr)
+    return 0

@@ -42,18 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top: they import torch, which `train --help` must not (1.5 s of
+    # Imported here, not at the top: it imports torch, which `train --help` must not (1.5 s of
     # start-up, docs/benchmarks.md).
-    from simvq_audio.codec.config import load_config
-    from simvq_audio.codec.training import CodecTask
-    from simvq_audio.train.trainer import GanTrainer, RunOptions
+    from simvq_audio.codec.training import train_codec
 
-    config = load_config(args.config)
-    if args.max_steps is not None:
-        config.train.max_steps = args.max_steps
-    if args.batch_size is not None:
-        config.train.batch_size = args.batch_size
-    options = RunOptions(exp_dir=args.exp_dir, train_dir=args.train_dir,
-                         valid_dir=args.valid_dir, resume=args.resume, cpu=args.cpu,
-                         max_bad_steps=args.max_bad_steps, usage_window=args.usage_window)
-    return GanTrainer(CodecTask(config, valid_utterances=args.valid_utterances), options).run()
+    return train_codec(args.config, args.exp_dir, args.train_dir, args.valid_dir,
+                       resume=args.resume, cpu=args.cpu, max_steps=args.max_steps,
+                       batch_size=args.batch_size, max_bad_steps=args.max_bad_steps,
+                       usage_window=args.usage_window, valid_utterances=args.valid_utterances)

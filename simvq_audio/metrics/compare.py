@@ -2,10 +2,17 @@
 row per system, one column per metric (every metric any summary has, in order of appearance), the
 bitrate and codebook utilisation last, and a ``reference`` row with the reference audio's own
 scores (``ref_*`` metrics such as UTMOS or DNSMOS of the ground truth) when the summaries have
-them."""
+them (:func:`compare_table`); :func:`compare_runs` is ``simvq-audio compare``: the table of
+several ``score`` folders, and their listening page side by side."""
 
 from __future__ import annotations
 
+import os
+
+from simvq_audio.atomic import atomic_path
+from simvq_audio.errors import UserInputError
+from simvq_audio.metrics.report_html import write_comparison
+from simvq_audio.metrics.score_dirs import read_score_dir, read_summary
 from simvq_audio.metrics.summary import format_value, summary_columns
 
 REFERENCE_PREFIX = "ref_"   # a metric of the reference audio, e.g. ref_utmos beside utmos
@@ -48,3 +55,31 @@ def compare_table(summaries: list[dict], names: list[str]) -> str:
                  str(reference["num_utterances"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def compare_runs(summary_paths: list[str], names: list[str] | None = None,
+                 html: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+                 max_spectrograms: int = 50) -> str:
+    """The :func:`compare_table` of the ``summary.json`` files ``summary_paths`` written by
+    ``score``, each system named ``names[i]`` (default: the name in its summary, else its
+    path); also written to the markdown file ``out`` and, with ``html``, the listening page of
+    all systems (players side by side, at most ``max_spectrograms`` spectrograms per system).
+
+    Raises:
+        UserInputError: ``names`` does not name each summary, or a summary (or, for ``html``,
+            its folder's ``scores.csv`` and audio) cannot be read.
+    """
+    if names and len(names) != len(summary_paths):
+        raise UserInputError(f"--names has {len(names)} name(s) for {len(summary_paths)} "
+                             f"summaries")
+    summaries = [read_summary(path) for path in summary_paths]
+    names = names or [summary.get("name") or path
+                      for summary, path in zip(summaries, summary_paths)]
+    table = compare_table(summaries, names)
+    if html:
+        systems = [(name, *read_score_dir(path)[1:]) for name, path in zip(names, summary_paths)]
+        write_comparison(html, systems, max_spectrograms=max_spectrograms)
+    if out:
+        with atomic_path(out) as tmp:
+            tmp.write_text(table, encoding="utf-8")
+    return table

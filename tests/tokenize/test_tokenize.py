@@ -21,6 +21,7 @@ from simvq_audio.tokenize.plan import plan_batches, plan_shards, rank_shards
 
 from tokenize_helpers import (
     CORRUPT,
+    SHARD_SIZE,
     edit_parquet_shard,
     expected_tokens,
     make_corpus,
@@ -240,3 +241,31 @@ def test_batches_are_length_sorted_and_bounded():
     for batch in plan_batches(shard, 10.0, 3):
         known = [utt.duration for utt in batch if utt.duration is not None]
         assert len(batch) == 1 or len(batch) * max(known) <= 10.0
+
+
+def test_the_corpus_api_from_python_writes_the_files_of_the_command(corpus, tmp_path, capsys):
+    codec, model, data = corpus
+    plan = corpus_api.plan_corpus(corpus_api.read_utterances(data_dir=data), SHARD_SIZE)
+    assert [len(shard.utterances) for shard in plan.shards] == [2, 2, 2, 1]
+    api_out, cli_out = tmp_path / "api", tmp_path / "cli"
+    assert corpus_api.tokenize_corpus(codec, plan, api_out) == 1  # CORRUPT is not audio
+    err = capsys.readouterr().err
+    assert "tokenized 6 of 7 utterances" in err and f"  {CORRUPT}: " in err
+    assert tokenize(model, data, cli_out) == 1
+    assert shard_bytes(api_out) == shard_bytes(cli_out)
+    assert corpus_api.verify_corpus(codec, plan, api_out) == 0
+    assert "4 shard(s), 0 damaged, 0 problem(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sources, count", [({}, 0), ({"audio_dir": "a", "lhotse": ["b"]}, 2)])
+def test_read_utterances_takes_exactly_one_source(sources, count):
+    with pytest.raises(UserInputError, match=f"exactly one of data_dir, .*; got {count}$"):
+        corpus_api.read_utterances(**sources)
+
+
+def test_an_unknown_token_format_is_refused(corpus, tmp_path):
+    codec, _, data = corpus
+    plan = corpus_api.plan_corpus(corpus_api.read_utterances(data_dir=data), SHARD_SIZE)
+    with pytest.raises(UserInputError, match="token format 'npy' is none of ark, parquet, both"):
+        corpus_api.tokenize_corpus(codec, plan, tmp_path / "out", token_format="npy")
+    assert not (tmp_path / "out").exists()

@@ -277,3 +277,21 @@ def test_loading_a_model_directory_imports_no_compiler(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_compression_model_is_the_deprecated_name_of_pretrained_tokenizer():
+    """The module and class renamed in issue 26 still import, with a DeprecationWarning, and
+    are the new objects (in a fresh interpreter: a module warns once, when first imported)."""
+    script = ("import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+              "try:\n    import simvq_audio.compression_model\n"
+              "except DeprecationWarning as warning:\n    print(warning)\n"
+              "warnings.simplefilter('ignore', DeprecationWarning)\n"
+              "from simvq_audio.compression_model import CompressionModel, load_pretrained\n"
+              "from simvq_audio import pretrained_tokenizer as new\n"
+              "print(CompressionModel is new.PretrainedTokenizer, "
+              "load_pretrained is new.load_pretrained)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    warning, same = result.stdout.splitlines()
+    assert "renamed simvq_audio.pretrained_tokenizer" in warning
+    assert same == "True True"

@@ -34,6 +34,7 @@ import contextlib
 import enum
 import hashlib
 import io
+import json
 import os
 import re
 import stat
@@ -334,6 +335,28 @@ def files_state(paths: Iterable[Path], ours: bool) -> Existing:
         return Existing(Kind.REDO)
     return Existing(Kind.FOREIGN, "holds " + ", ".join(path.name for path in present)
                     + " that this command did not write from this input")
+
+
+def check_report_folder(out: Path, names: Iterable[str], inputs: dict,
+                        input_files: Iterable[str | os.PathLike], overwrite: bool) -> None:
+    """The policy of a report folder ``out`` (``--out``) holding the files ``names``, whose
+    ``summary.json`` records the ``inputs`` the report was made from: a report of the same
+    ``inputs`` is replaced, any other refused unless ``overwrite``, and so is a report file
+    that is one of ``input_files``.
+
+    Raises:
+        UserInputError: ``out`` is a file, a report file is an input, or ``out`` holds another
+            report (without ``overwrite``).
+    """
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out} exists and is not a directory")
+    files = [out / name for name in names]
+    check_not_inputs(files, input_files)
+    try:
+        ours = json.loads((out / "summary.json").read_text(encoding="utf-8"))["inputs"] == inputs
+    except (OSError, ValueError, TypeError, KeyError):
+        ours = False
+    refuse_foreign([(out, files_state(files, ours))], overwrite)
 
 
 def refuse_foreign(states: Iterable[tuple[str | os.PathLike, Existing]],

@@ -46,7 +46,7 @@ from simvq_audio.metrics.scorers import LoadedScorers, ScorerOptions, load_score
 from simvq_audio.metrics.summary import markdown_summary, summarise
 from simvq_audio.metrics.token_sets import read_token_dir
 from simvq_audio.metrics.utterance import ALL, METRICS
-from simvq_audio.outputs import check_not_inputs, files_state, refuse_foreign
+from simvq_audio.outputs import check_report_folder
 from simvq_audio.quantize.stats import CodeUsage
 
 OUTPUTS = ("scores.csv", "summary.json", "summary.md", "report.html", "spectrograms.png",
@@ -104,8 +104,8 @@ def score_corpus(ref: str | os.PathLike, hyp: str | os.PathLike, out: str | os.P
     out = Path(out)
     inputs = {key: str(Path(value).absolute()) if value else None
               for key, value in (("ref", ref), ("hyp", hyp), ("codes", codes))}
-    _check_outputs(out, inputs, [path for job in jobs for path in (job.ref_path, job.hyp_path)],
-                   overwrite)
+    audio = [path for job in jobs for path in (job.ref_path, job.hyp_path)]
+    check_report_folder(out, OUTPUTS, inputs, audio, overwrite)
     numba_cache.isolate()     # before the scorers import librosa (see metrics.numba_cache)
     scorers = load_scorers(list(model_metrics), options)
     missing = {key: reason for key, reason in scorers.unavailable.items() if key in required}
@@ -181,20 +181,6 @@ def _gather_shards(out: Path, rank: int, world_size: int, rows: list[dict], inpu
             return None
         gathered += content["rows"]
     return sorted(gathered, key=lambda row: row["utt_id"])
-
-
-def _check_outputs(out: Path, inputs: dict, audio: list[Path], overwrite: bool) -> None:
-    """The output policy: refuse a report of other inputs (unless ``overwrite``) or an input
-    among the outputs."""
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out} exists and is not a directory")
-    files = [out / name for name in OUTPUTS]
-    check_not_inputs(files, audio)
-    try:
-        ours = json.loads((out / "summary.json").read_text(encoding="utf-8"))["inputs"] == inputs
-    except (OSError, ValueError, TypeError, KeyError):
-        ours = False
-    refuse_foreign([(out, files_state(files, ours))], overwrite)
 
 
 def _codebook(codes: str | os.PathLike, utt_ids: list[str], num_codes: int | None,

@@ -33,15 +33,19 @@ image_stages() {
 
     if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
         # decode/codes/*.codes and decode/images/*.png (centre crops at the model's
-        # resolution, as scored)
-        step simvq-audio image encode --model "$exp/model" --resize "$data_dir/valid" \
-            "$exp/decode/codes" --threads "$threads"
+        # resolution, as scored). --overwrite: these folders are the recipe's own; after a
+        # retrain their files are redone, while codes verified as this model's result for the
+        # same image are still skipped.
+        step simvq-audio image encode --overwrite --model "$exp/model" --resize \
+            "$data_dir/valid" "$exp/decode/codes" --threads "$threads"
         run_stage 3 "$exp" "encode + decode the valid images" simvq-audio image decode \
-            --model "$exp/model" "$exp/decode/codes" "$exp/decode/images" --threads "$threads"
+            --overwrite --model "$exp/model" "$exp/decode/codes" "$exp/decode/images" \
+            --threads "$threads"
     fi
 
     if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-        run_stage 4 "$exp" "score the valid images" simvq-audio image score \
+        # --overwrite: the recipe's own report folder (a report of another model is replaced)
+        run_stage 4 "$exp" "score the valid images" simvq-audio image score --overwrite \
             --model "$exp/model" --images "$data_dir/valid" --out "$exp/scores" \
             "${score_args[@]}" --threads "$threads"
     fi

@@ -8,6 +8,10 @@
 * ``image decode --model MODEL IN OUT``: ``.codes``/``.npy`` -> PNG/JPEG (file or folder).
 * ``image score --model MODEL --images DIR``: PSNR, SSIM, utilisation (rFID: not available).
 
+encode, decode and score follow the output policy (:mod:`simvq_audio.outputs`, applied by
+:mod:`simvq_audio.image.files`): existing outputs that are not verifiably this command's result
+are refused unless ``--overwrite``.
+
 This module parses the arguments; the work is that of :mod:`simvq_audio.image.sample_patches`,
 :func:`simvq_audio.image.training.train_image_tokenizer`, :mod:`simvq_audio.image.export` and
 the file API :mod:`simvq_audio.image.files`.
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from simvq_audio.commands import search_backend
 from simvq_audio.commands.arg_types import positive_int
+from simvq_audio.commands.model_arguments import OVERWRITE_HELP
 
 NAME = "image"
 HELP = "image tokenizer: sample patches, train, export, encode, decode, score"
@@ -52,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         command.add_argument("--model", type=Path, required=True, help="model directory")
         command.add_argument("input", type=Path, help="a file or a folder")
         command.add_argument("output", type=Path, help="a file, or a folder for a folder")
+        command.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     sub.choices["encode"].add_argument("--format", choices=("codes", "npy"), default="codes",
                                        help="token files written for a folder input")
     sub.choices["encode"].add_argument("--resize", action="store_true",
@@ -66,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--out", type=Path, help="folder for summary.json and summary.md")
     score.add_argument("--batch-size", type=positive_int, default=16)
     score.add_argument("--inception-weights", type=Path, help="local Inception weights (rFID)")
+    score.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +110,8 @@ def _encode(args: argparse.Namespace) -> int:
     from simvq_audio.image import files
 
     tokenizer = files.load_tokenizer(args.model, search_backend())
-    count = files.encode_images(tokenizer, args.input, args.output, args.format, args.resize)
+    count = files.encode_images(tokenizer, args.input, args.output, args.format, args.resize,
+                                args.overwrite, log=sys.stderr)
     print(f"encoded {count} image(s) into {args.output}")
     return 0
 
@@ -112,7 +120,8 @@ def _decode(args: argparse.Namespace) -> int:
     from simvq_audio.image import files
 
     tokenizer = files.load_tokenizer(args.model, search_backend())
-    count = files.decode_token_files(tokenizer, args.input, args.output, args.force)
+    count = files.decode_token_files(tokenizer, args.input, args.output, args.force,
+                                     args.overwrite)
     print(f"decoded {count} token file(s) into {args.output}")
     return 0
 
@@ -123,5 +132,5 @@ def _score(args: argparse.Namespace) -> int:
     files.rfid_status(args.inception_weights)  # refuses --inception-weights before the model loads
     tokenizer = files.load_tokenizer(args.model, search_backend())
     files.score_folder(tokenizer, args.images, args.batch_size, args.inception_weights, args.out,
-                       log=sys.stdout)
+                       log=sys.stdout, overwrite=args.overwrite)
     return 0

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from simvq_audio.atomic import atomic_path
-from simvq_audio.codes import CodesHeader, check_model, read_codes, write_codes
+from simvq_audio.codes import CodesHeader, SourceId, check_model, read_codes, write_codes
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.tokenizer import SimVQImageTokenizer
 from simvq_audio.token_arrays import read_token_array
@@ -19,8 +19,10 @@ TOKEN_SUFFIXES = (".codes", ".npy")
 
 
 def save_tokens(path: str | os.PathLike, tokens: torch.Tensor,
-                tokenizer: SimVQImageTokenizer) -> None:
-    """Write ``tokens [h, w]`` of ``tokenizer`` to ``path`` (format from the suffix)."""
+                tokenizer: SimVQImageTokenizer, source: SourceId | None = None) -> None:
+    """Write ``tokens [h, w]`` of ``tokenizer`` to ``path`` (format from the suffix); a
+    ``.codes`` file records ``source``, the identity of the image they were encoded from
+    (:func:`simvq_audio.outputs.input_id`; None: not recorded), a ``.npy`` file nothing."""
     path = Path(path)
     suffix = _suffix(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +33,8 @@ def save_tokens(path: str | os.PathLike, tokens: torch.Tensor,
     height, width = tokens.shape
     f = tokenizer.downsampling
     header = CodesHeader(tokenizer.model_hash, tokenizer.num_codes, 0, 0,
-                         height * f * width * f, tokenizer.config.in_channels, (height, width))
+                         height * f * width * f, tokenizer.config.in_channels, (height, width),
+                         source)
     write_codes(path, tokens, header)
 
 

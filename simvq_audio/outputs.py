@@ -39,10 +39,10 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO, TypeVar
 
 import torch
 
@@ -55,6 +55,7 @@ from simvq_audio.input_files import open_regular
 STDIO = "-"
 STDIN_NAME = "stdin"
 """How standard input is named in messages."""
+JobT = TypeVar("JobT")
 _LISTED = 5
 """How many problems one message names."""
 _TAG = re.compile(r"simvq-audio decode: model ([0-9a-f]{32}), input (\d+) ([0-9a-f]{32}) "
@@ -357,6 +358,24 @@ def check_report_folder(out: Path, names: Iterable[str], inputs: dict,
     except (OSError, ValueError, TypeError, KeyError):
         ours = False
     refuse_foreign([(out, files_state(files, ours))], overwrite)
+
+
+def outputs_to_write(jobs: Sequence[JobT], states: Sequence[Existing], overwrite: bool,
+                     log: TextIO | None = None) -> list[JobT]:
+    """The ``jobs`` (anything with a ``target`` path) whose output is not done, given each one's
+    state: the run is refused first when an output may not be written (:func:`refuse_foreign`),
+    and ``log`` (if given) is told which earlier outputs are redone, and why.
+
+    Raises:
+        UserInputError: an output is BLOCKED, or FOREIGN without ``overwrite``.
+    """
+    refuse_foreign([(job.target, state) for job, state in zip(jobs, states)], overwrite)
+    redone = [f"{job.target} ({state.reason})" for job, state in zip(jobs, states)
+              if state.kind is Kind.REDO and state.reason]
+    if redone and log is not None:
+        print(f"simvq-audio: redoing {len(redone)} earlier output(s): {short_list(redone)}",
+              file=log)
+    return [job for job, state in zip(jobs, states) if state.kind is not Kind.DONE]
 
 
 def refuse_foreign(states: Iterable[tuple[str | os.PathLike, Existing]],

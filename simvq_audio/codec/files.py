@@ -270,13 +270,8 @@ def select_jobs(plan: Plan, states: list[Existing | str], overwrite: bool, verb:
     if failures and not plan.many:
         raise UserInputError(failures[0][1])
     known = [(job, state) for job, state in zip(plan.jobs, states) if isinstance(state, Existing)]
-    outputs.refuse_foreign([(job.target, state) for job, state in known], overwrite)
-    redone = [f"{job.target} ({state.reason})" for job, state in known
-              if state.kind is Kind.REDO and state.reason]
-    if redone:
-        _say(log, f"simvq-audio: redoing {len(redone)} earlier output(s): "
-                  f"{outputs.short_list(redone)}")
-    todo = [job for job, state in known if state.kind is not Kind.DONE]
+    todo = outputs.outputs_to_write([job for job, _ in known], [state for _, state in known],
+                                    overwrite, log)
     if plan.many:
         _say(log, f"simvq-audio: {verb} {len(todo) + len(failures)} of {len(plan.jobs)} files "
                   f"({len(known) - len(todo)} already done)")

@@ -231,16 +231,9 @@ def _image_state(path: Path) -> Existing:
 
 def _select(jobs: list[Job], states: list[Existing], overwrite: bool,
             log: TextIO | None) -> list[Job]:
-    """The jobs to do: refuse the run when an output may not be written
-    (:func:`simvq_audio.outputs.refuse_foreign`), and tell ``log`` what is redone and how many
-    outputs are already done."""
-    outputs.refuse_foreign([(job.target, state) for job, state in zip(jobs, states)], overwrite)
-    redone = [f"{job.target} ({state.reason})" for job, state in zip(jobs, states)
-              if state.kind is Kind.REDO]
-    if redone and log is not None:
-        print(f"simvq-audio: redoing {len(redone)} earlier output(s): "
-              f"{outputs.short_list(redone)}", file=log)
-    todo = [job for job, state in zip(jobs, states) if state.kind is not Kind.DONE]
+    """The jobs to do (:func:`simvq_audio.outputs.outputs_to_write`); ``log`` is also told how
+    many outputs are already done."""
+    todo = outputs.outputs_to_write(jobs, states, overwrite, log)
     if len(todo) < len(jobs) and log is not None:
         print(f"simvq-audio: {len(jobs) - len(todo)} of {len(jobs)} output(s) already done "
               "(this model, this input): skipped", file=log)

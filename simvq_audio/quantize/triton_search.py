@@ -169,7 +169,7 @@ def check_tiles(tiles: Sequence[TritonTiles]) -> tuple[TritonTiles, ...]:
 
 def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, index_base: int,
                scores: torch.Tensor, candidates: torch.Tensor, fast: bool = False,
-               tiles: Sequence[TritonTiles] = PRODUCTION_TILES
+               tiles: tuple[TritonTiles, ...] = PRODUCTION_TILES
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Update a search state with one block of codes (one kernel launch).
 
@@ -181,7 +181,8 @@ def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, inde
         scores: ``[N, 3]`` float32 ascending state (``inf`` where empty).
         candidates: ``[N, 2]`` int64 indices of ``scores[:, :2]``.
         fast: TF32 products instead of IEEE float32.
-        tiles: the launch shapes to autotune over (see :func:`check_tiles`).
+        tiles: the launch shapes to autotune over, as :func:`check_tiles` returns them
+            (:func:`fused_pass` checks them once for all its launches).
 
     Returns:
         The updated ``(scores [N, 3], candidates [N, 2])`` (new tensors).
@@ -191,7 +192,7 @@ def fold_codes(z: torch.Tensor, codes: torch.Tensor, code_sq: torch.Tensor, inde
     if n == 0:
         return new_scores, new_candidates
     grid = lambda meta: (triton.cdiv(n, meta["BLOCK_N"]),)  # noqa: E731
-    _tuned_kernel(check_tiles(tiles))[grid](
+    _tuned_kernel(tiles)[grid](
         z, codes, code_sq, scores, candidates, new_scores, new_candidates, n, codes.shape[0], d,
         index_base, PRECISION="tf32" if fast else "ieee")
     return new_scores, new_candidates

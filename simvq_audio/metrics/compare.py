@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from simvq_audio.atomic import atomic_path
+from simvq_audio.atomic import write_bytes
 from simvq_audio.errors import UserInputError
 from simvq_audio.metrics.report_html import write_comparison
 from simvq_audio.metrics.score_dirs import read_score_dir, read_summary
@@ -80,6 +80,5 @@ def compare_runs(summary_paths: list[str], names: list[str] | None = None,
         systems = [(name, *read_score_dir(path)[1:]) for name, path in zip(names, summary_paths)]
         write_comparison(html, systems, max_spectrograms=max_spectrograms)
     if out:
-        with atomic_path(out) as tmp:
-            tmp.write_text(table, encoding="utf-8")
+        write_bytes(out, table.encode("utf-8"))
     return table

@@ -31,7 +31,7 @@ import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from simvq_audio.atomic import atomic_path
+from simvq_audio.atomic import atomic_path, write_bytes
 from simvq_audio.data.audio_io import read_audio
 from simvq_audio.data.kaldi_dir import Utterance
 from simvq_audio.data.utterances import list_utterances
@@ -123,9 +123,10 @@ def score_corpus(ref: str | os.PathLike, hyp: str | os.PathLike, out: str | os.P
         plots.plot_training_curves(train_logs, out / "training_curves.png")
     summary = _summary(name or out.resolve().name, rows, scorers, codebook, inputs)
     _write_csv(rows, scorers, out / "scores.csv")
-    _write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_bytes(out / "summary.json",
+                (json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     markdown = markdown_summary(summary)
-    _write_text(out / "summary.md", markdown)
+    write_bytes(out / "summary.md", markdown.encode("utf-8"))
     pairs = [(job.utt_id, job.ref_path, job.hyp_path) for job in jobs]
     write_report(out / "report.html", summary, rows, pairs, max_spectrograms=report_spectrograms)
     _plot_examples(pairs, rows, num_plots, out / "spectrograms.png")
@@ -166,7 +167,7 @@ def _gather_shards(out: Path, rank: int, world_size: int, rows: list[dict], inpu
     identity = {"inputs": inputs, "utt_ids": utt_ids, "world_size": world_size}
     shard = out / SHARDS / f"rank-{rank:05d}-of-{world_size:05d}.json"
     shard.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(shard, json.dumps({**identity, "rows": rows}, ensure_ascii=False))
+    write_bytes(shard, json.dumps({**identity, "rows": rows}, ensure_ascii=False).encode("utf-8"))
     gathered = []
     for other in range(world_size):
         path = out / SHARDS / f"rank-{other:05d}-of-{world_size:05d}.json"
@@ -213,11 +214,6 @@ def _write_csv(rows: list[dict], scorers: LoadedScorers, path: Path) -> None:
         for row in rows:
             skipped = "; ".join(f"{metric}: {reason}" for metric, reason in row["skipped"].items())
             writer.writerow({**row, "skipped": skipped})
-
-
-def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
 def _plot_examples(pairs: list[tuple[str, Path, Path]], rows: list[dict], count: int,

@@ -35,15 +35,14 @@ from typing import TextIO
 from torch.utils.data import DataLoader
 
 from simvq_audio import outputs
-from simvq_audio.atomic import atomic_path
-from simvq_audio.codes import SourceId
+from simvq_audio.atomic import write_bytes
 from simvq_audio.errors import UserInputError
 from simvq_audio.image.dataset import ImageFolderDataset
 from simvq_audio.image.image_io import (
     WRITE_FORMATS,
     center_square,
+    decode_image,
     find_images,
-    read_image,
     write_image,
 )
 from simvq_audio.image.metrics import format_scores, rfid_status, score_batches
@@ -101,16 +100,13 @@ def encode_images(tokenizer: SimVQImageTokenizer, source: str | os.PathLike,
         jobs = _plan_many(source, find_images(source), target, suffix)
     else:
         jobs = _plan_one(source, target, TOKEN_SUFFIXES, "token files end in")
-    identities: dict[Job, SourceId] = {}
-    states = [_tokens_state(tokenizer, job, identities) for job in jobs]
+    states = [_tokens_state(tokenizer, job) for job in jobs]
     todo = _select(jobs, states, overwrite, log)
     for job in todo:
-        identity = None
-        if job.target.suffix.lower() == ".codes":
-            # hashed before the image is read: should the file change in between, the output
-            # records the older content and the next run redoes it (never the reverse)
-            identity = identities.get(job) or outputs.input_id(job.source)
-        image = read_image(job.source)
+        # one read: the identity a .codes file records is that of the bytes encoded
+        with outputs.open_input(job.source, "image file") as opened:
+            image = decode_image(opened.name, opened.handle)
+            identity = opened.identity() if job.target.suffix.lower() == ".codes" else None
         if resize:
             image = center_square(image, tokenizer.config.resolution)
         save_tokens(job.target, tokenizer.encode(image)[0], tokenizer, identity)
@@ -181,8 +177,7 @@ def score_folder(tokenizer: SimVQImageTokenizer, images: str | os.PathLike,
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in zip(REPORT_FILES, (json.dumps(summary, indent=2), table)):
-            with atomic_path(out / name) as tmp:
-                tmp.write_text(text + "\n", encoding="utf-8")
+            write_bytes(out / name, (text + "\n").encode("utf-8"))
     return summary
 
 
@@ -207,17 +202,15 @@ def _plan_one(source: Path, target: Path, suffixes: tuple[str, ...], formats: st
     return [Job(source, target)]
 
 
-def _tokens_state(tokenizer: SimVQImageTokenizer, job: Job,
-                  identities: dict[Job, SourceId]) -> Existing:
-    """What is at ``job``'s token file. For a ``.codes`` file the image is hashed (its identity
-    kept in ``identities``) only when a file is there to compare it with."""
+def _tokens_state(tokenizer: SimVQImageTokenizer, job: Job) -> Existing:
+    """What is at ``job``'s token file. For a ``.codes`` file the image is hashed only when a
+    file is there to compare it with."""
     early = outputs.state_unless_file(job.target)
     if early is not None:
         return early
     if job.target.suffix.lower() != ".codes":
         return Existing(Kind.FOREIGN, "a .npy file records no model or input to verify")
-    identities[job] = outputs.input_id(job.source)
-    return outputs.codes_state(job.target, tokenizer.model_hash, identities[job])
+    return outputs.codes_state(job.target, tokenizer.model_hash, outputs.input_id(job.source))
 
 
 def _image_state(path: Path) -> Existing:

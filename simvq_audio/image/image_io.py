@@ -36,15 +36,21 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
     the length the file declares, and a file object allocates that length before reading."""
     path = Path(path)
     with open_regular(path, "file") as handle:
-        try:
-            data = handle.read()
-        except OSError as error:
-            raise UserInputError(f"cannot read {path}: {os_error_message(error)}") from None
-    return _decode(path, io.BytesIO(data))
+        return decode_image(path, handle)
+
+
+def decode_image(path: str | os.PathLike, handle: BinaryIO) -> torch.Tensor:
+    """:func:`read_image` of the file ``path`` open as the binary ``handle`` (at its start),
+    which is read into memory first."""
+    try:
+        data = handle.read()
+    except OSError as error:
+        raise UserInputError(f"cannot read {path}: {os_error_message(error)}") from None
+    return _decode(Path(path), io.BytesIO(data))
 
 
 def _decode(path: Path, handle: BinaryIO) -> torch.Tensor:
-    """:func:`read_image` of the file ``path`` whose bytes ``handle`` holds."""
+    """:func:`read_image` of the file ``path`` whose bytes the in-memory ``handle`` holds."""
     try:
         with warnings.catch_warnings():  # the limit below replaces PIL's warning
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
